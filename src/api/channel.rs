@@ -1,0 +1,176 @@
+//! `Channel`: a topic on a socket — join, push, receive, leave.
+
+use js_sys::{Function, Promise};
+use wasm_bindgen::prelude::*;
+
+use super::convert::{js_to_json_object, tether_error};
+use super::options::push_timeout;
+use super::socket::busy;
+use super::subscription::unsubscribe_fn;
+use crate::core::{CallError, ChannelId, PushId};
+use crate::web::driver::{pump, Resolvers, Shared};
+
+#[wasm_bindgen]
+pub struct Channel {
+    shared: Shared,
+    id: ChannelId,
+    topic: String,
+}
+
+fn call_error(e: CallError) -> JsValue {
+    tether_error(e.code, &e.message)
+}
+
+impl Channel {
+    pub(crate) fn new(shared: Shared, id: ChannelId, topic: String) -> Channel {
+        Channel { shared, id, topic }
+    }
+
+    /// A promise settled when request `push` ends.
+    fn promise(&self, push: PushId, what: &'static str) -> Promise {
+        let mut resolvers = None;
+        let promise = Promise::new(&mut |resolve, reject| resolvers = Some((resolve, reject)));
+        if let (Some((resolve, reject)), Ok(mut d)) = (resolvers, self.shared.try_borrow_mut()) {
+            d.pending.insert(
+                push,
+                Resolvers {
+                    resolve,
+                    reject,
+                    what,
+                },
+            );
+        }
+        pump(&self.shared);
+        promise
+    }
+
+    fn request(
+        &self,
+        what: &'static str,
+        call: impl FnOnce(&mut crate::core::Client, u64) -> Result<PushId, CallError>,
+    ) -> Promise {
+        let result = match self.shared.try_borrow_mut() {
+            Ok(mut d) => {
+                let now = d.now();
+                call(&mut d.core, now).map_err(call_error)
+            }
+            Err(_) => Err(busy()),
+        };
+        match result {
+            Ok(push) => self.promise(push, what),
+            Err(e) => Promise::reject(&e),
+        }
+    }
+}
+
+#[wasm_bindgen]
+impl Channel {
+    #[wasm_bindgen(getter)]
+    pub fn topic(&self) -> String {
+        self.topic.clone()
+    }
+
+    /// The ref of the current join (as phoenix.js's `joinRef()`), or undefined.
+    #[wasm_bindgen(getter, js_name = joinRef)]
+    pub fn join_ref(&self) -> Option<String> {
+        self.shared
+            .try_borrow()
+            .ok()
+            .and_then(|d| d.core.channel_join_ref(self.id).map(str::to_string))
+    }
+
+    /// "closed" | "joining" | "joined" | "leaving" | "errored".
+    #[wasm_bindgen(getter, unchecked_return_type = "ChannelStateName")]
+    pub fn state(&self) -> String {
+        self.shared
+            .try_borrow()
+            .ok()
+            .and_then(|d| d.core.channel_state(self.id).map(|s| s.name().to_string()))
+            .unwrap_or_else(|| "closed".to_string())
+    }
+
+    /// Joins (now, or once the socket opens) and stays joined across errors and reconnects until
+    /// `leave()`. Resolves with the server's response to the first join; rejects with an Error
+    /// whose `code` is "error" (with `response`), "timeout" or "dropped".
+    #[wasm_bindgen(unchecked_return_type = "Promise<JsonObject>")]
+    pub fn join(&self) -> Promise {
+        let id = self.id;
+        self.request("join", |core, now| core.join(now, id))
+    }
+
+    /// Pushes an event. Resolves with the reply's response; rejects with code "error",
+    /// "timeout" or "dropped" (never sent: buffer full, expired, or channel left).
+    #[wasm_bindgen(unchecked_return_type = "Promise<JsonObject>")]
+    pub fn push(
+        &self,
+        event: String,
+        #[wasm_bindgen(unchecked_param_type = "JsonObject")] payload: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "PushOptions")] options: Option<JsValue>,
+    ) -> Promise {
+        let payload = match js_to_json_object(&payload) {
+            Ok(p) => p,
+            Err(e) => return Promise::reject(&e),
+        };
+        let timeout = match push_timeout(&options.unwrap_or_default()) {
+            Ok(t) => t,
+            Err(e) => return Promise::reject(&e),
+        };
+        let id = self.id;
+        self.request("push", move |core, now| {
+            core.push(now, id, &event, payload, timeout)
+        })
+    }
+
+    /// Leaves the channel; it is not rejoined. Resolves when the server confirms or at once when
+    /// disconnected.
+    #[wasm_bindgen(unchecked_return_type = "Promise<JsonObject>")]
+    pub fn leave(&self) -> Promise {
+        let id = self.id;
+        self.request("leave", |core, now| core.leave(now, id))
+    }
+
+    /// Calls `callback(payload)` for each `event` the server sends on this channel; returns the
+    /// unsubscribe function.
+    #[wasm_bindgen(unchecked_return_type = "() => void")]
+    pub fn on(
+        &self,
+        event: String,
+        #[wasm_bindgen(unchecked_param_type = "(payload: JsonObject) => void")] callback: Function,
+    ) -> Result<Function, JsValue> {
+        let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
+        let id = d.listeners.next_id();
+        d.listeners.messages.push((id, self.id, event, callback));
+        drop(d);
+        Ok(unsubscribe_fn(&self.shared, id))
+    }
+
+    /// This channel's presence (created on first call; later calls return a view of the same
+    /// state). `leaveGraceMs` (default 0) hides a key that leaves and comes back within it.
+    pub fn presence(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "PresenceOptions")] options: Option<JsValue>,
+    ) -> Result<super::presence::PresenceView, JsValue> {
+        let grace = super::options::leave_grace(&options.unwrap_or_default())?;
+        let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
+        d.core.track_presence(self.id, grace);
+        drop(d);
+        Ok(super::presence::PresenceView::new(
+            self.shared.clone(),
+            self.id,
+        ))
+    }
+
+    /// Calls `callback({rejoin, response})` after every successful join, so an app can pull what
+    /// it missed while away; returns the unsubscribe function.
+    #[wasm_bindgen(js_name = onJoin, unchecked_return_type = "() => void")]
+    pub fn on_join(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(info: JoinInfo) => void")] callback: Function,
+    ) -> Result<Function, JsValue> {
+        let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
+        let id = d.listeners.next_id();
+        d.listeners.joins.push((id, self.id, callback));
+        drop(d);
+        Ok(unsubscribe_fn(&self.shared, id))
+    }
+}

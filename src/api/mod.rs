@@ -1,0 +1,14 @@
+//! The JavaScript surface: `Socket` and `Channel`, their options, and conversions in one place.
+
+pub mod channel;
+pub mod convert;
+pub mod notifications;
+pub mod options;
+pub mod presence;
+pub mod socket;
+pub mod subscription;
+pub mod types;
+pub mod url;
+
+pub use channel::Channel;
+pub use socket::Socket;

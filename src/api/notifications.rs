@@ -1,0 +1,98 @@
+//! `socket.notifications(userId, options)`: a notification store that fits Svelte's store
+//! contract and React's `useSyncExternalStore` (its methods are bound, so
+//! `useSyncExternalStore(store.subscribe, store.getSnapshot)` works).
+
+use js_sys::Function;
+use wasm_bindgen::prelude::*;
+
+use super::socket::busy;
+use super::subscription::unsubscribe_fn;
+use crate::core::ChannelId;
+use crate::web::driver::{pump, Shared};
+
+/// The store's handle; JS gets the bound wrapper made by `bound_store`.
+#[wasm_bindgen(skip_typescript)]
+pub struct NotificationStoreHandle {
+    shared: Shared,
+    channel: ChannelId,
+}
+
+#[wasm_bindgen(
+    inline_js = "export function bound_store(h) { return Object.freeze({ subscribe: (fn) => h.subscribe(fn), getSnapshot: () => h.getSnapshot(), markRead: (id) => h.markRead(id), markAllRead: () => h.markAllRead(), refresh: () => h.refresh(), onNotification: (fn) => h.onNotification(fn) }); }"
+)]
+extern "C" {
+    fn bound_store(h: NotificationStoreHandle) -> JsValue;
+}
+
+impl NotificationStoreHandle {
+    pub(crate) fn create(shared: Shared, channel: ChannelId) -> JsValue {
+        bound_store(NotificationStoreHandle { shared, channel })
+    }
+
+    fn call(
+        &self,
+        f: impl FnOnce(&mut crate::core::Client, u64, ChannelId),
+    ) -> Result<(), JsValue> {
+        {
+            let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
+            let now = d.now();
+            f(&mut d.core, now, self.channel);
+        }
+        pump(&self.shared);
+        Ok(())
+    }
+}
+
+#[wasm_bindgen]
+impl NotificationStoreHandle {
+    /// Calls `callback(snapshot)` now and after every change; returns the unsubscribe.
+    pub fn subscribe(&self, callback: Function) -> Result<Function, JsValue> {
+        let snapshot = {
+            let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
+            let id = d.listeners.next_id();
+            d.listeners
+                .store_subs
+                .push((id, self.channel, callback.clone()));
+            let now = d.now();
+            let d = &mut *d;
+            (d.stores.snapshot(&d.core, self.channel, now), id)
+        };
+        let _ = callback.call1(&JsValue::UNDEFINED, &snapshot.0);
+        Ok(unsubscribe_fn(&self.shared, snapshot.1))
+    }
+
+    /// The current snapshot: the same object until something changes.
+    #[wasm_bindgen(js_name = getSnapshot)]
+    pub fn get_snapshot(&self) -> JsValue {
+        let Ok(mut d) = self.shared.try_borrow_mut() else {
+            return JsValue::UNDEFINED;
+        };
+        let now = d.now();
+        let d = &mut *d;
+        d.stores.snapshot(&d.core, self.channel, now)
+    }
+
+    #[wasm_bindgen(js_name = markRead)]
+    pub fn mark_read(&self, id: String) -> Result<(), JsValue> {
+        self.call(|core, now, ch| core.mark_read(now, ch, &id))
+    }
+
+    #[wasm_bindgen(js_name = markAllRead)]
+    pub fn mark_all_read(&self) -> Result<(), JsValue> {
+        self.call(|core, now, ch| core.mark_all_read(now, ch))
+    }
+
+    pub fn refresh(&self) -> Result<(), JsValue> {
+        self.call(|core, now, ch| core.refresh_notifications(now, ch))
+    }
+
+    /// Calls `callback(notification)` for every notification pushed (toasts included).
+    #[wasm_bindgen(js_name = onNotification)]
+    pub fn on_notification(&self, callback: Function) -> Result<Function, JsValue> {
+        let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
+        let id = d.listeners.next_id();
+        d.listeners.notifications.push((id, self.channel, callback));
+        drop(d);
+        Ok(unsubscribe_fn(&self.shared, id))
+    }
+}

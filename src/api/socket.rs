@@ -1,0 +1,175 @@
+//! `Socket`: one connection to a Phoenix endpoint, kept alive across failures.
+
+use js_sys::Function;
+use wasm_bindgen::prelude::*;
+
+use super::channel::Channel;
+use super::convert::{js_to_json_object, state_to_js, tether_error};
+use super::options::socket_options;
+use super::subscription::unsubscribe_fn;
+use crate::core::{Client, SplitMix64};
+use crate::web::driver::{pump, Driver, Shared};
+
+#[wasm_bindgen]
+pub struct Socket {
+    shared: Shared,
+}
+
+/// Refuses calls made from inside a reconnect schedule function (the one place user code runs
+/// while the client is busy).
+pub(crate) fn busy() -> JsValue {
+    tether_error(
+        "reentrant_call",
+        "tether was called from inside its own schedule function",
+    )
+}
+
+#[wasm_bindgen]
+impl Socket {
+    /// `new Socket("ws://host/socket", options)`. Does not connect until `connect()`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        url: String,
+        #[wasm_bindgen(unchecked_param_type = "SocketOptions")] options: Option<JsValue>,
+    ) -> Result<Socket, JsValue> {
+        let opts = socket_options(&options.unwrap_or_default())?;
+        let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64
+            ^ (js_sys::Date::now() as u64);
+        let core = Client::new(opts.config, Box::new(SplitMix64::new(seed)));
+        Ok(Socket {
+            shared: Driver::new(core, url, opts.params, opts.auth_token),
+        })
+    }
+
+    /// Connects, and keeps reconnecting until `disconnect()`.
+    pub fn connect(&self) -> Result<(), JsValue> {
+        {
+            let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
+            let now = d.now();
+            d.core.connect(now);
+        }
+        pump(&self.shared);
+        Ok(())
+    }
+
+    /// Closes the connection; nothing reconnects it until `connect()`.
+    pub fn disconnect(&self) -> Result<(), JsValue> {
+        {
+            let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
+            let now = d.now();
+            d.core.disconnect(now);
+        }
+        pump(&self.shared);
+        Ok(())
+    }
+
+    /// Feeds one text frame to the client exactly as if the WebSocket had delivered it (used by
+    /// the benchmarks to compare message paths without network noise).
+    #[wasm_bindgen(js_name = _receive, skip_typescript)]
+    pub fn receive(&self, text: &str) -> Result<(), JsValue> {
+        {
+            let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
+            let now = d.now();
+            d.core.handle_text(now, text);
+        }
+        pump(&self.shared);
+        Ok(())
+    }
+
+    /// The connection state right now.
+    #[wasm_bindgen(getter, unchecked_return_type = "SocketStateInfo")]
+    pub fn state(&self) -> JsValue {
+        match self.shared.try_borrow() {
+            Ok(d) => state_to_js(d.core.state()),
+            Err(_) => JsValue::UNDEFINED,
+        }
+    }
+
+    /// Calls `callback` with every state change; returns the unsubscribe function.
+    #[wasm_bindgen(js_name = onState, unchecked_return_type = "() => void")]
+    pub fn on_state(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(state: SocketStateInfo) => void")]
+        callback: Function,
+    ) -> Result<Function, JsValue> {
+        let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
+        let id = d.listeners.next_id();
+        d.listeners.state.push((id, callback));
+        drop(d);
+        Ok(unsubscribe_fn(&self.shared, id))
+    }
+
+    /// Calls `callback` with every error the client survived (malformed frames, dropped sends,
+    /// heartbeat timeouts, failed connects); returns the unsubscribe function.
+    #[wasm_bindgen(js_name = onError, unchecked_return_type = "() => void")]
+    pub fn on_error(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(error: TetherError) => void")] callback: Function,
+    ) -> Result<Function, JsValue> {
+        let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
+        let id = d.listeners.next_id();
+        d.listeners.error.push((id, callback));
+        drop(d);
+        Ok(unsubscribe_fn(&self.shared, id))
+    }
+
+    /// The notification store of user `userId` (topic `user:{userId}:notifications`), joined at
+    /// once and kept in sync across reconnects.
+    #[wasm_bindgen(unchecked_return_type = "NotificationStore")]
+    pub fn notifications(
+        &self,
+        #[wasm_bindgen(js_name = userId)] user_id: String,
+        #[wasm_bindgen(unchecked_param_type = "NotificationStoreOptions")] options: Option<JsValue>,
+    ) -> Result<JsValue, JsValue> {
+        let (cap, persist) = super::options::store_options(&options.unwrap_or_default())?;
+        let storage_key = persist.then(|| format!("tether:notifications:{user_id}"));
+        let restored = storage_key
+            .as_deref()
+            .map(crate::web::stores::restore)
+            .unwrap_or_default();
+        let channel = {
+            let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
+            let now = d.now();
+            let channel =
+                d.core
+                    .notifications(now, &format!("user:{user_id}:notifications"), cap, restored);
+            d.stores.register(channel, storage_key);
+            channel
+        };
+        pump(&self.shared);
+        Ok(super::notifications::NotificationStoreHandle::create(
+            self.shared.clone(),
+            channel,
+        ))
+    }
+
+    /// Calls `callback` with every telemetry event (connects, disconnects, scheduled reconnects,
+    /// heartbeat timeouts, joins, push replies, dropped sends, with durations); returns the
+    /// unsubscribe. Telemetry costs nothing until the first callback is registered.
+    #[wasm_bindgen(js_name = onTelemetry, unchecked_return_type = "() => void")]
+    pub fn on_telemetry(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(event: TelemetryEvent) => void")]
+        callback: Function,
+    ) -> Result<Function, JsValue> {
+        let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
+        let id = d.listeners.next_id();
+        d.listeners.telemetry.push((id, callback));
+        d.core.set_telemetry(true);
+        drop(d);
+        Ok(unsubscribe_fn(&self.shared, id))
+    }
+
+    /// A channel for `topic`, joined with `params` when `join()` is called.
+    pub fn channel(
+        &self,
+        topic: String,
+        #[wasm_bindgen(unchecked_param_type = "JsonObject")] params: Option<JsValue>,
+    ) -> Result<Channel, JsValue> {
+        let params = js_to_json_object(&params.unwrap_or_default())?;
+        let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
+        let id = d.core.channel(&topic, params);
+        drop(d);
+        Ok(Channel::new(self.shared.clone(), id, topic))
+    }
+}

@@ -1,0 +1,42 @@
+//! Unsubscribe functions: every `on…(callback)` returns `() => void` that removes the callback.
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use js_sys::Function;
+use wasm_bindgen::prelude::*;
+
+use crate::web::driver::{Driver, Shared};
+
+/// Holds what an unsubscribe function removes. Not part of the typed API: JS sees a function.
+#[wasm_bindgen(skip_typescript)]
+pub struct Subscription {
+    driver: Weak<RefCell<Driver>>,
+    id: u32,
+}
+
+#[wasm_bindgen]
+impl Subscription {
+    pub fn unsubscribe(&self) {
+        if let Some(d) = self.driver.upgrade() {
+            if let Ok(mut d) = d.try_borrow_mut() {
+                d.listeners.remove(self.id);
+            }
+        }
+    }
+}
+
+#[wasm_bindgen(
+    inline_js = "export function unsubscriber(sub) { let done = false; return () => { if (!done) { done = true; sub.unsubscribe(); sub.free(); } }; }"
+)]
+extern "C" {
+    fn unsubscriber(sub: Subscription) -> Function;
+}
+
+/// The JS function that removes listener `id`.
+pub fn unsubscribe_fn(shared: &Shared, id: u32) -> Function {
+    unsubscriber(Subscription {
+        driver: Rc::downgrade(shared),
+        id,
+    })
+}

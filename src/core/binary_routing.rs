@@ -1,0 +1,46 @@
+//! Inbound binary frames on the client: decoded by [`super::binary`] and routed exactly like text
+//! frames (replies, heartbeats, channels, presence, stores), with the payload bytes delivered as
+//! `{"byteLength": n, "base64": "..."}`.
+
+use super::binary::decode_binary;
+use super::client::Client;
+use super::codec::RawFrame;
+use super::dialect::Protocol;
+use super::event::Event;
+
+impl Client {
+    /// One inbound binary frame (a WebSocket `ArrayBuffer` message). Only the Phoenix dialect has
+    /// binary frames; in the others it is an `unsupported_frame` error. A malformed frame is a
+    /// `malformed_frame` error, an oversized one `frame_too_large`; nothing else changes.
+    pub fn handle_binary(&mut self, now: u64, bytes: &[u8]) {
+        self.tick(now);
+        if self.dialect.protocol() != Protocol::Phoenix {
+            self.emit(Event::Error {
+                code: "unsupported_frame",
+                message: "binary frames are only part of the phoenix protocol".to_string(),
+            });
+            return;
+        }
+        let frame = match decode_binary(bytes, self.cfg.max_frame_bytes) {
+            Ok(frame) => frame,
+            Err(e) => {
+                self.emit(Event::Error {
+                    code: e.code(),
+                    message: e.to_string(),
+                });
+                return;
+            }
+        };
+        let payload = frame.json_payload().to_string();
+        self.route_frame(
+            now,
+            RawFrame {
+                join_ref: frame.join_ref,
+                reference: frame.reference,
+                topic: frame.topic,
+                event: frame.event,
+                payload: &payload,
+            },
+        );
+    }
+}

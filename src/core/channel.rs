@@ -1,0 +1,55 @@
+//! One channel's bookkeeping. Transitions are driven by [`super::Client`], which owns the socket,
+//! the timers and the refs.
+
+use serde_json::Value;
+
+use super::event::{ChannelState, PushId};
+
+#[derive(Debug)]
+pub struct Channel {
+    pub topic: String,
+    pub params: Value,
+    pub state: ChannelState,
+    /// The ref of the current join attempt; messages carrying another join_ref are stale.
+    pub join_ref: Option<String>,
+    /// Whether a join has ever succeeded (later joins are rejoins).
+    pub joined_once: bool,
+    /// Failed join attempts since the last success (drives the rejoin schedule).
+    pub rejoin_attempt: u32,
+    /// The user's pending `join()` request, until its first outcome.
+    pub join_request: Option<PushId>,
+    /// The user's pending `leave()` request.
+    pub leave_request: Option<PushId>,
+}
+
+impl Channel {
+    pub fn new(topic: String, params: Value) -> Channel {
+        Channel {
+            topic,
+            params,
+            state: ChannelState::Closed,
+            join_ref: None,
+            joined_once: false,
+            rejoin_attempt: 0,
+            join_request: None,
+            leave_request: None,
+        }
+    }
+
+    /// The channel wants to be joined whenever the socket is open.
+    pub fn wants_membership(&self) -> bool {
+        matches!(
+            self.state,
+            ChannelState::Joining | ChannelState::Joined | ChannelState::Errored
+        )
+    }
+
+    /// True when a message with this join_ref belongs to the current membership. Messages without
+    /// a join_ref (broadcasts) always belong.
+    pub fn accepts(&self, join_ref: Option<&str>) -> bool {
+        match join_ref {
+            None => true,
+            Some(jr) => self.join_ref.as_deref() == Some(jr),
+        }
+    }
+}

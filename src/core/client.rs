@@ -1,0 +1,662 @@
+//! The sans-IO client: the socket's lifecycle, heartbeats, the timer table and the public calls.
+//! Inbound frames and channel transitions live in `routing.rs`.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use serde_json::Value;
+
+use super::channel::Channel;
+use super::codec::empty_object;
+use super::config::Config;
+use super::dialect::{Protocol, WireDialect};
+use super::event::{
+    ChannelId, ChannelState, DropReason, Event, Output, PushId, PushOutcome, SocketState, Telemetry,
+};
+use super::notification_routing::Stores;
+use super::presence_tracker::PresenceTracker;
+use super::rng::RandomSource;
+use super::send_buffer::{SendBuffer, Waiting};
+use super::timers::{TimerKey, TimerTable};
+
+/// A call the client refused; nothing changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl CallError {
+    pub(super) fn new(code: &'static str, message: impl Into<String>) -> CallError {
+        CallError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// What an in-flight ref (a frame sent, awaiting `phx_reply`) stands for.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum InFlight {
+    Push { channel: ChannelId, push: PushId },
+    Join { channel: ChannelId },
+    Leave { channel: ChannelId },
+}
+
+/// What a [`PushId`] currently stands for.
+#[derive(Debug, Clone)]
+pub(super) enum Request {
+    /// Sent with this ref; its reply timer runs.
+    Sent { reference: String },
+    /// Waiting in the send buffer.
+    Buffered,
+    /// A `join()` awaiting its first outcome.
+    Join { channel: ChannelId },
+    /// A `leave()` awaiting its reply.
+    Leave { channel: ChannelId },
+}
+
+/// A Phoenix-protocol client with no I/O: feed it inputs with the current time in ms, then drain
+/// [`Client::poll_output`] and arm one timer for [`Client::poll_timeout`].
+pub struct Client {
+    pub(super) cfg: Config,
+    pub(super) rng: Box<dyn RandomSource>,
+    pub(super) state: SocketState,
+    pub(super) want_connected: bool,
+    pub(super) online: bool,
+    pub(super) visible: bool,
+    pub(super) attempt: u32,
+    pub(super) opened_at: Option<u64>,
+    pub(super) next_ref: u64,
+    pub(super) next_push: u64,
+    pub(super) next_channel: u32,
+    pub(super) heartbeat_ref: Option<String>,
+    pub(super) timers: TimerTable,
+    pub(super) channels: BTreeMap<u32, Channel>,
+    pub(super) inflight: HashMap<String, InFlight>,
+    pub(super) requests: HashMap<PushId, Request>,
+    pub(super) buffer: SendBuffer,
+    pub(super) presence: HashMap<u32, PresenceTracker>,
+    pub(super) stores: Stores,
+    pub(super) dialect: Box<dyn WireDialect>,
+    /// The topics the current connection's URL subscribes to (dialects with membership in the URL).
+    pub(super) connected_topics: Vec<String>,
+    /// Whether telemetry events are emitted.
+    pub(super) telemetry: bool,
+    pub(super) connect_started: u64,
+    pub(super) last_close_code: Option<u16>,
+    /// When each request was sent (only kept while telemetry is on).
+    pub(super) sent_at: HashMap<PushId, u64>,
+    pub(super) join_sent_at: HashMap<u32, u64>,
+    /// The latest `now` any input carried (for work that follows from an input without one).
+    pub(super) last_now: u64,
+    pub(super) out: VecDeque<Output>,
+}
+
+impl Client {
+    pub fn new(cfg: Config, rng: Box<dyn RandomSource>) -> Client {
+        let dialect = cfg.protocol.dialect();
+        let mut client = Client {
+            cfg,
+            rng,
+            state: SocketState::Closed,
+            want_connected: false,
+            online: true,
+            visible: true,
+            attempt: 0,
+            opened_at: None,
+            next_ref: 0,
+            next_push: 0,
+            next_channel: 0,
+            heartbeat_ref: None,
+            timers: TimerTable::default(),
+            channels: BTreeMap::new(),
+            inflight: HashMap::new(),
+            requests: HashMap::new(),
+            buffer: SendBuffer::default(),
+            presence: HashMap::new(),
+            stores: Stores::default(),
+            last_now: 0,
+            telemetry: false,
+            dialect,
+            connected_topics: Vec::new(),
+            connect_started: 0,
+            last_close_code: None,
+            sent_at: HashMap::new(),
+            join_sent_at: HashMap::new(),
+            out: VecDeque::new(),
+        };
+        client.tick(0);
+        client
+    }
+
+    /// The socket's wire dialect.
+    pub fn protocol(&self) -> Protocol {
+        self.dialect.protocol()
+    }
+
+    /// Query parameters the next connection's URL must carry (after the user's params).
+    pub fn connect_query(&self) -> Vec<(String, String)> {
+        self.dialect.connect_query(&self.connected_topics)
+    }
+
+    // ---- getters -------------------------------------------------------------------------
+
+    pub fn state(&self) -> SocketState {
+        self.state
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    pub fn channel_state(&self, channel: ChannelId) -> Option<ChannelState> {
+        self.channels.get(&channel.0).map(|c| c.state)
+    }
+
+    pub fn channel_join_ref(&self, channel: ChannelId) -> Option<&str> {
+        self.channels
+            .get(&channel.0)
+            .and_then(|c| c.join_ref.as_deref())
+    }
+
+    pub fn channel_topic(&self, channel: ChannelId) -> Option<&str> {
+        self.channels.get(&channel.0).map(|c| c.topic.as_str())
+    }
+
+    /// Sends waiting in the buffer.
+    pub fn buffered(&self) -> usize {
+        self.buffer.len()
+    }
+
+    // ---- polling -------------------------------------------------------------------------
+
+    /// The next action for the driver, until `None`.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// When to call [`Client::handle_timeout`] next (absolute ms), if ever.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.timers.next_deadline()
+    }
+
+    // ---- socket lifecycle ----------------------------------------------------------------
+
+    /// Starts connecting (at once, unless offline) and keeps reconnecting until `disconnect`.
+    pub fn connect(&mut self, now: u64) {
+        self.tick(now);
+        self.want_connected = true;
+        match self.state {
+            SocketState::Closed | SocketState::Waiting { .. } | SocketState::Offline => {
+                if self.online {
+                    self.start_connecting(now);
+                } else {
+                    self.timers.cancel(TimerKey::Reconnect);
+                    self.set_state(SocketState::Offline);
+                }
+            }
+            SocketState::Connecting | SocketState::Open => {}
+        }
+    }
+
+    /// Closes the connection on purpose. Nothing reconnects it but `connect`.
+    pub fn disconnect(&mut self, now: u64) {
+        self.tick(now);
+        self.want_connected = false;
+        if matches!(self.state, SocketState::Open | SocketState::Connecting) {
+            self.out.push_back(Output::Close {
+                code: 1000,
+                reason: "client disconnect".into(),
+            });
+        }
+        self.timers.cancel(TimerKey::Reconnect);
+        // A later `connect` starts a fresh session with a fresh retry budget.
+        self.attempt = 0;
+        self.connection_lost(now);
+    }
+
+    /// The WebSocket opened.
+    pub fn handle_open(&mut self, now: u64) {
+        self.tick(now);
+        if self.state != SocketState::Connecting {
+            return;
+        }
+        self.timers.cancel(TimerKey::ConnectTimeout);
+        self.opened_at = Some(now);
+        self.heartbeat_ref = None;
+        self.timers.set(
+            TimerKey::Heartbeat,
+            now.saturating_add(self.cfg.heartbeat_ms),
+        );
+        let attempt = self.attempt;
+        let took = now.saturating_sub(self.connect_started);
+        self.telemetry(Telemetry {
+            event: "connect",
+            duration_ms: Some(took),
+            attempt: Some(attempt),
+            ..Default::default()
+        });
+        self.set_state(SocketState::Open);
+        self.rejoin_all(now);
+    }
+
+    /// The WebSocket closed (or failed to open).
+    pub fn handle_close(&mut self, now: u64, _code: u16, _reason: &str) {
+        self.tick(now);
+        if matches!(self.state, SocketState::Open | SocketState::Connecting) {
+            self.last_close_code = Some(_code);
+            self.connection_lost(now);
+        }
+    }
+
+    /// The browser's `online` / `offline` events.
+    pub fn set_online(&mut self, now: u64, online: bool) {
+        self.tick(now);
+        self.online = online;
+        if online {
+            if self.want_connected
+                && matches!(
+                    self.state,
+                    SocketState::Offline | SocketState::Waiting { .. }
+                )
+            {
+                self.start_connecting(now);
+            }
+        } else {
+            match self.state {
+                SocketState::Waiting { .. } => {
+                    self.timers.cancel(TimerKey::Reconnect);
+                    self.set_state(SocketState::Offline);
+                }
+                // The network went away under an open socket, which may now be dead without
+                // knowing it: it must answer a heartbeat quickly or be replaced (and, while
+                // offline, not retried).
+                SocketState::Open => self.probe_connection(now),
+                _ => {}
+            }
+        }
+    }
+
+    /// The page became hidden or visible. A hidden page does not reconnect; becoming visible
+    /// reconnects at once, or checks an open connection with a heartbeat.
+    pub fn set_visible(&mut self, now: u64, visible: bool) {
+        self.tick(now);
+        self.visible = visible;
+        if !visible || !self.want_connected {
+            return;
+        }
+        match self.state {
+            SocketState::Waiting { .. } if self.online => self.start_connecting(now),
+            SocketState::Open if self.heartbeat_ref.is_none() => self.send_heartbeat(now),
+            _ => {}
+        }
+    }
+
+    /// Fires every timer due at `now`. Extra calls are harmless.
+    pub fn handle_timeout(&mut self, now: u64) {
+        self.tick(now);
+        let mut lateness = 0;
+        while let Some((key, deadline)) = self.timers.pop_due(now) {
+            lateness = lateness.max(now.saturating_sub(deadline));
+            self.on_timer(now, key);
+        }
+        if lateness >= self.cfg.drift_ms {
+            self.on_clock_drift(now, lateness);
+        }
+    }
+
+    /// A timer fired far too late: the machine slept or the tab was frozen, and an open socket may
+    /// be dead without knowing it. Probe it with a heartbeat that must be answered quickly.
+    fn on_clock_drift(&mut self, now: u64, lateness: u64) {
+        if self.state != SocketState::Open {
+            return;
+        }
+        self.emit(Event::Error {
+            code: "clock_drift",
+            message: format!("timers fired {lateness} ms late; checking the connection"),
+        });
+        self.probe_connection(now);
+    }
+
+    /// Checks an open connection that may be dead without knowing it: a heartbeat goes out
+    /// (unless one is unanswered) and must be answered within `suspect_timeout_ms`.
+    fn probe_connection(&mut self, now: u64) {
+        if self.heartbeat_ref.is_none() {
+            self.send_heartbeat(now);
+        }
+        if self.heartbeat_ref.is_none() {
+            return; // A dialect without a heartbeat cannot be probed.
+        }
+        let probe_deadline = now.saturating_add(self.cfg.suspect_timeout_ms);
+        if self
+            .timers
+            .get(TimerKey::Heartbeat)
+            .is_none_or(|d| d > probe_deadline)
+        {
+            self.timers.set(TimerKey::Heartbeat, probe_deadline);
+        }
+    }
+
+    fn on_timer(&mut self, now: u64, key: TimerKey) {
+        match key {
+            TimerKey::Reconnect => {
+                if !self.want_connected {
+                    return;
+                }
+                if !self.online {
+                    self.set_state(SocketState::Offline);
+                } else if self.visible {
+                    self.start_connecting(now);
+                }
+                // Hidden: stay waiting; `set_visible(true)` connects.
+            }
+            TimerKey::ConnectTimeout => {
+                if self.state == SocketState::Connecting {
+                    self.out.push_back(Output::Close {
+                        code: 1000,
+                        reason: "connect timeout".into(),
+                    });
+                    self.emit(Event::Error {
+                        code: "connect_timeout",
+                        message: format!(
+                            "the WebSocket did not open within {} ms",
+                            self.cfg.timeout_ms
+                        ),
+                    });
+                    self.connection_lost(now);
+                }
+            }
+            TimerKey::Heartbeat => {
+                if self.state != SocketState::Open {
+                    return;
+                }
+                if self.heartbeat_ref.is_some() {
+                    self.emit(Event::HeartbeatTimeout);
+                    self.telemetry(Telemetry {
+                        event: "heartbeat_timeout",
+                        ..Default::default()
+                    });
+                    self.out.push_back(Output::Close {
+                        code: 1000,
+                        reason: "heartbeat timeout".into(),
+                    });
+                    self.connection_lost(now);
+                } else {
+                    self.send_heartbeat(now);
+                }
+            }
+            TimerKey::BufferExpiry => {
+                for w in self.buffer.take_expired(now) {
+                    self.drop_waiting(w, DropReason::Expired);
+                }
+                self.rearm_buffer_timer();
+            }
+            TimerKey::Rejoin(ch) => self.on_rejoin_timer(now, ChannelId(ch)),
+            TimerKey::JoinAttempt(ch) => self.on_join_attempt_timeout(now, ChannelId(ch)),
+            TimerKey::Push(id) => self.on_request_timeout(PushId(id)),
+            TimerKey::PresenceGrace(ch) => self.on_presence_grace(now, ChannelId(ch)),
+            TimerKey::NotificationExpiry(ch) => self.on_notification_expiry(now, ChannelId(ch)),
+        }
+    }
+
+    fn start_connecting(&mut self, now: u64) {
+        self.connect_started = now;
+        self.connected_topics = self
+            .channels
+            .values()
+            .filter(|c| c.wants_membership())
+            .map(|c| c.topic.clone())
+            .collect();
+        self.timers.cancel(TimerKey::Reconnect);
+        self.set_state(SocketState::Connecting);
+        self.out.push_back(Output::Connect);
+        self.timers.set(
+            TimerKey::ConnectTimeout,
+            now.saturating_add(self.cfg.timeout_ms),
+        );
+    }
+
+    /// The current connection is gone (closed by either side, or abandoned).
+    fn connection_lost(&mut self, now: u64) {
+        self.timers.cancel(TimerKey::ConnectTimeout);
+        self.timers.cancel(TimerKey::Heartbeat);
+        self.heartbeat_ref = None;
+        if self.telemetry {
+            let code = self.last_close_code.take().map(|c| c.to_string());
+            let up = self.opened_at.map(|t| now.saturating_sub(t));
+            self.telemetry(Telemetry {
+                event: "disconnect",
+                duration_ms: up,
+                code,
+                ..Default::default()
+            });
+        }
+        self.last_close_code = None;
+        if let Some(opened) = self.opened_at.take() {
+            if now.saturating_sub(opened) >= self.cfg.reconnect.reset_after_ms {
+                self.attempt = 0;
+            }
+        }
+        self.channels_lost_connection();
+        if self.want_connected {
+            self.schedule_reconnect(now);
+        } else {
+            self.set_state(SocketState::Closed);
+        }
+    }
+
+    fn schedule_reconnect(&mut self, now: u64) {
+        if !self.online {
+            self.set_state(SocketState::Offline);
+            return;
+        }
+        self.attempt = self.attempt.saturating_add(1);
+        if self.cfg.reconnect.exhausted(self.attempt) {
+            self.want_connected = false;
+            self.attempt = 0;
+            self.set_state(SocketState::Closed);
+            self.emit(Event::Error {
+                code: "gave_up",
+                message: "reconnect attempts exhausted".into(),
+            });
+            return;
+        }
+        let delay = self.cfg.reconnect.delay(self.attempt, self.rng.as_mut());
+        self.timers
+            .set(TimerKey::Reconnect, now.saturating_add(delay));
+        let attempt = self.attempt;
+        self.telemetry(Telemetry {
+            event: "reconnect_scheduled",
+            duration_ms: Some(delay),
+            attempt: Some(attempt),
+            ..Default::default()
+        });
+        self.set_state(SocketState::Waiting {
+            attempt: self.attempt,
+            retry_in_ms: delay,
+        });
+    }
+
+    fn send_heartbeat(&mut self, now: u64) {
+        let reference = self.make_ref();
+        let Some(frame) = self.dialect.heartbeat(&reference) else {
+            return; // A dialect without a heartbeat relies on the socket's own close.
+        };
+        self.heartbeat_ref = Some(reference);
+        self.out.push_back(Output::Send(frame));
+        self.timers.set(
+            TimerKey::Heartbeat,
+            now.saturating_add(self.cfg.heartbeat_ms),
+        );
+    }
+
+    /// A heartbeat reply: the next heartbeat is scheduled from it.
+    pub(super) fn on_heartbeat_reply(&mut self, now: u64, reference: Option<&str>) {
+        if reference.is_some() && self.heartbeat_ref.as_deref() == reference {
+            self.heartbeat_ref = None;
+            self.timers.set(
+                TimerKey::Heartbeat,
+                now.saturating_add(self.cfg.heartbeat_ms),
+            );
+        }
+    }
+
+    // ---- helpers shared with routing -----------------------------------------------------
+
+    pub(super) fn make_ref(&mut self) -> String {
+        self.next_ref += 1;
+        self.next_ref.to_string()
+    }
+
+    pub(super) fn make_push_id(&mut self) -> PushId {
+        self.next_push += 1;
+        PushId(self.next_push)
+    }
+
+    pub(super) fn emit(&mut self, event: Event) {
+        if let Event::Reply { push, outcome } = event {
+            // Replies to a notification store's pushes go to the store, not the user.
+            if let Some(outcome) = self.store_reply(self.last_now, push, outcome) {
+                self.out
+                    .push_back(Output::Event(Event::Reply { push, outcome }));
+            }
+            return;
+        }
+        self.out.push_back(Output::Event(event));
+    }
+
+    /// Switches telemetry events on or off.
+    pub fn set_telemetry(&mut self, on: bool) {
+        self.telemetry = on;
+        if !on {
+            self.sent_at.clear();
+            self.join_sent_at.clear();
+        }
+    }
+
+    pub(super) fn telemetry(&mut self, t: Telemetry) {
+        if self.telemetry {
+            self.out.push_back(Output::Event(Event::Telemetry(t)));
+        }
+    }
+
+    /// Records the time of an input.
+    pub(super) fn tick(&mut self, now: u64) {
+        self.last_now = self.last_now.max(now);
+    }
+
+    pub(super) fn set_state(&mut self, state: SocketState) {
+        if self.state != state || matches!(state, SocketState::Waiting { .. }) {
+            self.state = state;
+            self.emit(Event::State(state));
+        }
+    }
+
+    pub(super) fn is_open(&self) -> bool {
+        self.state == SocketState::Open
+    }
+
+    pub(super) fn rearm_buffer_timer(&mut self) {
+        match self.buffer.next_expiry() {
+            Some(at) => self.timers.set(TimerKey::BufferExpiry, at),
+            None => self.timers.cancel(TimerKey::BufferExpiry),
+        }
+    }
+
+    pub(super) fn drop_waiting(&mut self, w: Waiting, reason: DropReason) {
+        self.requests.remove(&w.push);
+        if self.telemetry {
+            let topic = self.channel_topic(w.channel).map(str::to_string);
+            self.telemetry(Telemetry {
+                event: "send_dropped",
+                topic,
+                code: Some(reason.name().into()),
+                ..Default::default()
+            });
+        }
+        self.emit(Event::SendDropped {
+            channel: w.channel,
+            event: w.event,
+            reason,
+        });
+        self.emit(Event::Reply {
+            push: w.push,
+            outcome: PushOutcome::Dropped(reason),
+        });
+    }
+
+    /// Adds a send to the buffer, reporting the one it evicts.
+    pub(super) fn buffer_send(&mut self, w: Waiting) {
+        self.requests.insert(w.push, Request::Buffered);
+        if let Some(evicted) = self.buffer.push(w, self.cfg.send_buffer_max) {
+            self.drop_waiting(evicted, DropReason::Overflow);
+        }
+        self.rearm_buffer_timer();
+    }
+
+    /// Closes the connection and opens a new one at once, for a new membership in the URL.
+    pub(super) fn resubscribe(&mut self, now: u64) {
+        if !self.is_open() {
+            return;
+        }
+        self.out.push_back(Output::Close {
+            code: 1000,
+            reason: "resubscribe".into(),
+        });
+        self.timers.cancel(TimerKey::Heartbeat);
+        self.heartbeat_ref = None;
+        self.opened_at = None;
+        self.channels_lost_connection();
+        self.start_connecting(now);
+    }
+
+    /// Sends a push on its channel now and starts its reply timer.
+    pub(super) fn send_push(
+        &mut self,
+        now: u64,
+        push: PushId,
+        channel: ChannelId,
+        event: &str,
+        payload: &Value,
+        timeout_ms: u64,
+    ) {
+        let Some(ch) = self.channels.get(&channel.0) else {
+            return;
+        };
+        let join_ref = ch.join_ref.clone();
+        let topic = ch.topic.clone();
+        let reference = self.make_ref();
+        if !self.dialect.acknowledged() {
+            // Fire-and-forget dialects: sent is done; a dialect that cannot send refuses.
+            let outcome = match self
+                .dialect
+                .encode_push(None, &reference, &topic, event, payload)
+            {
+                Some(frame) => {
+                    self.out.push_back(Output::Send(frame));
+                    PushOutcome::Ok(empty_object())
+                }
+                None => PushOutcome::Error {
+                    status: "error".into(),
+                    response: serde_json::json!({ "reason": "this protocol cannot send" }),
+                },
+            };
+            self.requests.remove(&push);
+            self.emit(Event::Reply { push, outcome });
+            return;
+        }
+        let frame = self
+            .dialect
+            .encode_push(join_ref.as_deref(), &reference, &topic, event, payload)
+            .unwrap_or_default();
+        self.out.push_back(Output::Send(frame));
+        self.inflight
+            .insert(reference.clone(), InFlight::Push { channel, push });
+        self.requests.insert(push, Request::Sent { reference });
+        if self.telemetry {
+            self.sent_at.insert(push, now);
+        }
+        self.timers
+            .set(TimerKey::Push(push.0), now.saturating_add(timeout_ms));
+    }
+}

@@ -1,0 +1,324 @@
+//! Phoenix V2 JSON frames: `[join_ref, ref, topic, event, payload]`.
+//!
+//! Decoding never panics: anything that is not exactly a five-element array with string-or-null
+//! refs, string topic and event and an object payload becomes a [`DecodeError`].
+
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// One Phoenix V2 message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    pub join_ref: Option<String>,
+    pub reference: Option<String>,
+    pub topic: String,
+    pub event: String,
+    /// Always a JSON object on the wire.
+    pub payload: Value,
+}
+
+/// Why an inbound text frame was rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    TooLarge { bytes: usize, max: usize },
+    NotJson(String),
+    NotAnArray,
+    WrongArity(usize),
+    BadRef,
+    BadTopic,
+    BadEvent,
+    PayloadNotObject,
+}
+
+impl DecodeError {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DecodeError::TooLarge { .. } => "frame_too_large",
+            _ => "malformed_frame",
+        }
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeError::TooLarge { bytes, max } => {
+                write!(f, "frame of {bytes} bytes exceeds the limit of {max} bytes")
+            }
+            DecodeError::NotJson(e) => write!(f, "frame is not JSON: {e}"),
+            DecodeError::NotAnArray => f.write_str("frame is not a JSON array"),
+            DecodeError::WrongArity(n) => write!(f, "frame has {n} elements, expected 5"),
+            DecodeError::BadRef => {
+                f.write_str("frame ref or join_ref is neither a string nor null")
+            }
+            DecodeError::BadTopic => f.write_str("frame topic is not a string"),
+            DecodeError::BadEvent => f.write_str("frame event is not a string"),
+            DecodeError::PayloadNotObject => f.write_str("frame payload is not a JSON object"),
+        }
+    }
+}
+
+/// A frame whose payload is still JSON text, borrowed from the input: only the envelope has
+/// been read. Payloads are parsed by whoever needs them, into what they need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawFrame<'a> {
+    pub join_ref: Option<String>,
+    pub reference: Option<String>,
+    pub topic: String,
+    pub event: String,
+    /// A JSON object's text.
+    pub payload: &'a str,
+}
+
+/// Reads a string element; a string that is not valid JSON text (a lone surrogate escape) is
+/// malformed JSON, anything else of the wrong type is `wrong`.
+fn string_field<T: serde::de::DeserializeOwned>(
+    raw: &RawValue,
+    wrong: DecodeError,
+) -> Result<T, DecodeError> {
+    serde_json::from_str::<T>(raw.get()).map_err(|e| {
+        if raw.get().starts_with('"') {
+            DecodeError::NotJson(e.to_string())
+        } else {
+            wrong
+        }
+    })
+}
+
+fn ref_field(raw: &RawValue) -> Result<Option<String>, DecodeError> {
+    string_field(raw, DecodeError::BadRef)
+}
+
+/// Reads the envelope of one text frame; the payload stays text (checked to be an object).
+/// `max_bytes` bounds the input before it is parsed.
+pub fn decode_raw(text: &str, max_bytes: usize) -> Result<RawFrame<'_>, DecodeError> {
+    if text.len() > max_bytes {
+        return Err(DecodeError::TooLarge {
+            bytes: text.len(),
+            max: max_bytes,
+        });
+    }
+    if text.len() >= LARGE_FRAME_BYTES {
+        if let Some(frame) = split_large(text) {
+            return frame;
+        }
+    }
+    let items: Vec<&RawValue> = serde_json::from_str(text).map_err(|e| {
+        if text.trim_start().starts_with('[') {
+            DecodeError::NotJson(e.to_string())
+        } else if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() {
+            DecodeError::NotAnArray
+        } else {
+            DecodeError::NotJson(e.to_string())
+        }
+    })?;
+    let [join_ref, reference, topic, event, payload] = items.as_slice() else {
+        return Err(DecodeError::WrongArity(items.len()));
+    };
+    let join_ref = ref_field(join_ref)?;
+    let reference = ref_field(reference)?;
+    let topic: String = string_field(topic, DecodeError::BadTopic)?;
+    let event: String = string_field(event, DecodeError::BadEvent)?;
+    let payload = payload.get();
+    if !payload.starts_with('{') {
+        return Err(DecodeError::PayloadNotObject);
+    }
+    Ok(RawFrame {
+        join_ref,
+        reference,
+        topic,
+        event,
+        payload,
+    })
+}
+
+/// Frames at least this large have only their envelope checked by [`decode_raw`]: the payload is
+/// validated by whoever parses it (presence states, which are the large ones, are read once,
+/// not twice). A large frame addressed to no channel is dropped unparsed.
+pub const LARGE_FRAME_BYTES: usize = 16 * 1024;
+
+/// The envelope of a large frame read without scanning its payload: the first four elements are
+/// parsed, the payload is the text between the fourth top-level comma and the closing bracket.
+/// `None` when the text does not have that shape (the strict path then reports why).
+fn split_large(text: &str) -> Option<Result<RawFrame<'_>, DecodeError>> {
+    let body = text.trim();
+    let inner = body.strip_prefix('[')?.strip_suffix(']')?;
+    let bytes = inner.as_bytes();
+    let (mut depth, mut in_string, mut escaped, mut commas) =
+        (0i32, false, false, Vec::with_capacity(4));
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => depth -= 1,
+            b',' if depth == 0 => {
+                commas.push(i);
+                if commas.len() == 4 {
+                    break;
+                }
+            }
+            _ => {}
+        }
+        // The first four elements are short; a long prefix is not a Phoenix envelope.
+        if i > 4096 {
+            return None;
+        }
+    }
+    let &[a, b, c, d] = commas.as_slice() else {
+        return None;
+    };
+    let field =
+        |r: std::ops::Range<usize>| RawValue::from_string(inner.get(r)?.trim().to_string()).ok();
+    let (join_ref, reference, topic, event) = (
+        field(0..a)?,
+        field(a + 1..b)?,
+        field(b + 1..c)?,
+        field(c + 1..d)?,
+    );
+    let payload = inner.get(d + 1..)?.trim();
+    Some((|| {
+        let join_ref = ref_field(&join_ref)?;
+        let reference = ref_field(&reference)?;
+        let topic: String = string_field(&topic, DecodeError::BadTopic)?;
+        let event: String = string_field(&event, DecodeError::BadEvent)?;
+        if !payload.starts_with('{') || !payload.ends_with('}') {
+            return Err(DecodeError::PayloadNotObject);
+        }
+        Ok(RawFrame {
+            join_ref,
+            reference,
+            topic,
+            event,
+            payload,
+        })
+    })())
+}
+
+/// Decodes one text frame, payload included. `max_bytes` bounds the input before it is parsed.
+pub fn decode(text: &str, max_bytes: usize) -> Result<Frame, DecodeError> {
+    let raw = decode_raw(text, max_bytes)?;
+    let payload: Value =
+        serde_json::from_str(raw.payload).map_err(|e| DecodeError::NotJson(e.to_string()))?;
+    Ok(Frame {
+        join_ref: raw.join_ref,
+        reference: raw.reference,
+        topic: raw.topic,
+        event: raw.event,
+        payload,
+    })
+}
+
+/// Encodes a frame. Serializing a `serde_json::Value` cannot fail.
+pub fn encode(
+    join_ref: Option<&str>,
+    reference: Option<&str>,
+    topic: &str,
+    event: &str,
+    payload: &Value,
+) -> String {
+    serde_json::to_string(&(join_ref, reference, topic, event, payload)).unwrap_or_default()
+}
+
+/// A `phx_reply` payload: `{"status": "...", "response": ...}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub status: String,
+    pub response: Value,
+}
+
+impl Reply {
+    /// Reads a reply out of a payload; a missing status counts as "error", a missing response as `{}`.
+    pub fn from_payload(payload: Value) -> Reply {
+        let Value::Object(mut map) = payload else {
+            return Reply {
+                status: "error".into(),
+                response: Value::Object(Map::new()),
+            };
+        };
+        let status = match map.remove("status") {
+            Some(Value::String(s)) => s,
+            _ => "error".to_string(),
+        };
+        let response = map
+            .remove("response")
+            .unwrap_or_else(|| Value::Object(Map::new()));
+        Reply { status, response }
+    }
+
+    pub fn is_ok(&self) -> bool {
+        self.status == "ok"
+    }
+}
+
+/// A payload kept as JSON text, exactly as the server sent it: handed to JavaScript to parse once,
+/// never decoded into Rust values on the way. (Small frames are checked to be valid JSON when
+/// read; a large frame's payload is checked by whoever parses it.)
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonText(Box<str>);
+
+impl JsonText {
+    pub fn new(text: &str) -> JsonText {
+        JsonText(text.into())
+    }
+
+    pub fn from_value(v: &Value) -> JsonText {
+        JsonText(v.to_string().into_boxed_str())
+    }
+
+    pub fn text(&self) -> &str {
+        &self.0
+    }
+
+    /// The payload as a value (`null` if the text is not valid JSON).
+    pub fn value(&self) -> Value {
+        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+    }
+}
+
+/// How deep a payload handed on as text may nest (as `serde_json`'s own limit).
+pub const MAX_DEPTH: usize = 128;
+
+/// True when JSON text nests arrays and objects deeper than `max` (one pass over the bytes,
+/// strings skipped).
+pub fn nested_deeper_than(text: &str, max: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in text.as_bytes() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// An empty JSON object.
+pub fn empty_object() -> Value {
+    Value::Object(Map::new())
+}

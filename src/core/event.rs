@@ -1,0 +1,184 @@
+//! What the client tells its driver and its user.
+
+use serde_json::Value;
+
+/// Identifies a channel of one [`super::Client`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChannelId(pub u32);
+
+/// Identifies a request awaiting a reply (a push, a join or a leave).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PushId(pub u64);
+
+/// The socket's connection state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocketState {
+    /// Not connected and not trying (never connected, deliberately disconnected, or gave up).
+    Closed,
+    Connecting,
+    Open,
+    /// Waiting to retry: attempt `attempt` is due in `retry_in_ms`.
+    Waiting {
+        attempt: u32,
+        retry_in_ms: u64,
+    },
+    /// The browser reports no network; retried as soon as it comes back.
+    Offline,
+}
+
+impl SocketState {
+    pub fn name(&self) -> &'static str {
+        match self {
+            SocketState::Closed => "closed",
+            SocketState::Connecting => "connecting",
+            SocketState::Open => "open",
+            SocketState::Waiting { .. } => "waiting",
+            SocketState::Offline => "offline",
+        }
+    }
+}
+
+/// A channel's state, as in phoenix.js.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelState {
+    Closed,
+    Joining,
+    Joined,
+    Leaving,
+    Errored,
+}
+
+impl ChannelState {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ChannelState::Closed => "closed",
+            ChannelState::Joining => "joining",
+            ChannelState::Joined => "joined",
+            ChannelState::Leaving => "leaving",
+            ChannelState::Errored => "errored",
+        }
+    }
+}
+
+/// Why a send never left the buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// The buffer was full; the oldest send made room.
+    Overflow,
+    /// It waited longer than the buffer's time-to-live.
+    Expired,
+    /// Its channel was left.
+    Left,
+}
+
+impl DropReason {
+    pub fn name(&self) -> &'static str {
+        match self {
+            DropReason::Overflow => "overflow",
+            DropReason::Expired => "expired",
+            DropReason::Left => "left",
+        }
+    }
+}
+
+/// How a request ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PushOutcome {
+    /// The server replied `ok` with this response.
+    Ok(Value),
+    /// The server replied with another status (usually `error`) and this response.
+    Error { status: String, response: Value },
+    /// No reply in time.
+    Timeout,
+    /// Never sent.
+    Dropped(DropReason),
+}
+
+/// A measurement for monitoring: what happened, and where it applies, how long it took.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Telemetry {
+    /// connect | disconnect | reconnect_scheduled | heartbeat_timeout | join | push_reply |
+    /// send_dropped
+    pub event: &'static str,
+    pub duration_ms: Option<u64>,
+    pub attempt: Option<u32>,
+    pub topic: Option<String>,
+    pub code: Option<String>,
+}
+
+/// Something the user may want to know; the driver dispatches these after releasing the client.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    State(SocketState),
+    ChannelState {
+        channel: ChannelId,
+        state: ChannelState,
+    },
+    /// A join succeeded; `rejoin` is true for every join after the first.
+    Joined {
+        channel: ChannelId,
+        rejoin: bool,
+        response: Value,
+    },
+    /// A channel's presence changed (one `presence_state` or `presence_diff` applied, or a grace
+    /// window ended): these joins and leaves, then a sync.
+    Presence {
+        channel: ChannelId,
+        changes: Vec<super::presence::PresenceChange>,
+    },
+    /// A notification arrived on a store's channel (every kind, toasts included).
+    Notification {
+        channel: ChannelId,
+        notification: Value,
+    },
+    /// A notification store's snapshot changed.
+    NotificationsChanged {
+        channel: ChannelId,
+    },
+    /// A store's unconfirmed reads changed: persist them (`{"ids": [...]}` or `{"all": true}`).
+    NotificationsPersist {
+        channel: ChannelId,
+        pending: Vec<Value>,
+    },
+    /// An event the server sent to a channel; the payload as the server's JSON text.
+    Message {
+        channel: ChannelId,
+        event: String,
+        payload: super::codec::JsonText,
+    },
+    /// A request (push, join, leave) ended.
+    Reply {
+        push: PushId,
+        outcome: PushOutcome,
+    },
+    /// A buffered send was dropped.
+    SendDropped {
+        channel: ChannelId,
+        event: String,
+        reason: DropReason,
+    },
+    /// Something went wrong that the client survived.
+    Error {
+        code: &'static str,
+        message: String,
+    },
+    /// No heartbeat reply in time: the connection is being replaced.
+    HeartbeatTimeout,
+    /// A measurement (only while telemetry is switched on).
+    Telemetry(Telemetry),
+}
+
+/// An action for the driver.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Open a new WebSocket (building its URL from the endpoint, params and token).
+    Connect,
+    /// Send this text frame on the open WebSocket.
+    Send(String),
+    /// Close the current WebSocket and detach from it; the client already treats it as gone.
+    Close {
+        code: u16,
+        reason: String,
+    },
+    Event(Event),
+}

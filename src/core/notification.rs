@@ -1,0 +1,195 @@
+//! One notification as the wire carries it, its kinds, and the badge text.
+//!
+//! `{id, kind: transient | toast | activity | alert | system, title, body?, data, read_at | null,
+//! inserted_at, expires_at?}` — timestamps are ISO-8601 strings or unix milliseconds.
+
+use serde_json::Value;
+
+/// How a notification is delivered and counted (seed 001's table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Push only: reaches listeners, never stored or counted ("user is typing").
+    Transient,
+    /// Push only: reaches listeners, never stored or counted ("message sent").
+    Toast,
+    /// Stored and counted.
+    Activity,
+    /// Stored and counted.
+    Alert,
+    /// Stored, not counted in the badge.
+    System,
+}
+
+impl Kind {
+    pub fn parse(s: &str) -> Option<Kind> {
+        Some(match s {
+            "transient" => Kind::Transient,
+            "toast" => Kind::Toast,
+            "activity" => Kind::Activity,
+            "alert" => Kind::Alert,
+            "system" => Kind::System,
+            _ => return None,
+        })
+    }
+
+    pub fn stored(self) -> bool {
+        !matches!(self, Kind::Transient | Kind::Toast)
+    }
+
+    pub fn counted(self) -> bool {
+        matches!(self, Kind::Activity | Kind::Alert)
+    }
+}
+
+/// A notification: the fields the store needs, and the object as the server sent it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    pub id: String,
+    pub kind: Kind,
+    /// `read_at` was set by the server.
+    pub read: bool,
+    /// Sort key: `inserted_at` as unix ms (0 when absent or unreadable).
+    pub inserted_ms: u64,
+    pub expires_ms: Option<u64>,
+    pub raw: Value,
+}
+
+/// Why a notification object was rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidNotification(pub String);
+
+impl Notification {
+    pub fn parse(v: Value) -> Result<Notification, InvalidNotification> {
+        let Some(obj) = v.as_object() else {
+            return Err(InvalidNotification(
+                "a notification must be an object".into(),
+            ));
+        };
+        let id = match obj.get("id") {
+            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => return Err(InvalidNotification("a notification needs an id".into())),
+        };
+        let kind = obj
+            .get("kind")
+            .and_then(Value::as_str)
+            .and_then(Kind::parse)
+            .ok_or_else(|| InvalidNotification(format!("notification {id} has no valid kind")))?;
+        let read = !matches!(obj.get("read_at"), None | Some(Value::Null));
+        let inserted_ms = obj.get("inserted_at").and_then(time_ms).unwrap_or(0);
+        let expires_ms = obj.get("expires_at").and_then(time_ms);
+        Ok(Notification {
+            id,
+            kind,
+            read,
+            inserted_ms,
+            expires_ms,
+            raw: v,
+        })
+    }
+
+    pub fn expired(&self, now: u64) -> bool {
+        matches!(self.expires_ms, Some(t) if t <= now)
+    }
+}
+
+/// A timestamp as unix ms: a number of ms, or an ISO-8601 / RFC 3339 UTC string
+/// (`2026-11-23T11:14:14Z`, fractional seconds and `+00:00` accepted).
+pub fn time_ms(v: &Value) -> Option<u64> {
+    match v {
+        Value::Number(n) => n
+            .as_f64()
+            .filter(|f| f.is_finite() && *f >= 0.0)
+            .map(|f| f as u64),
+        Value::String(s) => parse_iso8601(s),
+        _ => None,
+    }
+}
+
+fn parse_iso8601(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || (b[10] != b'T' && b[10] != b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse::<i64>().ok() };
+    let (y, mo, d, h, mi, se) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    let mut ms = 0i64;
+    let mut rest = &s[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits: String = frac.chars().take_while(|c| c.is_ascii_digit()).collect();
+        let scaled: String = digits.chars().chain("000".chars()).take(3).collect();
+        ms = scaled.parse().ok()?;
+        rest = &frac[digits.len()..];
+    }
+    let offset_min = match rest {
+        "" | "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let oh: i64 = rest.get(1..3)?.parse().ok()?;
+            let om: i64 = rest.get(rest.len() - 2..)?.parse().ok()?;
+            sign * (oh * 60 + om)
+        }
+    };
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + h * 3600 + mi * 60 + se - offset_min * 60;
+    u64::try_from(secs * 1000 + ms).ok()
+}
+
+/// The badge text: "" at 0, the number up to 99, "99+" above.
+pub fn badge(unread: u64) -> String {
+    match unread {
+        0 => String::new(),
+        1..=99 => unread.to_string(),
+        _ => "99+".to_string(),
+    }
+}
+
+/// Unix ms as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+pub fn iso8601(ms: u64) -> String {
+    let secs = (ms / 1000) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60,
+        ms % 1000
+    )
+}

@@ -1,0 +1,171 @@
+//! Notification stores on the client: each owns a channel (`user:{id}:notifications`), syncs on
+//! every join, and sends its reads as pushes whose replies come back to it, not to the user.
+
+use std::collections::HashMap;
+
+use serde_json::{json, Value};
+
+use super::client::Client;
+use super::event::{ChannelId, Event, PushId, PushOutcome};
+use super::notification_store::{
+    NotificationStore, RequestTag, StoreEffects, StoreRequest, StoredRead,
+};
+use super::timers::TimerKey;
+
+/// The stores of one client, and which pushes belong to them.
+#[derive(Debug, Default)]
+pub struct Stores {
+    pub(super) by_channel: HashMap<u32, NotificationStore>,
+    pub(super) pushes: HashMap<PushId, (ChannelId, RequestTag)>,
+}
+
+impl Client {
+    /// Creates a notification store on `topic` (a channel joined at once, kept joined), holding at
+    /// most `cap` notifications, with unconfirmed reads restored from storage.
+    pub fn notifications<R: Into<StoredRead>>(
+        &mut self,
+        now: u64,
+        topic: &str,
+        cap: usize,
+        restored: Vec<R>,
+    ) -> ChannelId {
+        let channel = self.channel(topic, json!({}));
+        let store = NotificationStore::new(cap, restored);
+        self.stores.by_channel.insert(channel.0, store);
+        let _ = self.join(now, channel);
+        channel
+    }
+
+    pub fn notification_store(&self, channel: ChannelId) -> Option<&NotificationStore> {
+        self.stores.by_channel.get(&channel.0)
+    }
+
+    pub fn mark_read(&mut self, now: u64, channel: ChannelId, id: &str) {
+        self.with_store(now, channel, |s| s.mark_read(id));
+    }
+
+    pub fn mark_all_read(&mut self, now: u64, channel: ChannelId) {
+        self.with_store(now, channel, |s| s.mark_all_read());
+    }
+
+    pub fn refresh_notifications(&mut self, now: u64, channel: ChannelId) {
+        self.with_store(now, channel, |s| s.refresh());
+    }
+
+    fn with_store(
+        &mut self,
+        now: u64,
+        channel: ChannelId,
+        f: impl FnOnce(&mut NotificationStore) -> StoreEffects,
+    ) {
+        let Some(store) = self.stores.by_channel.get_mut(&channel.0) else {
+            return;
+        };
+        let fx = f(store);
+        self.apply_store_effects(now, channel, fx);
+    }
+
+    fn apply_store_effects(&mut self, now: u64, channel: ChannelId, fx: StoreEffects) {
+        for StoreRequest::Push {
+            tag,
+            event,
+            payload,
+        } in fx.requests
+        {
+            if let Ok(push) = self.push(now, channel, event, payload, None) {
+                self.stores.pushes.insert(push, (channel, tag));
+            }
+        }
+        for notification in fx.delivered {
+            self.emit(Event::Notification {
+                channel,
+                notification,
+            });
+        }
+        for (code, message) in fx.errors {
+            self.emit(Event::Error { code, message });
+        }
+        if fx.persist {
+            let pending = self
+                .stores
+                .by_channel
+                .get(&channel.0)
+                .map(|s| s.stored_reads().iter().map(StoredRead::to_value).collect())
+                .unwrap_or_default();
+            self.emit(Event::NotificationsPersist { channel, pending });
+        }
+        if fx.changed {
+            self.emit(Event::NotificationsChanged { channel });
+        }
+        match self
+            .stores
+            .by_channel
+            .get(&channel.0)
+            .and_then(NotificationStore::next_expiry)
+        {
+            Some(at) => self.timers.set(TimerKey::NotificationExpiry(channel.0), at),
+            None => self.timers.cancel(TimerKey::NotificationExpiry(channel.0)),
+        }
+    }
+
+    /// Takes the reply of a store's push; returns it back when it is not a store's.
+    pub(super) fn store_reply(
+        &mut self,
+        now: u64,
+        push: PushId,
+        outcome: PushOutcome,
+    ) -> Option<PushOutcome> {
+        let Some((channel, tag)) = self.stores.pushes.remove(&push) else {
+            return Some(outcome);
+        };
+        let result: Result<&Value, String> = match &outcome {
+            PushOutcome::Ok(resp) => Ok(resp),
+            PushOutcome::Error { status, response } => Err(response
+                .get("reason")
+                .and_then(Value::as_str)
+                .unwrap_or(status)
+                .to_string()),
+            PushOutcome::Timeout => Err("timeout".into()),
+            PushOutcome::Dropped(r) => Err(format!("dropped ({})", r.name())),
+        };
+        self.with_store(now, channel, |s| s.reply(now, tag, result));
+        None
+    }
+
+    /// Whether this frame goes to a notification store.
+    pub(super) fn is_store_message(&self, channel: ChannelId, event: &str) -> bool {
+        event.starts_with("notification:") && self.stores.by_channel.contains_key(&channel.0)
+    }
+
+    /// Frames for a store's channel.
+    pub(super) fn store_message(
+        &mut self,
+        now: u64,
+        channel: ChannelId,
+        event: &str,
+        payload: &Value,
+    ) -> bool {
+        if !self.stores.by_channel.contains_key(&channel.0) || !event.starts_with("notification:") {
+            return false;
+        }
+        self.with_store(now, channel, |s| s.message(now, event, payload));
+        true
+    }
+
+    pub(super) fn store_joined(&mut self, now: u64, channel: ChannelId) {
+        self.with_store(now, channel, |s| s.joined());
+    }
+
+    pub(super) fn store_disconnected(&mut self, now: u64, channel: ChannelId) {
+        if !self.stores.by_channel.contains_key(&channel.0) {
+            return;
+        }
+        // Replies to what was in flight can no longer arrive: forget those pushes.
+        self.stores.pushes.retain(|_, (c, _)| *c != channel);
+        self.with_store(now, channel, |s| s.disconnected());
+    }
+
+    pub(super) fn on_notification_expiry(&mut self, now: u64, channel: ChannelId) {
+        self.with_store(now, channel, |s| s.expire(now));
+    }
+}

@@ -1,0 +1,661 @@
+//! The notification store: newest first, capped, deduplicated by id; an unread count that is the
+//! server's total adjusted by optimistic reads; reads queued while offline and rolled back when
+//! the server refuses them. Pure state: [`super::Client`] feeds it frames and replies and sends
+//! what it asks for.
+
+use std::collections::VecDeque;
+
+use serde_json::{json, Value};
+
+use super::notification::{badge, iso8601, Notification};
+
+/// A read the user made that the server has not confirmed yet. Persisted by the driver so no read
+/// is lost across a page reload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadOp {
+    Ids(Vec<String>),
+    All,
+}
+
+impl ReadOp {
+    pub fn to_value(&self) -> Value {
+        match self {
+            ReadOp::Ids(ids) => json!({ "ids": ids }),
+            ReadOp::All => json!({ "all": true }),
+        }
+    }
+
+    pub fn from_value(v: &Value) -> Option<ReadOp> {
+        if v.get("all").and_then(Value::as_bool) == Some(true) {
+            return Some(ReadOp::All);
+        }
+        let ids: Vec<String> = v
+            .get("ids")?
+            .as_array()?
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect();
+        (!ids.is_empty()).then_some(ReadOp::Ids(ids))
+    }
+}
+
+/// A read as kept in storage: for "mark all read", also the newest notification the user had
+/// seen, so that a read carried across a page reload never covers what came later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRead {
+    pub op: ReadOp,
+    pub until: Option<String>,
+}
+
+impl From<ReadOp> for StoredRead {
+    fn from(op: ReadOp) -> StoredRead {
+        StoredRead { op, until: None }
+    }
+}
+
+impl StoredRead {
+    pub fn to_value(&self) -> Value {
+        match (&self.op, &self.until) {
+            (ReadOp::All, Some(until)) => json!({ "all": true, "until": until }),
+            (op, _) => op.to_value(),
+        }
+    }
+
+    pub fn from_value(v: &Value) -> Option<StoredRead> {
+        let op = ReadOp::from_value(v)?;
+        let until = match op {
+            ReadOp::All => v.get("until").and_then(Value::as_str).map(str::to_string),
+            ReadOp::Ids(_) => None,
+        };
+        Some(StoredRead { op, until })
+    }
+}
+
+/// Where the store stands with the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreStatus {
+    /// Not joined yet.
+    Connecting,
+    /// Joined; the `sync` reply is awaited.
+    Syncing,
+    /// Synced and receiving pushes.
+    Live,
+    /// Was joined, lost the connection; reads are queued.
+    Offline,
+}
+
+impl StoreStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            StoreStatus::Connecting => "connecting",
+            StoreStatus::Syncing => "syncing",
+            StoreStatus::Live => "live",
+            StoreStatus::Offline => "offline",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Held {
+    n: Notification,
+    /// Arrival order in this store (a `markAllRead` covers what arrived before it).
+    seq: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Pending {
+    id: u64,
+    op: ReadOp,
+    /// For `All`: the newest notification the user had seen (sent as `until`).
+    until: Option<String>,
+    /// For `All`: covers items with `seq <= watermark`.
+    watermark: u64,
+    /// Restored from storage: its watermark is set by the first sync.
+    restored: bool,
+    /// Sent and awaiting its reply.
+    in_flight: bool,
+    /// Unread counted notifications it covers that the cap evicted: the server still counts
+    /// them, the store no longer holds them.
+    evicted: Vec<String>,
+}
+
+/// What the store asks of its owner.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreRequest {
+    /// Push `event` with `payload`; report the outcome with `reply(tag, ...)`.
+    Push {
+        tag: RequestTag,
+        event: &'static str,
+        payload: Value,
+    },
+}
+
+/// What a push of the store was for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RequestTag {
+    Sync,
+    Read(u64),
+}
+
+/// What happened, for the owner to report.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StoreEffects {
+    pub requests: Vec<StoreRequest>,
+    /// The snapshot changed.
+    pub changed: bool,
+    /// Notifications to hand to `onNotification` listeners (every kind, toasts included).
+    pub delivered: Vec<Value>,
+    /// The set of unconfirmed reads changed: persist `pending_ops()`.
+    pub persist: bool,
+    pub errors: Vec<(&'static str, String)>,
+}
+
+#[derive(Debug)]
+pub struct NotificationStore {
+    cap: usize,
+    items: Vec<Held>,
+    server_unread: u64,
+    pending: Vec<Pending>,
+    next_seq: u64,
+    next_op: u64,
+    status: StoreStatus,
+    joined: bool,
+    version: u64,
+    /// Ids recently evicted by the cap (at most [`EVICTED_MEMORY`]), so a re-delivery of one is
+    /// not counted again.
+    evicted: VecDeque<String>,
+}
+
+/// How many evicted ids the store remembers.
+const EVICTED_MEMORY: usize = 1000;
+
+impl NotificationStore {
+    /// A store holding at most `cap` notifications, with reads restored from storage.
+    pub fn new<R: Into<StoredRead>>(cap: usize, restored: Vec<R>) -> NotificationStore {
+        let mut store = NotificationStore {
+            cap: cap.max(1),
+            items: Vec::new(),
+            server_unread: 0,
+            pending: Vec::new(),
+            next_seq: 0,
+            next_op: 0,
+            status: StoreStatus::Connecting,
+            joined: false,
+            version: 0,
+            evicted: VecDeque::new(),
+        };
+        for read in restored {
+            let StoredRead { op, until } = read.into();
+            store.next_op += 1;
+            store.pending.push(Pending {
+                id: store.next_op,
+                op,
+                until,
+                watermark: u64::MAX,
+                restored: true,
+                in_flight: false,
+                evicted: Vec::new(),
+            });
+        }
+        store
+    }
+
+    // ---- reading -------------------------------------------------------------------------
+
+    pub fn status(&self) -> StoreStatus {
+        self.status
+    }
+
+    /// Bumped on every change of the snapshot.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    fn covered(&self, h: &Held) -> bool {
+        self.pending.iter().any(|p| match &p.op {
+            ReadOp::Ids(ids) => ids.contains(&h.n.id),
+            ReadOp::All => h.seq <= p.watermark,
+        })
+    }
+
+    /// Shown as read: read on the server, or by a pending read.
+    pub fn is_read(&self, id: &str) -> bool {
+        self.items
+            .iter()
+            .find(|h| h.n.id == id)
+            .is_some_and(|h| h.n.read || self.covered(h))
+    }
+
+    /// The server's total, adjusted by reads not yet confirmed; never below 0.
+    pub fn unread_count(&self) -> u64 {
+        let counted_unread = |h: &&Held| h.n.kind.counted() && !h.n.read;
+        let latest_all = self
+            .pending
+            .iter()
+            .filter(|p| p.op == ReadOp::All)
+            .map(|p| p.watermark)
+            .max();
+        match latest_all {
+            // Everything known when "mark all read" was pressed is read; what came later counts.
+            Some(w) => self
+                .items
+                .iter()
+                .filter(counted_unread)
+                .filter(|h| h.seq > w && !self.covered(h))
+                .count() as u64,
+            None => {
+                let optimistic = self
+                    .items
+                    .iter()
+                    .filter(counted_unread)
+                    .filter(|h| self.covered(h))
+                    .count() as u64
+                    + self
+                        .pending
+                        .iter()
+                        .map(|p| p.evicted.len() as u64)
+                        .sum::<u64>();
+                self.server_unread.saturating_sub(optimistic)
+            }
+        }
+    }
+
+    pub fn badge(&self) -> String {
+        badge(self.unread_count())
+    }
+
+    /// The held notifications, newest first, without expired ones; each with `read_at` set (to
+    /// `now`) when a pending read covers it.
+    pub fn items(&self, now: u64) -> Vec<Value> {
+        let read_at_now = iso8601(now);
+        self.items
+            .iter()
+            .filter(|h| !h.n.expired(now))
+            .map(|h| {
+                let mut v = h.n.raw.clone();
+                if !h.n.read && self.covered(h) {
+                    if let Some(obj) = v.as_object_mut() {
+                        obj.insert("read_at".into(), Value::String(read_at_now.clone()));
+                    }
+                }
+                v
+            })
+            .collect()
+    }
+
+    /// Unconfirmed reads as kept in storage.
+    pub fn stored_reads(&self) -> Vec<StoredRead> {
+        self.pending
+            .iter()
+            .map(|p| StoredRead {
+                op: p.op.clone(),
+                until: p.until.clone(),
+            })
+            .collect()
+    }
+
+    /// Unconfirmed reads.
+    pub fn pending_ops(&self) -> Vec<ReadOp> {
+        self.pending.iter().map(|p| p.op.clone()).collect()
+    }
+
+    /// The earliest expiry among held notifications.
+    pub fn next_expiry(&self) -> Option<u64> {
+        self.items.iter().filter_map(|h| h.n.expires_ms).min()
+    }
+
+    // ---- inputs --------------------------------------------------------------------------
+
+    fn touch(&mut self, fx: &mut StoreEffects) {
+        self.version += 1;
+        fx.changed = true;
+    }
+
+    /// The channel joined (first time or again): sync, then send queued reads.
+    pub fn joined(&mut self) -> StoreEffects {
+        let mut fx = StoreEffects::default();
+        self.joined = true;
+        self.status = StoreStatus::Syncing;
+        self.touch(&mut fx);
+        fx.requests.push(StoreRequest::Push {
+            tag: RequestTag::Sync,
+            event: "sync",
+            payload: json!({}),
+        });
+        self.flush(&mut fx);
+        fx
+    }
+
+    /// The channel is no longer joined: reads in flight go back to the queue (their replies
+    /// would be for a connection that is gone).
+    pub fn disconnected(&mut self) -> StoreEffects {
+        let mut fx = StoreEffects::default();
+        self.joined = false;
+        for p in &mut self.pending {
+            p.in_flight = false;
+        }
+        if self.status != StoreStatus::Connecting {
+            self.status = StoreStatus::Offline;
+            self.touch(&mut fx);
+        }
+        fx
+    }
+
+    fn flush(&mut self, fx: &mut StoreEffects) {
+        if !self.joined {
+            return;
+        }
+        for p in &mut self.pending {
+            if !p.in_flight {
+                p.in_flight = true;
+                let (event, payload) = match &p.op {
+                    ReadOp::Ids(ids) => ("mark_read", json!({ "ids": ids })),
+                    // `until`: the newest notification the user saw, so one the server creates
+                    // meanwhile stays unread.
+                    ReadOp::All => match &p.until {
+                        Some(until) => ("mark_all_read", json!({ "until": until })),
+                        None => ("mark_all_read", json!({})),
+                    },
+                };
+                fx.requests.push(StoreRequest::Push {
+                    tag: RequestTag::Read(p.id),
+                    event,
+                    payload,
+                });
+            }
+        }
+    }
+
+    fn add_op(&mut self, op: ReadOp) -> StoreEffects {
+        let mut fx = StoreEffects::default();
+        self.next_op += 1;
+        // Items are newest first: the first is the newest the user has seen.
+        let until = match op {
+            ReadOp::All => self.items.first().map(|h| h.n.id.clone()),
+            ReadOp::Ids(_) => None,
+        };
+        self.pending.push(Pending {
+            id: self.next_op,
+            op,
+            until,
+            watermark: self.next_seq,
+            restored: false,
+            in_flight: false,
+            evicted: Vec::new(),
+        });
+        fx.persist = true;
+        self.touch(&mut fx);
+        self.flush(&mut fx);
+        fx
+    }
+
+    /// Marks one notification read at once and tells the server. Unknown or already read: nothing.
+    pub fn mark_read(&mut self, id: &str) -> StoreEffects {
+        if !self.items.iter().any(|h| h.n.id == id) || self.is_read(id) {
+            return StoreEffects::default();
+        }
+        self.add_op(ReadOp::Ids(vec![id.to_string()]))
+    }
+
+    /// Marks everything known read at once and tells the server.
+    pub fn mark_all_read(&mut self) -> StoreEffects {
+        self.add_op(ReadOp::All)
+    }
+
+    /// Asks the server for the current state again.
+    pub fn refresh(&mut self) -> StoreEffects {
+        let mut fx = StoreEffects::default();
+        if self.joined {
+            fx.requests.push(StoreRequest::Push {
+                tag: RequestTag::Sync,
+                event: "sync",
+                payload: json!({}),
+            });
+        }
+        fx
+    }
+
+    /// A frame on the channel.
+    pub fn message(&mut self, now: u64, event: &str, payload: &Value) -> StoreEffects {
+        let mut fx = StoreEffects::default();
+        match event {
+            "notification:new" => {
+                let Some(raw) = payload.get("notification") else {
+                    fx.errors.push((
+                        "invalid_notification",
+                        "notification:new without a notification".into(),
+                    ));
+                    return fx;
+                };
+                match Notification::parse(raw.clone()) {
+                    // An expired notification is filtered out: not shown, not stored.
+                    Ok(n) if n.expired(now) => {}
+                    Ok(n) => {
+                        fx.delivered.push(n.raw.clone());
+                        if n.kind.stored() {
+                            self.insert(n, true);
+                            self.touch(&mut fx);
+                        }
+                    }
+                    Err(e) => fx.errors.push(("invalid_notification", e.0)),
+                }
+            }
+            "notification:read" => {
+                let ids: Vec<&str> = payload
+                    .get("ids")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                for h in &mut self.items {
+                    if ids.contains(&h.n.id.as_str()) {
+                        set_read(&mut h.n, now);
+                    }
+                }
+                for p in &mut self.pending {
+                    p.evicted.retain(|id| !ids.contains(&id.as_str()));
+                }
+                if let Some(c) = payload.get("unread_count").and_then(Value::as_u64) {
+                    self.server_unread = c;
+                }
+                self.touch(&mut fx);
+            }
+            "notification:all_read" => {
+                for h in &mut self.items {
+                    set_read(&mut h.n, now);
+                }
+                for p in &mut self.pending {
+                    p.evicted.clear();
+                }
+                if let Some(c) = payload.get("unread_count").and_then(Value::as_u64) {
+                    self.server_unread = c;
+                }
+                self.touch(&mut fx);
+            }
+            _ => {}
+        }
+        fx
+    }
+
+    /// Inserts (or replaces by id) keeping newest first and the cap. A new unread counted
+    /// notification raises the server total, as the server's own count rose.
+    fn insert(&mut self, n: Notification, count_new: bool) {
+        if let Some(h) = self.items.iter_mut().find(|h| h.n.id == n.id) {
+            h.n = n;
+            return;
+        }
+        // Held again: a pending read covers it as an item, no longer as an evicted one.
+        for p in &mut self.pending {
+            p.evicted.retain(|id| *id != n.id);
+        }
+        // One evicted by the cap was counted when it arrived: seen twice, counted once.
+        let seen_before = self.evicted.iter().any(|id| *id == n.id);
+        if count_new && n.kind.counted() && !n.read && !seen_before {
+            self.server_unread += 1;
+        }
+        self.next_seq += 1;
+        let held = Held {
+            n,
+            seq: self.next_seq,
+        };
+        let at = self
+            .items
+            .iter()
+            .position(|h| h.n.inserted_ms < held.n.inserted_ms)
+            .unwrap_or(self.items.len());
+        self.items.insert(at, held);
+        if self.items.len() > self.cap {
+            for gone in self.items.split_off(self.cap) {
+                if gone.n.kind.counted() && !gone.n.read {
+                    let covering = self.pending.iter_mut().find(|p| match &p.op {
+                        ReadOp::Ids(ids) => ids.contains(&gone.n.id),
+                        ReadOp::All => false,
+                    });
+                    if let Some(p) = covering {
+                        p.evicted.push(gone.n.id.clone());
+                    }
+                }
+                if !seen_before {
+                    self.evicted.push_back(gone.n.id);
+                }
+            }
+            while self.evicted.len() > EVICTED_MEMORY {
+                self.evicted.pop_front();
+            }
+        }
+    }
+
+    /// The outcome of a push the store asked for. `Ok(response)`; `Err(message)` for an error
+    /// reply, a timeout or a drop.
+    pub fn reply(
+        &mut self,
+        now: u64,
+        tag: RequestTag,
+        outcome: Result<&Value, String>,
+    ) -> StoreEffects {
+        let mut fx = StoreEffects::default();
+        match (tag, outcome) {
+            (RequestTag::Sync, Ok(resp)) => {
+                self.reconcile(now, resp);
+                self.status = StoreStatus::Live;
+                self.touch(&mut fx);
+            }
+            (RequestTag::Sync, Err(e)) => {
+                if self.joined {
+                    self.status = StoreStatus::Live;
+                }
+                self.touch(&mut fx);
+                fx.errors
+                    .push(("sync_failed", format!("notification sync failed: {e}")));
+            }
+            (RequestTag::Read(op), outcome) => {
+                let Some(i) = self.pending.iter().position(|p| p.id == op && p.in_flight) else {
+                    return fx; // Superseded: it went back to the queue when the connection dropped.
+                };
+                let p = self.pending.remove(i);
+                fx.persist = true;
+                match outcome {
+                    Ok(resp) => {
+                        let mut newly_read = 0;
+                        for h in &mut self.items {
+                            let hit = match &p.op {
+                                ReadOp::Ids(ids) => ids.contains(&h.n.id),
+                                ReadOp::All => h.seq <= p.watermark,
+                            };
+                            if hit {
+                                if h.n.kind.counted() && !h.n.read {
+                                    newly_read += 1;
+                                }
+                                set_read(&mut h.n, now);
+                            }
+                        }
+                        match resp.get("unread_count").and_then(Value::as_u64) {
+                            Some(c) => self.server_unread = c,
+                            // Confirmed without a count: keep what was applied (after "all", only
+                            // what arrived later is unread).
+                            None if p.op == ReadOp::All => {
+                                self.server_unread =
+                                    self.items
+                                        .iter()
+                                        .filter(|h| h.n.kind.counted() && !h.n.read)
+                                        .count() as u64;
+                            }
+                            None => {
+                                let gone = p.evicted.len() as u64;
+                                self.server_unread =
+                                    self.server_unread.saturating_sub(newly_read + gone);
+                            }
+                        }
+                    }
+                    Err(e) => fx.errors.push((
+                        "mark_read_failed",
+                        format!("marking read failed and was undone: {e}"),
+                    )),
+                }
+                self.touch(&mut fx);
+            }
+        }
+        fx
+    }
+
+    /// A `sync` reply: server items replace local ones by id, the server's count is adopted,
+    /// and unconfirmed reads stay applied on top (the view is derived from them).
+    fn reconcile(&mut self, now: u64, resp: &Value) {
+        if let Some(recent) = resp.get("recent").and_then(Value::as_array) {
+            for raw in recent.iter().rev() {
+                if let Ok(n) = Notification::parse(raw.clone()) {
+                    if n.kind.stored() && !n.expired(now) {
+                        self.insert(n, false);
+                    }
+                }
+            }
+        }
+        if let Some(c) = resp.get("unread_count").and_then(Value::as_u64) {
+            self.server_unread = c;
+        }
+        // A restored "mark all read" covers what arrived up to the newest item the user had seen.
+        let seq = self.next_seq;
+        let items = &self.items;
+        for p in &mut self.pending {
+            if p.restored {
+                p.restored = false;
+                let seen = p
+                    .until
+                    .as_ref()
+                    .and_then(|u| items.iter().find(|h| h.n.id == *u))
+                    .map(|h| h.seq);
+                p.watermark = seen.unwrap_or(seq);
+            }
+        }
+    }
+
+    /// Drops expired notifications (an unread counted one no longer counts).
+    pub fn expire(&mut self, now: u64) -> StoreEffects {
+        let mut fx = StoreEffects::default();
+        let before = self.items.len();
+        let mut uncounted = 0;
+        self.items.retain(|h| {
+            let gone = h.n.expired(now);
+            if gone && h.n.kind.counted() && !h.n.read {
+                uncounted += 1;
+            }
+            !gone
+        });
+        if self.items.len() != before {
+            self.server_unread = self.server_unread.saturating_sub(uncounted);
+            self.touch(&mut fx);
+        }
+        fx
+    }
+}
+
+/// Marks read as the server did; `read_at` becomes `now` unless the server's object has one.
+fn set_read(n: &mut Notification, now: u64) {
+    if !n.read {
+        n.read = true;
+        if let Some(obj) = n.raw.as_object_mut() {
+            if matches!(obj.get("read_at"), None | Some(Value::Null)) {
+                obj.insert("read_at".into(), Value::String(iso8601(now)));
+            }
+        }
+    }
+}

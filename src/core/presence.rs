@@ -1,0 +1,829 @@
+//! Phoenix presence: a state of key → presence (`{metas: [...]}` plus any other fields), merged
+//! with `presence_state` and `presence_diff` exactly as phoenix.js's `syncState` / `syncDiff` do —
+//! including JavaScript's property order (array-index keys first, ascending, then insertion order).
+//!
+//! A diff costs in proportion to the diff; a state is reconciled in one pass without copying the
+//! state. Keys are plain strings: `__proto__` and `constructor` are keys like any other.
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use super::fxhash::FxMap;
+
+/// One meta: its JSON text exactly as the server sent it, and its `phx_ref`. Keeping the text
+/// (one allocation) instead of a parsed object makes states cheap to read, keep and hand to JS.
+#[derive(Debug, Clone)]
+pub struct Meta {
+    raw: Box<RawValue>,
+    phx_ref: OwnedRef,
+}
+
+impl PartialEq for Meta {
+    fn eq(&self, other: &Meta) -> bool {
+        self.raw.get() == other.raw.get()
+    }
+}
+
+impl Meta {
+    pub fn from_raw(raw: Box<RawValue>) -> Meta {
+        let phx_ref = serde_json::from_str::<RefProbe>(raw.get())
+            .map(|p| p.0)
+            .unwrap_or(OwnedRef::Missing);
+        Meta { raw, phx_ref }
+    }
+
+    pub fn from_value(v: &Value) -> Meta {
+        let raw = RawValue::from_string(v.to_string())
+            .unwrap_or_else(|_| RawValue::from_string("null".to_string()).unwrap_or_default());
+        Meta::from_raw(raw)
+    }
+
+    /// The meta's JSON text.
+    pub fn raw(&self) -> &str {
+        self.raw.get()
+    }
+
+    pub fn to_value(&self) -> Value {
+        serde_json::from_str(self.raw.get()).unwrap_or(Value::Null)
+    }
+
+    fn key(&self) -> RefKey<'_> {
+        match &self.phx_ref {
+            OwnedRef::Str(s) => RefKey::Str(s),
+            OwnedRef::Num(n) => RefKey::Num(*n),
+            OwnedRef::Bool(b) => RefKey::Bool(*b),
+            OwnedRef::Null => RefKey::Null,
+            OwnedRef::Missing => RefKey::Missing,
+            OwnedRef::Unique => RefKey::Unique,
+        }
+    }
+}
+
+/// One key's presence: its metas and any other fields the server sent beside them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Presence {
+    pub metas: Vec<Meta>,
+    pub fields: Map<String, Value>,
+}
+
+impl Presence {
+    /// Reads `{metas: [...], ...}`; anything else is `None`.
+    pub fn from_value(v: Value) -> Option<Presence> {
+        let Value::Object(mut fields) = v else {
+            return None;
+        };
+        let Some(Value::Array(metas)) = fields.shift_remove("metas") else {
+            return None;
+        };
+        Some(Presence {
+            metas: metas.iter().map(Meta::from_value).collect(),
+            fields,
+        })
+    }
+
+    /// `{metas: [...], ...fields}`.
+    pub fn to_value(&self) -> Value {
+        serde_json::from_str(&self.to_json()).unwrap_or(Value::Null)
+    }
+
+    /// `{"metas":[...],...fields}` as JSON text, built from the metas' own text.
+    pub fn write_json(&self, out: &mut String) {
+        out.push_str("{\"metas\":[");
+        for (i, m) in self.metas.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(m.raw());
+        }
+        out.push(']');
+        for (k, v) in &self.fields {
+            if k != "metas" {
+                out.push(',');
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                out.push_str(&v.to_string());
+            }
+        }
+        out.push('}');
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut out =
+            String::with_capacity(16 + self.metas.iter().map(|m| m.raw().len() + 1).sum::<usize>());
+        self.write_json(&mut out);
+        out
+    }
+
+    fn with_metas(&self, metas: Vec<Meta>) -> Presence {
+        Presence {
+            metas,
+            fields: self.fields.clone(),
+        }
+    }
+}
+
+/// A `phx_ref` as read from a meta.
+#[derive(Debug, Clone, PartialEq)]
+enum OwnedRef {
+    Str(Box<str>),
+    Num(f64),
+    Bool(bool),
+    Null,
+    Missing,
+    Unique,
+}
+
+/// A meta's `phx_ref`, compared as JavaScript's `===` would: strings, numbers, booleans and null
+/// by value, a missing ref equal to another missing ref, objects and arrays never equal.
+#[derive(Debug, Clone, PartialEq)]
+enum RefKey<'a> {
+    Str(&'a str),
+    Num(f64),
+    Bool(bool),
+    Null,
+    Missing,
+    Unique,
+}
+
+fn same_ref(a: &RefKey<'_>, b: &RefKey<'_>) -> bool {
+    !matches!(a, RefKey::Unique) && a == b
+}
+
+fn contains_ref(metas: &[Meta], r: &RefKey<'_>) -> bool {
+    metas.iter().any(|m| same_ref(&m.key(), r))
+}
+
+// ---- reading presences straight from JSON text -----------------------------------------------
+
+/// Reads only the `phx_ref` of a meta; anything that is not an object has none (as `m.phx_ref`
+/// is undefined in JavaScript).
+struct RefProbe(OwnedRef);
+
+impl<'de> serde::Deserialize<'de> for RefProbe {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RefProbe, D::Error> {
+        d.deserialize_any(RefProbeVisitor)
+    }
+}
+
+struct RefProbeVisitor;
+
+impl<'de> Visitor<'de> for RefProbeVisitor {
+    type Value = RefProbe;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a meta")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RefProbe, A::Error> {
+        let mut found = OwnedRef::Missing;
+        while let Some(is_ref) = map.next_key_seed(KeyIs("phx_ref"))? {
+            if is_ref {
+                found = match map.next_value::<Value>()? {
+                    Value::String(s) => OwnedRef::Str(s.into_boxed_str()),
+                    Value::Number(n) => OwnedRef::Num(n.as_f64().unwrap_or(f64::NAN)),
+                    Value::Bool(b) => OwnedRef::Bool(b),
+                    Value::Null => OwnedRef::Null,
+                    _ => OwnedRef::Unique,
+                };
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(RefProbe(found))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RefProbe, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(RefProbe(OwnedRef::Missing))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<RefProbe, E> {
+        Ok(RefProbe(OwnedRef::Missing))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<RefProbe, E> {
+        Ok(RefProbe(OwnedRef::Missing))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<RefProbe, E> {
+        Ok(RefProbe(OwnedRef::Missing))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<RefProbe, E> {
+        Ok(RefProbe(OwnedRef::Missing))
+    }
+    fn visit_str<E>(self, _: &str) -> Result<RefProbe, E> {
+        Ok(RefProbe(OwnedRef::Missing))
+    }
+    fn visit_unit<E>(self) -> Result<RefProbe, E> {
+        Ok(RefProbe(OwnedRef::Missing))
+    }
+}
+
+/// A map key compared with `name` without allocating.
+struct KeyIs(&'static str);
+
+impl<'de> DeserializeSeed<'de> for KeyIs {
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyIs {
+    type Value = bool;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_str<E>(self, v: &str) -> Result<bool, E> {
+        Ok(v == self.0)
+    }
+}
+
+/// A JSON object's entries with their values left as text, in order; a repeated key keeps its
+/// first position and its last value, as `JSON.parse` does.
+struct RawEntries<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+/// A key borrowed from the input when it has no escapes.
+struct CowKey<'a>(Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for CowKey<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<CowKey<'de>, D::Error> {
+        d.deserialize_str(CowKeyVisitor)
+    }
+}
+
+struct CowKeyVisitor;
+
+impl<'de> Visitor<'de> for CowKeyVisitor {
+    type Value = CowKey<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<CowKey<'de>, E> {
+        Ok(CowKey(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<CowKey<'de>, E> {
+        Ok(CowKey(Cow::Owned(v.to_string())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<CowKey<'de>, E> {
+        Ok(CowKey(Cow::Owned(v)))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RawEntries<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RawEntries<'de>, D::Error> {
+        d.deserialize_map(RawEntriesVisitor)
+    }
+}
+
+struct RawEntriesVisitor;
+
+impl<'de> Visitor<'de> for RawEntriesVisitor {
+    type Value = RawEntries<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawEntries<'de>, A::Error> {
+        let mut out: Vec<(Cow<'de, str>, &'de RawValue)> =
+            Vec::with_capacity(map.size_hint().unwrap_or(8));
+        let mut seen: Option<FxMap<Cow<'de, str>, usize>> = None;
+        while let Some(CowKey(key)) = map.next_key::<CowKey<'de>>()? {
+            let value: &'de RawValue = map.next_value()?;
+            // Repeated keys are rare: index the keys only once the list is long enough to matter.
+            let dup = if out.len() < 16 {
+                out.iter().position(|(k, _)| *k == key)
+            } else {
+                let index = seen.get_or_insert_with(|| {
+                    out.iter()
+                        .enumerate()
+                        .map(|(i, (k, _))| (k.clone(), i))
+                        .collect()
+                });
+                let hit = index.get(&key).copied();
+                if hit.is_none() {
+                    index.insert(key.clone(), out.len());
+                }
+                hit
+            };
+            match dup {
+                Some(i) => {
+                    if let Some(slot) = out.get_mut(i) {
+                        slot.1 = value;
+                    }
+                }
+                None => out.push((key, value)),
+            }
+        }
+        Ok(RawEntries(out))
+    }
+}
+
+/// True when `text` is exactly how `p` would be written (`{"metas":[…]}` with the metas' own
+/// text): then nothing about the key can have changed.
+fn same_text(p: &Presence, text: &str) -> bool {
+    if !p.fields.is_empty() {
+        return false;
+    }
+    let Some(mut rest) = text.strip_prefix("{\"metas\":[") else {
+        return false;
+    };
+    for (i, m) in p.metas.iter().enumerate() {
+        if i > 0 {
+            let Some(r) = rest.strip_prefix(',') else {
+                return false;
+            };
+            rest = r;
+        }
+        let Some(r) = rest.strip_prefix(m.raw()) else {
+            return false;
+        };
+        rest = r;
+    }
+    rest == "]}"
+}
+
+/// Reads one presence (`{metas: [...], ...}`) from JSON text; `None` when it is not one.
+fn parse_presence_text(text: &str) -> Option<Presence> {
+    let entries = serde_json::from_str::<RawEntries<'_>>(text).ok()?;
+    let mut metas = None;
+    let mut fields = Map::new();
+    for (key, raw) in entries.0 {
+        if key == "metas" {
+            let list: Vec<Box<RawValue>> = serde_json::from_str(raw.get()).ok()?;
+            metas = Some(list.into_iter().map(Meta::from_raw).collect());
+        } else {
+            fields.insert(key.into_owned(), serde_json::from_str(raw.get()).ok()?);
+        }
+    }
+    Some(Presence {
+        metas: metas?,
+        fields,
+    })
+}
+
+/// Reads a presence map (`{key: {metas: [...]}, ...}`) from JSON text in the server's order,
+/// skipping entries that are not presences. Returns the entries and how many were skipped.
+pub fn parse_presence_map(text: &str) -> (Vec<(String, Presence)>, usize) {
+    let Ok(entries) = serde_json::from_str::<RawEntries<'_>>(text) else {
+        return (Vec::new(), 0);
+    };
+    let mut skipped = 0;
+    let mut out = Vec::with_capacity(entries.0.len());
+    for (key, raw) in entries.0 {
+        match parse_presence_text(raw.get()) {
+            Some(p) => out.push((key.into_owned(), p)),
+            None => skipped += 1,
+        }
+    }
+    (out, skipped)
+}
+
+/// Keys with their presences, in order.
+pub type Entries = Vec<(String, Presence)>;
+
+/// Reads a `presence_diff` payload's `joins` and `leaves` (a missing side is empty).
+pub fn parse_diff_text(text: &str) -> (Entries, Entries) {
+    let Ok(entries) = serde_json::from_str::<RawEntries<'_>>(text) else {
+        return (Vec::new(), Vec::new());
+    };
+    let mut joins = Vec::new();
+    let mut leaves = Vec::new();
+    for (key, raw) in entries.0 {
+        match &*key {
+            "joins" => joins = parse_presence_map(raw.get()).0,
+            "leaves" => leaves = parse_presence_map(raw.get()).0,
+            _ => {}
+        }
+    }
+    (joins, leaves)
+}
+
+/// What applying a state or diff did, in the order phoenix.js calls `onJoin` / `onLeave`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PresenceChange {
+    /// `current` is the key's presence before the join (if any); `joined` the joined presence.
+    Join {
+        key: String,
+        current: Option<Presence>,
+        joined: Presence,
+    },
+    /// `remaining` is the key's presence after the leave (its metas may be empty); `left` what left.
+    Leave {
+        key: String,
+        remaining: Presence,
+        left: Presence,
+    },
+}
+
+/// The array-index value of a key, as JavaScript orders own properties: canonical decimal
+/// integers below 2^32 - 1 come first, ascending.
+pub fn array_index(key: &str) -> Option<u32> {
+    if key.is_empty() || key.len() > 10 || (key.len() > 1 && key.starts_with('0')) {
+        return None;
+    }
+    if !key.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = key.parse().ok()?;
+    (n < u32::MAX as u64).then_some(n as u32)
+}
+
+/// Orders entries of a JSON object as JavaScript iterates it.
+pub fn js_order<K: AsRef<str>, T>(entries: Vec<(K, T)>) -> Vec<(K, T)> {
+    if !entries
+        .iter()
+        .any(|(k, _)| array_index(k.as_ref()).is_some())
+    {
+        return entries;
+    }
+    let (mut ints, rest): (Vec<_>, Vec<_>) = entries
+        .into_iter()
+        .partition(|(k, _)| array_index(k.as_ref()).is_some());
+    ints.sort_by_key(|(k, _)| array_index(k.as_ref()));
+    ints.extend(rest);
+    ints
+}
+
+#[derive(Debug, Clone)]
+struct Slot {
+    key: String,
+    presence: Presence,
+    /// Set while the key is held in a leave grace window: shown, but absent for merging.
+    held_until: Option<u64>,
+}
+
+/// A change to one key of the state, for keeping a copy of the list up to date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Touch {
+    /// The key's presence was set; `fresh` when the key was not in the state before (it goes
+    /// to the end of the order).
+    Set {
+        key: String,
+        fresh: bool,
+    },
+    Removed(String),
+}
+
+/// Key → presence with JavaScript's iteration order, O(1) lookup, insert and remove.
+#[derive(Debug, Default, Clone)]
+pub struct PresenceState {
+    index: FxMap<String, usize>,
+    slots: Vec<Option<Slot>>,
+    int_keys: BTreeSet<(u32, usize)>,
+    live: usize,
+    /// Keys held in a grace window, by deadline.
+    holds: BTreeSet<(u64, String)>,
+    /// Held keys that joined again since the last `clear_returned`, with how many times (a key
+    /// can return, be held and return again within one batch).
+    returned: FxMap<String, u32>,
+    /// When recording: every key set or removed, in order (for a mirror kept elsewhere).
+    touches: Option<Vec<Touch>>,
+}
+
+impl PresenceState {
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// The presence of `key`, including a key held in a grace window.
+    pub fn get(&self, key: &str) -> Option<&Presence> {
+        let slot = self.slots.get(*self.index.get(key)?)?.as_ref()?;
+        Some(&slot.presence)
+    }
+
+    /// The presence of `key` for merging: a held key counts as absent.
+    fn current(&self, key: &str) -> Option<&Presence> {
+        let slot = self.slots.get(*self.index.get(key)?)?.as_ref()?;
+        if slot.held_until.is_some() {
+            None
+        } else {
+            Some(&slot.presence)
+        }
+    }
+
+    fn current_mut(&mut self, key: &str) -> Option<&mut Presence> {
+        let i = *self.index.get(key)?;
+        let slot = self.slots.get_mut(i)?.as_mut()?;
+        if slot.held_until.is_some() {
+            None
+        } else {
+            Some(&mut slot.presence)
+        }
+    }
+
+    pub fn is_held(&self, key: &str) -> bool {
+        self.index
+            .get(key)
+            .and_then(|i| self.slots.get(*i))
+            .and_then(|s| s.as_ref())
+            .is_some_and(|s| s.held_until.is_some())
+    }
+
+    /// Sets `key` (keeping its position if present, else appending) and clears any hold.
+    fn set(&mut self, key: &str, presence: Presence) {
+        if let Some(&i) = self.index.get(key) {
+            if let Some(Some(slot)) = self.slots.get_mut(i) {
+                slot.presence = presence;
+                if let Some(touches) = self.touches.as_mut() {
+                    touches.push(Touch::Set {
+                        key: key.to_string(),
+                        fresh: false,
+                    });
+                }
+                if let Some(t) = slot.held_until.take() {
+                    self.holds.remove(&(t, key.to_string()));
+                    *self.returned.entry(key.to_string()).or_insert(0) += 1;
+                }
+                return;
+            }
+        }
+        let i = self.slots.len();
+        self.slots.push(Some(Slot {
+            key: key.to_string(),
+            presence,
+            held_until: None,
+        }));
+        self.index.insert(key.to_string(), i);
+        if let Some(n) = array_index(key) {
+            self.int_keys.insert((n, i));
+        }
+        self.live += 1;
+        if let Some(touches) = self.touches.as_mut() {
+            touches.push(Touch::Set {
+                key: key.to_string(),
+                fresh: true,
+            });
+        }
+    }
+
+    /// Keeps `key` listed with `shown` until `until`, while counting it as absent for merging.
+    fn hold(&mut self, key: &str, shown: Presence, until: u64) {
+        if let Some(&i) = self.index.get(key) {
+            if let Some(Some(slot)) = self.slots.get_mut(i) {
+                if let Some(t) = slot.held_until.replace(until) {
+                    self.holds.remove(&(t, key.to_string()));
+                }
+                slot.presence = shown;
+                self.holds.insert((until, key.to_string()));
+                if let Some(touches) = self.touches.as_mut() {
+                    touches.push(Touch::Set {
+                        key: key.to_string(),
+                        fresh: false,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Starts (or stops) recording touches.
+    pub fn record_touches(&mut self, on: bool) {
+        self.touches = on.then(Vec::new);
+    }
+
+    /// The touches recorded since the last call.
+    pub fn take_touches(&mut self) -> Vec<Touch> {
+        self.touches
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// Whether some key is an array index (such keys are listed first, out of insertion order).
+    pub fn has_index_keys(&self) -> bool {
+        !self.int_keys.is_empty()
+    }
+
+    /// True once for each time a held key has joined again.
+    pub(crate) fn take_returned(&mut self, key: &str) -> bool {
+        match self.returned.get_mut(key) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                true
+            }
+            Some(_) => self.returned.remove(key).is_some(),
+            None => false,
+        }
+    }
+
+    pub(crate) fn clear_returned(&mut self) {
+        self.returned.clear();
+    }
+
+    pub fn remove(&mut self, key: &str) -> Option<Presence> {
+        let i = self.index.remove(key)?;
+        let slot = self.slots.get_mut(i)?.take()?;
+        if let Some(t) = slot.held_until {
+            self.holds.remove(&(t, key.to_string()));
+        }
+        if let Some(n) = array_index(key) {
+            self.int_keys.remove(&(n, i));
+        }
+        self.live -= 1;
+        if let Some(touches) = self.touches.as_mut() {
+            touches.push(Touch::Removed(key.to_string()));
+        }
+        if self.slots.len() > 32 && self.slots.len() > 2 * self.live {
+            self.compact();
+        }
+        Some(slot.presence)
+    }
+
+    fn compact(&mut self) {
+        let old = std::mem::take(&mut self.slots);
+        self.index.clear();
+        self.int_keys.clear();
+        for slot in old.into_iter().flatten() {
+            let i = self.slots.len();
+            self.index.insert(slot.key.clone(), i);
+            if let Some(n) = array_index(&slot.key) {
+                self.int_keys.insert((n, i));
+            }
+            self.slots.push(Some(slot));
+        }
+    }
+
+    /// Every key with its presence, in JavaScript property order (held keys included).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Presence)> + '_ {
+        let ints = self
+            .int_keys
+            .iter()
+            .filter_map(move |(_, i)| self.slots.get(*i)?.as_ref());
+        let rest = self
+            .slots
+            .iter()
+            .flatten()
+            .filter(|s| array_index(&s.key).is_none());
+        ints.chain(rest).map(|s| (s.key.as_str(), &s.presence))
+    }
+
+    /// Keys held in a grace window with their deadlines, earliest first.
+    pub(crate) fn held(&self) -> impl Iterator<Item = (&str, u64)> + '_ {
+        self.holds.iter().map(|(t, k)| (k.as_str(), *t))
+    }
+
+    /// phoenix.js `syncDiff`: joins first (a join keeps the key's metas whose phx_ref is not in
+    /// the join, old first, then the joined), then leaves (metas removed by phx_ref; the key goes
+    /// when none remain; unknown keys ignored).
+    ///
+    /// With `hold_until`, a key whose last meta leaves is held (listed with the metas that left,
+    /// absent for merging) until that time instead of removed; the Leave is still returned.
+    pub fn apply_diff(
+        &mut self,
+        joins: Vec<(String, Presence)>,
+        leaves: Vec<(String, Presence)>,
+        hold_until: Option<u64>,
+    ) -> Vec<PresenceChange> {
+        let mut changes = Vec::with_capacity(joins.len() + leaves.len());
+        for (key, joined) in js_order(joins) {
+            let current = self.current(&key).cloned();
+            let mut next = joined.clone();
+            if let Some(cur) = &current {
+                let mut metas: Vec<Meta> = cur
+                    .metas
+                    .iter()
+                    .filter(|m| !contains_ref(&joined.metas, &m.key()))
+                    .cloned()
+                    .collect();
+                metas.extend(next.metas);
+                next.metas = metas;
+            }
+            self.set(&key, next);
+            changes.push(PresenceChange::Join {
+                key,
+                current,
+                joined,
+            });
+        }
+        for (key, left) in js_order(leaves) {
+            let Some(cur) = self.current_mut(&key) else {
+                continue;
+            };
+            cur.metas.retain(|m| !contains_ref(&left.metas, &m.key()));
+            let remaining = cur.clone();
+            if remaining.metas.is_empty() {
+                match hold_until {
+                    Some(until) => self.hold(&key, left.clone(), until),
+                    None => {
+                        self.remove(&key);
+                    }
+                }
+            } else if let Some(touches) = self.touches.as_mut() {
+                touches.push(Touch::Set {
+                    key: key.clone(),
+                    fresh: false,
+                });
+            }
+            changes.push(PresenceChange::Leave {
+                key,
+                remaining,
+                left,
+            });
+        }
+        changes
+    }
+
+    /// phoenix.js `syncState`: keys missing from `next` leave; new keys join; for keys in both,
+    /// new metas join and vanished metas leave — applied as one diff, so only real changes are
+    /// reported. One pass over the state and one over `next`; the state is not copied.
+    pub fn apply_state(
+        &mut self,
+        next: Vec<(String, Presence)>,
+        hold_until: Option<u64>,
+    ) -> Vec<PresenceChange> {
+        self.reconcile(
+            next.into_iter()
+                .map(|(k, p)| (Cow::Owned(k), Some(p)))
+                .collect(),
+            hold_until,
+        )
+    }
+
+    /// [`PresenceState::apply_state`] from the state's JSON text. A key whose presence text is
+    /// exactly what the state holds is not parsed at all, so a rejoin costs in proportion to
+    /// what changed, plus one scan of the text. A text that is not a JSON object changes
+    /// nothing and is an error.
+    pub fn apply_state_text(
+        &mut self,
+        text: &str,
+        hold_until: Option<u64>,
+    ) -> Result<Vec<PresenceChange>, String> {
+        let entries = serde_json::from_str::<RawEntries<'_>>(text)
+            .map_err(|e| e.to_string())?
+            .0;
+        let mut next: Vec<(Cow<'_, str>, Option<Presence>)> = Vec::with_capacity(entries.len());
+        for (key, raw) in entries {
+            match self.current(&key) {
+                Some(cur) if same_text(cur, raw.get()) => next.push((key, None)),
+                _ => {
+                    if let Some(p) = parse_presence_text(raw.get()) {
+                        next.push((key, Some(p)));
+                    }
+                }
+            }
+        }
+        Ok(self.reconcile(next, hold_until))
+    }
+
+    /// The reconciliation of `syncState`; `None` marks a key known to be unchanged.
+    fn reconcile(
+        &mut self,
+        next: Vec<(Cow<'_, str>, Option<Presence>)>,
+        hold_until: Option<u64>,
+    ) -> Vec<PresenceChange> {
+        let next = js_order(next);
+        let wanted: FxMap<&str, ()> = next.iter().map(|(k, _)| (k.as_ref(), ())).collect();
+        let mut leaves: Vec<(String, Presence)> = Vec::new();
+        for (key, presence) in self.iter() {
+            if !wanted.contains_key(key) && !self.is_held(key) {
+                leaves.push((key.to_string(), presence.clone()));
+            }
+        }
+        let mut joins: Vec<(String, Presence)> = Vec::new();
+        let mut both_leaves: Vec<(String, Presence)> = Vec::new();
+        for (key, new_presence) in &next {
+            let Some(new_presence) = new_presence else {
+                continue;
+            };
+            match self.current(key) {
+                Some(cur) => {
+                    let joined: Vec<Meta> = new_presence
+                        .metas
+                        .iter()
+                        .filter(|m| !contains_ref(&cur.metas, &m.key()))
+                        .cloned()
+                        .collect();
+                    let left: Vec<Meta> = cur
+                        .metas
+                        .iter()
+                        .filter(|m| !contains_ref(&new_presence.metas, &m.key()))
+                        .cloned()
+                        .collect();
+                    if !joined.is_empty() {
+                        joins.push((key.to_string(), new_presence.with_metas(joined)));
+                    }
+                    if !left.is_empty() {
+                        both_leaves.push((key.to_string(), cur.with_metas(left)));
+                    }
+                }
+                None => joins.push((key.to_string(), new_presence.clone())),
+            }
+        }
+        leaves.extend(both_leaves);
+        self.apply_diff(joins, leaves, hold_until)
+    }
+}
+
+/// Reads a presence map given as a JSON value (see [`parse_presence_map`]).
+pub fn parse_presences(v: Value) -> (Vec<(String, Presence)>, usize) {
+    if !v.is_object() {
+        return (Vec::new(), 0);
+    }
+    parse_presence_map(&v.to_string())
+}

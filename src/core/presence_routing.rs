@@ -1,0 +1,105 @@
+//! Presence on the client: channels that track presence get their `presence_state` and
+//! `presence_diff` frames merged into a [`PresenceTracker`] instead of delivered as messages.
+
+use super::client::Client;
+use super::event::{ChannelId, Event};
+use super::presence_tracker::{PresenceTracker, PresenceUpdate};
+use super::timers::TimerKey;
+
+impl Client {
+    /// Tracks presence on `channel` from now on (idempotent). `leave_grace_ms` > 0 hides a key
+    /// that leaves and returns within that time.
+    pub fn track_presence(&mut self, channel: ChannelId, leave_grace_ms: u64) {
+        if self.channels.contains_key(&channel.0) {
+            self.presence
+                .entry(channel.0)
+                .or_insert_with(|| PresenceTracker::new(leave_grace_ms));
+        }
+    }
+
+    /// Records the keys each presence change touches, for a copy of the list kept elsewhere
+    /// (see [`Client::take_presence_touches`]).
+    pub fn record_presence_touches(&mut self, channel: ChannelId, on: bool) {
+        if let Some(t) = self.presence.get_mut(&channel.0) {
+            t.state.record_touches(on);
+        }
+    }
+
+    /// The keys touched since the last call, in order.
+    pub fn take_presence_touches(&mut self, channel: ChannelId) -> Vec<super::presence::Touch> {
+        self.presence
+            .get_mut(&channel.0)
+            .map(|t| t.state.take_touches())
+            .unwrap_or_default()
+    }
+
+    /// The presence of a tracking channel.
+    pub fn presence(&self, channel: ChannelId) -> Option<&PresenceTracker> {
+        self.presence.get(&channel.0)
+    }
+
+    /// Applies a presence frame (its payload's JSON text) to a tracking channel; false when the
+    /// frame is not for presence.
+    pub(super) fn route_presence(
+        &mut self,
+        now: u64,
+        channel: ChannelId,
+        event: &str,
+        payload: &str,
+    ) -> bool {
+        if event != "presence_state" && event != "presence_diff" {
+            return false;
+        }
+        let join_ref = self
+            .channels
+            .get(&channel.0)
+            .and_then(|c| c.join_ref.clone());
+        let Some(tracker) = self.presence.get_mut(&channel.0) else {
+            return false;
+        };
+        let changes = if event == "presence_state" {
+            match tracker.handle_state(now, join_ref.as_deref(), payload) {
+                Ok(changes) => Some(changes),
+                Err(e) => {
+                    self.emit(Event::Error {
+                        code: "malformed_frame",
+                        message: format!("presence_state is not valid JSON: {e}"),
+                    });
+                    return true;
+                }
+            }
+        } else {
+            match tracker.handle_diff(now, join_ref.as_deref(), payload) {
+                PresenceUpdate::Applied(changes) => Some(changes),
+                PresenceUpdate::Held => None,
+            }
+        };
+        self.rearm_presence_timer(channel);
+        if let Some(changes) = changes {
+            self.emit(Event::Presence { channel, changes });
+        }
+        true
+    }
+
+    pub(super) fn on_presence_grace(&mut self, now: u64, channel: ChannelId) {
+        let Some(tracker) = self.presence.get_mut(&channel.0) else {
+            return;
+        };
+        let changes = tracker.expire(now);
+        self.rearm_presence_timer(channel);
+        if !changes.is_empty() {
+            self.emit(Event::Presence { channel, changes });
+        }
+    }
+
+    fn rearm_presence_timer(&mut self, channel: ChannelId) {
+        match self
+            .presence
+            .get(&channel.0)
+            .and_then(|t| t.next_deadline())
+        {
+            Some(at) => self.timers.set(TimerKey::PresenceGrace(channel.0), at),
+            None => self.timers.cancel(TimerKey::PresenceGrace(channel.0)),
+        }
+    }
+}

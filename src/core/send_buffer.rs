@@ -1,0 +1,63 @@
+//! Sends waiting for the socket to open or their channel to be joined: bounded in count, each
+//! with a time-to-live.
+
+use std::collections::VecDeque;
+
+use serde_json::Value;
+
+use super::event::{ChannelId, PushId};
+
+#[derive(Debug, Clone)]
+pub struct Waiting {
+    pub push: PushId,
+    pub channel: ChannelId,
+    pub event: String,
+    pub payload: Value,
+    pub timeout_ms: u64,
+    pub expires_at: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct SendBuffer {
+    items: VecDeque<Waiting>,
+}
+
+impl SendBuffer {
+    /// Adds a send; returns the one evicted to respect `max`, if any (the oldest).
+    pub fn push(&mut self, item: Waiting, max: usize) -> Option<Waiting> {
+        self.items.push_back(item);
+        if self.items.len() > max.max(1) {
+            self.items.pop_front()
+        } else {
+            None
+        }
+    }
+
+    /// Removes and returns every send whose time-to-live has passed at `now`.
+    pub fn take_expired(&mut self, now: u64) -> Vec<Waiting> {
+        let (expired, kept): (Vec<_>, Vec<_>) =
+            self.items.drain(..).partition(|w| w.expires_at <= now);
+        self.items = kept.into();
+        expired
+    }
+
+    /// Removes and returns every send of `channel`, oldest first.
+    pub fn take_channel(&mut self, channel: ChannelId) -> Vec<Waiting> {
+        let (mine, kept): (Vec<_>, Vec<_>) =
+            self.items.drain(..).partition(|w| w.channel == channel);
+        self.items = kept.into();
+        mine
+    }
+
+    pub fn next_expiry(&self) -> Option<u64> {
+        self.items.iter().map(|w| w.expires_at).min()
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}

@@ -1,0 +1,548 @@
+//! The driver loop: every input goes to the core, then [`pump`] drains the core's outputs —
+//! socket actions and the timer inside the borrow, user callbacks only after it is released.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+
+use js_sys::Function;
+use wasm_bindgen::{JsCast, JsValue};
+
+use super::clock::Clock;
+use super::listeners::Listeners;
+use super::presence_mirror::PresenceMirror;
+use super::stores::StoreViews;
+use super::timer::DriverTimer;
+use super::websocket::{SocketSignal, WsConn};
+use super::window::{is_online, is_visible, PageListeners, PageSignal};
+use crate::api::convert::{json_to_js, presence_to_js, reply_error, state_to_js, tether_error};
+use crate::core::{ChannelId, Client, Event, Output, PresenceChange, PushId, PushOutcome};
+
+pub type Shared = Rc<RefCell<Driver>>;
+
+/// How to settle the promise of a request.
+pub struct Resolvers {
+    pub resolve: Function,
+    pub reject: Function,
+    pub what: &'static str,
+}
+
+pub struct Driver {
+    pub core: Client,
+    pub clock: Clock,
+    pub endpoint: String,
+    /// An object, a function returning one, or undefined.
+    pub params: JsValue,
+    /// A string, a function returning one, or undefined.
+    pub auth_token: JsValue,
+    pub listeners: Listeners,
+    pub pending: HashMap<PushId, Resolvers>,
+    pub stores: StoreViews,
+    /// Parsed `presence.list()` pairs per channel, until the presence changes.
+    pub presence_lists: HashMap<u32, (JsValue, JsValue)>,
+    /// Presence lists kept up to date per change (rooms without array-index keys).
+    pub presence_mirrors: HashMap<u32, PresenceMirror>,
+    ws: Option<WsConn>,
+    generation: u64,
+    timer: Option<DriverTimer>,
+    page: Option<PageListeners>,
+}
+
+/// Work to do once the driver is released.
+enum Dispatch {
+    Call(Function, JsValue),
+    Call3(Function, JsValue, JsValue, JsValue),
+    Call0(Function),
+    /// A notification store changed: give its subscribers the new snapshot.
+    StoreChanged(ChannelId),
+    /// A presence changed: give its store subscribers the new list.
+    PresenceChanged(ChannelId),
+    Reject(Function, JsValue),
+    Connect(u64),
+}
+
+impl Driver {
+    pub fn new(core: Client, endpoint: String, params: JsValue, auth_token: JsValue) -> Shared {
+        let shared = Rc::new(RefCell::new(Driver {
+            core,
+            clock: Clock::default(),
+            endpoint,
+            params,
+            auth_token,
+            listeners: Listeners::default(),
+            pending: HashMap::new(),
+            stores: StoreViews::default(),
+            presence_lists: HashMap::new(),
+            presence_mirrors: HashMap::new(),
+            ws: None,
+            generation: 0,
+            timer: None,
+            page: None,
+        }));
+        let weak = Rc::downgrade(&shared);
+        let timer = DriverTimer::new(move || on_timer(&weak));
+        let weak = Rc::downgrade(&shared);
+        let page = PageListeners::register(move |s| on_page(&weak, s));
+        if let Ok(mut d) = shared.try_borrow_mut() {
+            d.timer = Some(timer);
+            d.page = Some(page);
+            let now = d.clock.now();
+            d.core.set_online(now, is_online());
+            d.core.set_visible(now, is_visible());
+        }
+        shared
+    }
+
+    pub fn now(&self) -> u64 {
+        self.clock.now()
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // Fields drop in order; make the socket go first so it closes before listeners vanish.
+        self.ws.take();
+    }
+}
+
+fn on_timer(weak: &Weak<RefCell<Driver>>) {
+    let Some(shared) = weak.upgrade() else { return };
+    if let Ok(mut d) = shared.try_borrow_mut() {
+        if let Some(t) = d.timer.as_mut() {
+            t.fired();
+        }
+        let now = d.now();
+        d.core.handle_timeout(now);
+    }
+    pump(&shared);
+}
+
+fn on_page(weak: &Weak<RefCell<Driver>>, signal: PageSignal) {
+    let Some(shared) = weak.upgrade() else { return };
+    if let Ok(mut d) = shared.try_borrow_mut() {
+        let now = d.now();
+        match signal {
+            PageSignal::Online(on) => d.core.set_online(now, on),
+            PageSignal::Visible(v) => d.core.set_visible(now, v),
+        }
+    }
+    pump(&shared);
+}
+
+fn on_socket(weak: &Weak<RefCell<Driver>>, generation: u64, signal: SocketSignal) {
+    let Some(shared) = weak.upgrade() else { return };
+    if let Ok(mut d) = shared.try_borrow_mut() {
+        if d.generation != generation || d.ws.is_none() {
+            return;
+        }
+        let now = d.now();
+        match signal {
+            SocketSignal::Open => d.core.handle_open(now),
+            SocketSignal::Text(text) => d.core.handle_text(now, &text),
+            SocketSignal::Binary(bytes) => d.core.handle_binary(now, &bytes),
+            SocketSignal::Close { code, reason } => {
+                d.ws = None;
+                d.core.handle_close(now, code, &reason);
+            }
+        }
+    }
+    pump(&shared);
+}
+
+/// Drains the core and dispatches. Safe to call re-entrantly from user callbacks.
+pub fn pump(shared: &Shared) {
+    loop {
+        let mut work: Vec<Dispatch> = Vec::new();
+        {
+            let Ok(mut d) = shared.try_borrow_mut() else {
+                return;
+            };
+            while let Some(out) = d.core.poll_output() {
+                match out {
+                    Output::Connect => {
+                        d.ws = None;
+                        d.generation += 1;
+                        work.push(Dispatch::Connect(d.generation));
+                    }
+                    Output::Send(text) => {
+                        if let Some(ws) = d.ws.as_ref() {
+                            let _ = ws.send(&text);
+                        }
+                    }
+                    Output::Close { code, reason } => {
+                        d.generation += 1;
+                        if let Some(ws) = d.ws.take() {
+                            ws.close(code, &reason);
+                        }
+                    }
+                    Output::Event(event) => collect(&mut d, event, &mut work),
+                }
+            }
+            let now = d.now();
+            let deadline = d.core.poll_timeout();
+            if let Some(t) = d.timer.as_mut() {
+                t.arm(deadline, now);
+            }
+        }
+        if work.is_empty() {
+            return;
+        }
+        // One snapshot per store per drain, however many changes it saw.
+        let mut seen_stores = Vec::new();
+        work.retain(|job| match job {
+            Dispatch::StoreChanged(c) if seen_stores.contains(c) => false,
+            Dispatch::StoreChanged(c) => {
+                seen_stores.push(*c);
+                true
+            }
+            _ => true,
+        });
+        for job in work {
+            match job {
+                Dispatch::Call(f, arg) | Dispatch::Reject(f, arg) => {
+                    let _ = f.call1(&JsValue::UNDEFINED, &arg);
+                }
+                Dispatch::Call3(f, a, b, c) => {
+                    let _ = f.call3(&JsValue::UNDEFINED, &a, &b, &c);
+                }
+                Dispatch::Call0(f) => {
+                    let _ = f.call0(&JsValue::UNDEFINED);
+                }
+                Dispatch::Connect(generation) => open_socket(shared, generation),
+                Dispatch::StoreChanged(channel) => notify_store(shared, channel),
+                Dispatch::PresenceChanged(channel) => notify_presence(shared, channel),
+            }
+        }
+    }
+}
+
+/// Turns a core event into callbacks to run (cloned functions and converted arguments).
+fn collect(d: &mut Driver, event: Event, work: &mut Vec<Dispatch>) {
+    match event {
+        Event::State(state) => {
+            let arg = state_to_js(state);
+            for (_, f) in &d.listeners.state {
+                work.push(Dispatch::Call(f.clone(), arg.clone()));
+            }
+        }
+        Event::Error { code, message } => {
+            let arg = tether_error(code, &message);
+            for (_, f) in &d.listeners.error {
+                work.push(Dispatch::Call(f.clone(), arg.clone()));
+            }
+        }
+        Event::HeartbeatTimeout => {
+            let arg = tether_error(
+                "heartbeat_timeout",
+                "no heartbeat reply in time; reconnecting",
+            );
+            for (_, f) in &d.listeners.error {
+                work.push(Dispatch::Call(f.clone(), arg.clone()));
+            }
+        }
+        Event::SendDropped {
+            channel,
+            event,
+            reason,
+        } => {
+            let topic = d
+                .core
+                .channel_topic(channel)
+                .unwrap_or_default()
+                .to_string();
+            let arg = tether_error(
+                "send_dropped",
+                &format!("'{event}' on '{topic}' was dropped: {}", reason.name()),
+            );
+            for (_, f) in &d.listeners.error {
+                work.push(Dispatch::Call(f.clone(), arg.clone()));
+            }
+        }
+        Event::ChannelState { .. } => {}
+        Event::Telemetry(t) => {
+            let arg = crate::api::convert::telemetry_to_js(&t);
+            for (_, f) in &d.listeners.telemetry {
+                work.push(Dispatch::Call(f.clone(), arg.clone()));
+            }
+        }
+        Event::Joined {
+            channel,
+            rejoin,
+            response,
+        } => {
+            let arg = js_sys::Object::new();
+            let _ = js_sys::Reflect::set(&arg, &"rejoin".into(), &JsValue::from_bool(rejoin));
+            let _ = js_sys::Reflect::set(&arg, &"response".into(), &json_to_js(&response));
+            for (_, c, f) in &d.listeners.joins {
+                if *c == channel {
+                    work.push(Dispatch::Call(f.clone(), arg.clone().into()));
+                }
+            }
+        }
+        Event::Message {
+            channel,
+            event,
+            payload,
+        } => {
+            let listeners: Vec<&Function> = d
+                .listeners
+                .messages
+                .iter()
+                .filter(|(_, c, e, _)| *c == channel && *e == event)
+                .map(|(.., f)| f)
+                .collect();
+            if listeners.is_empty() {
+                return;
+            }
+            // The server's JSON text, parsed once by the browser.
+            match js_sys::JSON::parse(payload.text()) {
+                Ok(arg) => {
+                    for f in listeners {
+                        work.push(Dispatch::Call(f.clone(), arg.clone()));
+                    }
+                }
+                Err(_) => {
+                    let err = tether_error(
+                        "malformed_frame",
+                        &format!("the payload of '{event}' is not valid JSON"),
+                    );
+                    for (_, f) in &d.listeners.error {
+                        work.push(Dispatch::Call(f.clone(), err.clone()));
+                    }
+                }
+            }
+        }
+        Event::Presence { channel, changes } => {
+            d.presence_lists.remove(&channel.0);
+            let Driver {
+                core,
+                presence_mirrors,
+                ..
+            } = &mut *d;
+            if let Some(mirror) = presence_mirrors.get_mut(&channel.0) {
+                if !mirror.update(core, channel) {
+                    presence_mirrors.remove(&channel.0);
+                    core.record_presence_touches(channel, false);
+                }
+            }
+            collect_presence(d, channel, changes, work)
+        }
+        Event::Notification {
+            channel,
+            notification,
+        } => {
+            let mut arg: Option<JsValue> = None;
+            for (_, c, f) in &d.listeners.notifications {
+                if *c == channel {
+                    let a = arg.get_or_insert_with(|| json_to_js(&notification)).clone();
+                    work.push(Dispatch::Call(f.clone(), a));
+                }
+            }
+        }
+        Event::NotificationsChanged { channel } => {
+            d.stores.invalidate(channel);
+            work.push(Dispatch::StoreChanged(channel));
+        }
+        Event::NotificationsPersist { channel, pending } => d.stores.persist(channel, &pending),
+        Event::Reply { push, outcome } => {
+            let Some(r) = d.pending.remove(&push) else {
+                return;
+            };
+            match outcome {
+                PushOutcome::Ok(response) => {
+                    work.push(Dispatch::Call(r.resolve, json_to_js(&response)))
+                }
+                other => work.push(Dispatch::Reject(r.reject, reply_error(r.what, &other))),
+            }
+        }
+    }
+}
+
+/// Calls a store's subscribers with its current snapshot.
+fn notify_store(shared: &Shared, channel: ChannelId) {
+    let (snapshot, subs) = {
+        let Ok(mut d) = shared.try_borrow_mut() else {
+            return;
+        };
+        let now = d.now();
+        let Driver {
+            core,
+            stores,
+            listeners,
+            ..
+        } = &mut *d;
+        let snapshot = stores.snapshot(core, channel, now);
+        let subs: Vec<Function> = listeners
+            .store_subs
+            .iter()
+            .filter(|(_, c, _)| *c == channel)
+            .map(|(_, _, f)| f.clone())
+            .collect();
+        (snapshot, subs)
+    };
+    for f in subs {
+        let _ = f.call1(&JsValue::UNDEFINED, &snapshot);
+    }
+}
+
+/// Calls a presence's store subscribers with its current list.
+fn notify_presence(shared: &Shared, channel: ChannelId) {
+    let (list, subs) = {
+        let Ok(mut d) = shared.try_borrow_mut() else {
+            return;
+        };
+        let Ok((_, list)) = crate::api::presence::cached_list(&mut d, channel) else {
+            return;
+        };
+        let subs: Vec<Function> = d
+            .listeners
+            .presence_subs
+            .iter()
+            .filter(|(_, c, _)| *c == channel)
+            .map(|(_, _, f)| f.clone())
+            .collect();
+        (list, subs)
+    };
+    for f in subs {
+        let _ = f.call1(&JsValue::UNDEFINED, &list);
+    }
+}
+
+/// Presence callbacks, as phoenix.js calls them: `onJoin(key, current | undefined, joined)` and
+/// `onLeave(key, remaining, left)` per change, then `onSync()`. Presences are converted only when
+/// someone listens.
+fn collect_presence(
+    d: &Driver,
+    channel: ChannelId,
+    changes: Vec<PresenceChange>,
+    work: &mut Vec<Dispatch>,
+) {
+    let joins: Vec<&Function> = d
+        .listeners
+        .presence_join
+        .iter()
+        .filter(|(_, c, _)| *c == channel)
+        .map(|(_, _, f)| f)
+        .collect();
+    let leaves: Vec<&Function> = d
+        .listeners
+        .presence_leave
+        .iter()
+        .filter(|(_, c, _)| *c == channel)
+        .map(|(_, _, f)| f)
+        .collect();
+    if !joins.is_empty() || !leaves.is_empty() {
+        for change in changes {
+            match change {
+                PresenceChange::Join {
+                    key,
+                    current,
+                    joined,
+                } if !joins.is_empty() => {
+                    let key = JsValue::from_str(&key);
+                    let current = current
+                        .map(|p| presence_to_js(&p))
+                        .unwrap_or(JsValue::UNDEFINED);
+                    let joined = presence_to_js(&joined);
+                    for f in &joins {
+                        work.push(Dispatch::Call3(
+                            (*f).clone(),
+                            key.clone(),
+                            current.clone(),
+                            joined.clone(),
+                        ));
+                    }
+                }
+                PresenceChange::Leave {
+                    key,
+                    remaining,
+                    left,
+                } if !leaves.is_empty() => {
+                    let key = JsValue::from_str(&key);
+                    let remaining = presence_to_js(&remaining);
+                    let left = presence_to_js(&left);
+                    for f in &leaves {
+                        work.push(Dispatch::Call3(
+                            (*f).clone(),
+                            key.clone(),
+                            remaining.clone(),
+                            left.clone(),
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    for (_, c, f) in &d.listeners.presence_sync {
+        if *c == channel {
+            work.push(Dispatch::Call0(f.clone()));
+        }
+    }
+    if d.listeners
+        .presence_subs
+        .iter()
+        .any(|(_, c, _)| *c == channel)
+    {
+        work.push(Dispatch::PresenceChanged(channel));
+    }
+}
+
+/// Builds the URL (calling the user's params/token functions, outside the borrow) and opens the
+/// socket, unless something newer happened meanwhile.
+fn open_socket(shared: &Shared, generation: u64) {
+    let (endpoint, params, token, protocol, query) = {
+        let Ok(d) = shared.try_borrow() else { return };
+        (
+            d.endpoint.clone(),
+            d.params.clone(),
+            d.auth_token.clone(),
+            d.core.protocol(),
+            d.core.connect_query(),
+        )
+    };
+    let params = resolve(&params);
+    let token = resolve(&token);
+    let url = crate::api::url::socket_url(
+        &endpoint,
+        &params,
+        protocol == crate::core::Protocol::Phoenix,
+        &query,
+    );
+    let protocols = crate::api::url::token_protocols(token.as_string().as_deref());
+    let weak = Rc::downgrade(shared);
+    let opened = WsConn::open(&url, &protocols, move |s| on_socket(&weak, generation, s));
+    {
+        let Ok(mut d) = shared.try_borrow_mut() else {
+            return;
+        };
+        if d.generation != generation || d.core.state() != crate::core::SocketState::Connecting {
+            return; // Disconnected or superseded while building the URL; `opened` drops and closes.
+        }
+        match opened {
+            Ok(ws) => d.ws = Some(ws),
+            Err(e) => {
+                let now = d.now();
+                let message = e
+                    .as_string()
+                    .unwrap_or_else(|| format!("cannot open {url}"));
+                let err = tether_error("connect_failed", &message);
+                let fns: Vec<Function> = d.listeners.error.iter().map(|(_, f)| f.clone()).collect();
+                d.core.handle_close(now, 1006, "open failed");
+                drop(d);
+                for f in fns {
+                    let _ = f.call1(&JsValue::UNDEFINED, &err);
+                }
+            }
+        }
+    }
+    pump(shared);
+}
+
+/// A value, or what a function returns for it.
+fn resolve(v: &JsValue) -> JsValue {
+    match v.dyn_ref::<Function>() {
+        Some(f) => f.call0(&JsValue::UNDEFINED).unwrap_or(JsValue::UNDEFINED),
+        None => v.clone(),
+    }
+}

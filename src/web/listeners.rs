@@ -1,0 +1,52 @@
+//! The user's callbacks, by kind, each with the id its unsubscribe function removes.
+
+use js_sys::Function;
+
+use crate::core::ChannelId;
+
+#[derive(Default)]
+pub struct Listeners {
+    next_id: u32,
+    pub state: Vec<(u32, Function)>,
+    pub error: Vec<(u32, Function)>,
+    pub messages: Vec<(u32, ChannelId, String, Function)>,
+    pub joins: Vec<(u32, ChannelId, Function)>,
+    pub presence_join: Vec<(u32, ChannelId, Function)>,
+    pub presence_leave: Vec<(u32, ChannelId, Function)>,
+    pub presence_sync: Vec<(u32, ChannelId, Function)>,
+    pub presence_subs: Vec<(u32, ChannelId, Function)>,
+    pub store_subs: Vec<(u32, ChannelId, Function)>,
+    pub notifications: Vec<(u32, ChannelId, Function)>,
+    pub telemetry: Vec<(u32, Function)>,
+}
+
+impl Listeners {
+    pub fn next_id(&mut self) -> u32 {
+        self.next_id = self.next_id.wrapping_add(1);
+        self.next_id
+    }
+
+    /// Removes the listener with this id, wherever it is.
+    pub fn remove(&mut self, id: u32) {
+        self.state.retain(|(i, _)| *i != id);
+        self.error.retain(|(i, _)| *i != id);
+        self.messages.retain(|(i, ..)| *i != id);
+        self.joins.retain(|(i, ..)| *i != id);
+        self.presence_join.retain(|(i, ..)| *i != id);
+        self.presence_leave.retain(|(i, ..)| *i != id);
+        self.presence_sync.retain(|(i, ..)| *i != id);
+        self.presence_subs.retain(|(i, ..)| *i != id);
+        self.store_subs.retain(|(i, ..)| *i != id);
+        self.notifications.retain(|(i, ..)| *i != id);
+        self.telemetry.retain(|(i, _)| *i != id);
+    }
+
+    /// Removes every listener of a channel.
+    pub fn remove_channel(&mut self, channel: ChannelId) {
+        self.messages.retain(|(_, c, ..)| *c != channel);
+        self.joins.retain(|(_, c, _)| *c != channel);
+        self.presence_join.retain(|(_, c, _)| *c != channel);
+        self.presence_leave.retain(|(_, c, _)| *c != channel);
+        self.presence_sync.retain(|(_, c, _)| *c != channel);
+    }
+}

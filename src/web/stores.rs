@@ -1,0 +1,83 @@
+//! Driver-side state of notification stores: cached snapshots (the same object until something
+//! changes, as `useSyncExternalStore` requires) and the localStorage key of unconfirmed reads.
+
+use std::collections::HashMap;
+
+use serde_json::{json, Value};
+use wasm_bindgen::JsValue;
+
+use crate::core::notification_store::StoredRead;
+use crate::core::{badge, ChannelId, Client};
+
+#[derive(Default)]
+pub struct StoreViews {
+    snapshots: HashMap<u32, JsValue>,
+    storage_keys: HashMap<u32, String>,
+}
+
+impl StoreViews {
+    pub fn register(&mut self, channel: ChannelId, storage_key: Option<String>) {
+        if let Some(key) = storage_key {
+            self.storage_keys.insert(channel.0, key);
+        }
+    }
+
+    pub fn invalidate(&mut self, channel: ChannelId) {
+        self.snapshots.remove(&channel.0);
+    }
+
+    /// `{items, unreadCount, badge, status}`, frozen, rebuilt only after a change.
+    pub fn snapshot(&mut self, core: &Client, channel: ChannelId, now: u64) -> JsValue {
+        if let Some(s) = self.snapshots.get(&channel.0) {
+            return s.clone();
+        }
+        let Some(store) = core.notification_store(channel) else {
+            return JsValue::UNDEFINED;
+        };
+        let unread = store.unread_count();
+        let value = json!({
+            "items": store.items(now),
+            "unreadCount": unread,
+            "badge": badge(unread),
+            "status": store.status().name(),
+        });
+        let snapshot = serde_json::to_string(&value)
+            .ok()
+            .and_then(|t| js_sys::JSON::parse(&t).ok())
+            .unwrap_or(JsValue::UNDEFINED);
+        if let Ok(items) = js_sys::Reflect::get(&snapshot, &"items".into()) {
+            js_sys::Object::freeze(&items.into());
+        }
+        let snapshot: JsValue = js_sys::Object::freeze(&snapshot.into()).into();
+        self.snapshots.insert(channel.0, snapshot.clone());
+        snapshot
+    }
+
+    /// Writes the unconfirmed reads of a store (or removes the key when there are none).
+    pub fn persist(&self, channel: ChannelId, pending: &[Value]) {
+        let (Some(key), Some(storage)) = (self.storage_keys.get(&channel.0), local_storage())
+        else {
+            return;
+        };
+        if pending.is_empty() {
+            let _ = storage.remove_item(key);
+        } else if let Ok(text) = serde_json::to_string(pending) {
+            let _ = storage.set_item(key, &text);
+        }
+    }
+}
+
+fn local_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
+/// Reads of a previous page load that the server never confirmed.
+pub fn restore(storage_key: &str) -> Vec<StoredRead> {
+    let Some(text) = local_storage().and_then(|s| s.get_item(storage_key).ok().flatten()) else {
+        return Vec::new();
+    };
+    match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Array(ops)) => ops.iter().filter_map(StoredRead::from_value).collect(),
+        _ => Vec::new(),
+    }
+}

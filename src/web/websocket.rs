@@ -1,0 +1,107 @@
+//! A browser WebSocket with its four handlers, owned together: dropping the wrapper detaches the
+//! handlers (so a replaced socket can never deliver stale events) and closes the socket.
+
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{BinaryType, CloseEvent, Event, MessageEvent, WebSocket};
+
+/// What a socket reports.
+pub enum SocketSignal {
+    Open,
+    Text(String),
+    /// A binary message's bytes (the socket's binaryType is "arraybuffer").
+    Binary(Vec<u8>),
+    Close {
+        code: u16,
+        reason: String,
+    },
+}
+
+pub struct WsConn {
+    ws: WebSocket,
+    _on_open: Closure<dyn FnMut(Event)>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_close: Closure<dyn FnMut(CloseEvent)>,
+    _on_error: Closure<dyn FnMut(Event)>,
+}
+
+impl WsConn {
+    /// Opens `url` offering `protocols`; `signal` receives everything the socket reports.
+    pub fn open(
+        url: &str,
+        protocols: &[String],
+        signal: impl Fn(SocketSignal) + Clone + 'static,
+    ) -> Result<WsConn, JsValue> {
+        let ws = if protocols.is_empty() {
+            WebSocket::new(url)?
+        } else {
+            let list = js_sys::Array::new();
+            for p in protocols {
+                list.push(&JsValue::from_str(p));
+            }
+            WebSocket::new_with_str_sequence(url, &list)?
+        };
+        ws.set_binary_type(BinaryType::Arraybuffer);
+        let s = signal.clone();
+        let on_open = Closure::<dyn FnMut(Event)>::new(move |_: Event| s(SocketSignal::Open));
+        let s = signal.clone();
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+            let data = e.data();
+            match data.as_string() {
+                Some(text) => s(SocketSignal::Text(text)),
+                None => s(SocketSignal::Binary(
+                    js_sys::Uint8Array::new(&data).to_vec(),
+                )),
+            }
+        });
+        let s = signal.clone();
+        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |e: CloseEvent| {
+            s(SocketSignal::Close {
+                code: e.code(),
+                reason: e.reason(),
+            })
+        });
+        // An error is always followed by a close event; the close is what the core acts on.
+        let on_error = Closure::<dyn FnMut(Event)>::new(move |_: Event| {});
+        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        ws.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        Ok(WsConn {
+            ws,
+            _on_open: on_open,
+            _on_message: on_message,
+            _on_close: on_close,
+            _on_error: on_error,
+        })
+    }
+
+    pub fn send(&self, text: &str) -> Result<(), JsValue> {
+        self.ws.send_with_str(text)
+    }
+
+    /// Closes with a code the browser accepts (1000 or 3000–4999).
+    pub fn close(self, code: u16, reason: &str) {
+        let code = if code == 1000 || (3000..=4999).contains(&code) {
+            code
+        } else {
+            1000
+        };
+        let reason: String = reason.chars().take(60).collect();
+        let _ = self.ws.close_with_code_and_reason(code, &reason);
+    }
+}
+
+impl Drop for WsConn {
+    fn drop(&mut self) {
+        self.ws.set_onopen(None);
+        self.ws.set_onmessage(None);
+        self.ws.set_onclose(None);
+        self.ws.set_onerror(None);
+        if self.ws.ready_state() == WebSocket::CONNECTING
+            || self.ws.ready_state() == WebSocket::OPEN
+        {
+            let _ = self.ws.close_with_code(1000);
+        }
+    }
+}
