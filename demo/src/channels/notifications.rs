@@ -1,0 +1,221 @@
+//! `user:{id}:notifications`: one user's notifications. Only a connection authenticated as that
+//! user may join (the topic must be exactly `user:{its user_id}:notifications`).
+//!
+//! Client → server (each answered with a reply):
+//! - `sync` `{since?}` → `{unread_count, recent: [≤ 50, newest first, unexpired], cursor}`
+//!   (`recent` only holds ids newer than `since` when it is given; `cursor` is the user's
+//!   newest unexpired id or `null`);
+//! - `mark_read` `{ids}` → `{unread_count}`, and `notification:read` `{ids, unread_count}` to
+//!   every connection on the topic (the ids among those sent that are the user's);
+//! - `mark_all_read` `{until?}` → `{unread_count}`, and `notification:all_read`
+//!   `{unread_count}` to every connection on the topic (with `until`, only ids up to it).
+//!
+//! Server → client: `notification:new` `{notification}` (from `POST /api/notify`).
+
+use super::{Reply, ReplyTo};
+use crate::auth::{self, Identity};
+use crate::hub::Hub;
+use crate::store::{Db, Notification, Store, MAX_ID_CHARS, MAX_MARK_IDS, SYNC_LIMIT};
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+pub const NEW: &str = "notification:new";
+pub const READ: &str = "notification:read";
+pub const ALL_READ: &str = "notification:all_read";
+
+pub const UNAUTHORIZED: &str = "unauthorized";
+
+/// Whether `identity` may join `topic` (exact match of its own topic).
+pub fn may_join(identity: Option<&Identity>, topic: &str) -> bool {
+    identity
+        .is_some_and(|id| auth::is_valid_user_id(&id.user_id) && id.notifications_topic() == topic)
+}
+
+/// Handle a push from `user_id`'s connection on its notifications topic.
+pub async fn handle_in(
+    store: &Store,
+    hub: &Arc<Hub>,
+    user_id: &str,
+    topic: &str,
+    event: &str,
+    payload: Map<String, Value>,
+    reply_to: ReplyTo,
+) -> Reply {
+    let user = user_id.to_owned();
+    let topic = topic.to_owned();
+    let hub = hub.clone();
+    let result = match event {
+        "sync" => {
+            let since = match optional_id(&payload, "since") {
+                Ok(since) => since,
+                Err(()) => return Reply::Error("invalid since"),
+            };
+            store
+                .call(move |db, now| {
+                    let response = sync(db, &user, since.as_deref(), now)?;
+                    reply_to.ok(response);
+                    Ok(())
+                })
+                .await
+        }
+        "mark_read" => {
+            let Some(ids) = ids(&payload) else {
+                return Reply::Error("invalid ids");
+            };
+            store
+                .call(move |db, now| {
+                    let marked = db.mark_read(&user, &ids, now)?;
+                    let count = db.unread_count(&user, now)?;
+                    if !marked.is_empty() {
+                        // Sent under the store lock, so counts go out in the order they change.
+                        hub.broadcast(
+                            &topic,
+                            READ,
+                            obj(json!({"ids": marked, "unread_count": count})),
+                        );
+                    }
+                    reply_to.ok(json!({ "unread_count": count }));
+                    Ok(())
+                })
+                .await
+        }
+        "mark_all_read" => {
+            let until = match optional_id(&payload, "until") {
+                Ok(until) => until,
+                Err(()) => return Reply::Error("invalid until"),
+            };
+            store
+                .call(move |db, now| {
+                    db.mark_all_read(&user, until.as_deref(), now)?;
+                    let count = db.unread_count(&user, now)?;
+                    hub.broadcast(&topic, ALL_READ, obj(json!({ "unread_count": count })));
+                    reply_to.ok(json!({ "unread_count": count }));
+                    Ok(())
+                })
+                .await
+        }
+        _ => return Reply::Error("unknown event"),
+    };
+    match result {
+        // Queued under the store lock (see `ReplyTo`).
+        Ok(()) => Reply::None,
+        Err(_) => Reply::Error("storage error"),
+    }
+}
+
+/// The `sync` reply.
+pub fn sync(db: &Db, user: &str, since: Option<&str>, now: i64) -> rusqlite::Result<Value> {
+    let count = db.unread_count(user, now)?;
+    let recent: Vec<Value> = db
+        .recent(user, since, SYNC_LIMIT, now)?
+        .iter()
+        .map(Notification::to_json)
+        .collect();
+    let cursor = db.newest_id(user, now)?;
+    Ok(json!({"unread_count": count, "recent": recent, "cursor": cursor}))
+}
+
+/// `notification:new` to every connection on the user's topic; returns how many took it.
+pub fn push_new(hub: &Hub, n: &Notification) -> usize {
+    hub.broadcast(
+        &auth::notifications_topic(&n.user_id),
+        NEW,
+        obj(json!({ "notification": n.to_json() })),
+    )
+}
+
+/// An optional id field: absent or null → `None`; a string of at most `MAX_ID_CHARS` → it.
+fn optional_id(payload: &Map<String, Value>, key: &str) -> Result<Option<String>, ()> {
+    match payload.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.chars().count() <= MAX_ID_CHARS => Ok(Some(s.clone())),
+        Some(_) => Err(()),
+    }
+}
+
+/// `ids`: an array of at most `MAX_MARK_IDS` strings of at most `MAX_ID_CHARS`.
+fn ids(payload: &Map<String, Value>) -> Option<Vec<String>> {
+    let Some(Value::Array(items)) = payload.get("ids") else {
+        return None;
+    };
+    if items.len() > MAX_MARK_IDS {
+        return None;
+    }
+    items
+        .iter()
+        .map(|v| match v {
+            Value::String(s) if s.chars().count() <= MAX_ID_CHARS => Some(s.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn obj(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ident(name: &str) -> Identity {
+        Identity {
+            user_id: auth::user_id_for(name),
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn only_the_exact_own_topic_may_be_joined() {
+        let ada = ident("ada");
+        let own = format!("user:{}:notifications", ada.user_id);
+        assert!(may_join(Some(&ada), &own));
+        assert!(!may_join(None, &own));
+        let bob = ident("bob");
+        for topic in [
+            format!("user:{}:notifications", bob.user_id),
+            own.to_uppercase(),
+            format!("user:{}:notifications:", ada.user_id),
+            format!("user::{}:notifications", ada.user_id),
+            format!("user:{}::notifications", ada.user_id),
+            format!("user:{} :notifications", ada.user_id),
+            format!("user:{}:Notifications", ada.user_id),
+            format!("user:{}:notifications ", ada.user_id),
+            "user:*:notifications".into(),
+            "user::notifications".into(),
+        ] {
+            assert!(!may_join(Some(&ada), &topic), "{topic}");
+        }
+        // A forged identity with an unsafe id never matches anything.
+        let odd = Identity {
+            user_id: "a:b".into(),
+            name: "x".into(),
+        };
+        assert!(!may_join(Some(&odd), "user:a:b:notifications"));
+    }
+
+    #[test]
+    fn payload_rules() {
+        let p = |v: Value| obj(v);
+        assert_eq!(optional_id(&p(json!({})), "since"), Ok(None));
+        assert_eq!(optional_id(&p(json!({"since": null})), "since"), Ok(None));
+        assert_eq!(
+            optional_id(&p(json!({"since": "x"})), "since"),
+            Ok(Some("x".into()))
+        );
+        assert!(optional_id(&p(json!({"since": 5})), "since").is_err());
+        assert!(optional_id(&p(json!({"since": "x".repeat(65)})), "since").is_err());
+        assert_eq!(
+            ids(&p(json!({"ids": ["a", "b"]}))),
+            Some(vec!["a".into(), "b".into()])
+        );
+        assert_eq!(ids(&p(json!({"ids": []}))), Some(vec![]));
+        assert_eq!(ids(&p(json!({"ids": "a"}))), None);
+        assert_eq!(ids(&p(json!({"ids": [1]}))), None);
+        assert_eq!(ids(&p(json!({}))), None);
+        assert_eq!(ids(&p(json!({"ids": vec!["a"; MAX_MARK_IDS + 1]}))), None);
+    }
+}

@@ -1,0 +1,174 @@
+//! The loop of one WebSocket connection: read frames, write replies and queued broadcasts,
+//! and close with 1012 when the server shuts down.
+//!
+//! Every client frame but a heartbeat takes a token from the socket's bucket (`--push-rate`);
+//! a frame over the rate is answered with the error reply "rate limited" and not handled. A
+//! message over `security::MAX_FRAME_BYTES` closes the socket with 1009.
+
+use crate::auth::Identity;
+use crate::frame::Frame;
+use crate::hub::{Hub, OUTBOX_CAPACITY};
+use crate::log;
+use crate::security::{self, Limiter, PushRate};
+use crate::session::{self, Session};
+use crate::store::Store;
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// WebSocket close code "service restart", sent to every socket on shutdown.
+pub const CLOSE_SERVICE_RESTART: u16 = 1012;
+/// How long to wait for the client's answering Close frame on shutdown.
+const CLOSE_GRACE: Duration = Duration::from_millis(300);
+
+pub async fn run(
+    mut socket: WebSocket,
+    hub: Arc<Hub>,
+    store: Store,
+    identity: Option<Identity>,
+    peer: SocketAddr,
+    push_rate: PushRate,
+) {
+    let conn = hub.next_conn_id();
+    let (tx, mut rx) = mpsc::channel::<String>(OUTBOX_CAPACITY);
+    match &identity {
+        Some(id) => log!("conn {conn}: connected from {peer} as user {}", id.user_id),
+        None => log!("conn {conn}: connected from {peer} (anonymous)"),
+    }
+    let session = Session::new(conn, hub.clone(), tx, store, identity);
+    let mut shutdown = hub.shutdown_signal();
+    let mut limit = Limiter::new(push_rate);
+
+    let reason = loop {
+        tokio::select! {
+            () = shutdown_requested(&mut shutdown) => {
+                close_for_restart(&mut socket).await;
+                break "server shutdown";
+            }
+            incoming = socket.recv() => match incoming {
+                None => break "closed",
+                Some(Err(err)) if security::is_too_big(&err) => {
+                    close_with(&mut socket, security::CLOSE_MESSAGE_TOO_BIG, "message too big")
+                        .await;
+                    break "message too big";
+                }
+                Some(Err(_)) => break "transport error",
+                Some(Ok(Message::Close(_))) => break "closed by client",
+                Some(Ok(Message::Text(text))) => {
+                    if !handle_text(&session, &mut socket, &mut limit, text.as_str()).await {
+                        break "send failed";
+                    }
+                }
+                Some(Ok(Message::Binary(bytes))) => {
+                    if limit.allow(conn) {
+                        log!("conn {conn}: ignoring binary frame ({} bytes)", bytes.len());
+                    }
+                }
+                // Pings are answered by the WebSocket layer itself.
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            },
+            Some(text) = rx.recv() => {
+                if socket.send(Message::Text(text.into())).await.is_err() {
+                    break "send failed";
+                }
+            }
+        }
+    };
+
+    let left = session.close();
+    limit.report(conn);
+    log!(
+        "conn {conn}: disconnected ({reason}), left {} topic(s)",
+        left.len()
+    );
+}
+
+/// Decode and handle one text frame; false when the socket can no longer be written.
+async fn handle_text(
+    session: &Session,
+    socket: &mut WebSocket,
+    limit: &mut Limiter,
+    text: &str,
+) -> bool {
+    let decoded = Frame::decode(text);
+    let heartbeat =
+        matches!(&decoded, Ok(f) if f.topic == session::PHOENIX_TOPIC && f.event == "heartbeat");
+    if !heartbeat && !limit.allow(session.conn()) {
+        // Over the rate: an error reply (when the frame can be answered), nothing else.
+        let Ok(frame) = decoded else {
+            return true;
+        };
+        if frame.ref_.is_none() {
+            return true;
+        }
+        let reply = Frame::reply(
+            frame.join_ref.as_deref(),
+            frame.ref_.as_deref(),
+            &frame.topic,
+            "error",
+            serde_json::json!({ "reason": security::RATE_LIMITED }),
+        );
+        return socket
+            .send(Message::Text(reply.encode().into()))
+            .await
+            .is_ok();
+    }
+    let frame = match decoded {
+        Ok(frame) => frame,
+        Err(err) => {
+            log!(
+                "conn {}: ignoring malformed frame: {err} ({} bytes)",
+                session.conn(),
+                text.len()
+            );
+            return true;
+        }
+    };
+    let outs = session.handle(frame).await;
+    for out in outs {
+        if socket
+            .send(Message::Text(out.encode().into()))
+            .await
+            .is_err()
+        {
+            return false;
+        }
+    }
+    true
+}
+
+/// Completes once shutdown has begun (or can no longer be signalled).
+async fn shutdown_requested(shutdown: &mut watch::Receiver<bool>) {
+    // Map the watch guard (not Send) away before the caller awaits anything else.
+    let _ = shutdown.wait_for(|down| *down).await.map(|_| ());
+}
+
+async fn close_for_restart(socket: &mut WebSocket) {
+    close_with(socket, CLOSE_SERVICE_RESTART, "service restart").await;
+}
+
+/// Send a Close frame with `code` and wait briefly for the client's answering Close.
+async fn close_with(socket: &mut WebSocket, code: u16, reason: &'static str) {
+    let close = Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }));
+    if socket.send(close).await.is_err() {
+        return;
+    }
+    // Give the client a moment to answer the close handshake. After a read error (a message
+    // over the limit keeps failing) just wait, so the client can read the Close frame before
+    // the connection is dropped.
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        loop {
+            match socket.recv().await {
+                None | Some(Ok(Message::Close(_))) => break,
+                Some(Ok(_)) => {}
+                Some(Err(_)) => std::future::pending::<()>().await,
+            }
+        }
+    })
+    .await;
+}

@@ -1,0 +1,261 @@
+//! The hub (`/ws?c=…`) and nova (`/nova/<topic>`, `/notifications`) dialects, bridged with the
+//! Phoenix endpoint's topics.
+
+mod common;
+
+use common::{Client, TestServer, STEP};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::{self, Message};
+
+const QUIET: Duration = Duration::from_millis(300);
+
+async fn hub(server: &TestServer, channels: &[&str]) -> Client {
+    let query: Vec<String> = channels.iter().map(|c| format!("c={c}")).collect();
+    Client::connect(&format!("ws://{}/ws?{}", server.addr, query.join("&"))).await
+}
+
+async fn nova(server: &TestServer, path: &str) -> Client {
+    Client::connect(&format!("ws://{}{path}", server.addr)).await
+}
+
+async fn publish(client: &mut Client, channel: &str, content: Value) {
+    client
+        .send(json!({"method": "pub", "params": {"channel": channel, "content": content}}))
+        .await;
+}
+
+/// Next text frame as text (not parsed); panics after 5 s or on close.
+async fn recv_text(client: &mut Client) -> String {
+    tokio::time::timeout(STEP, async {
+        loop {
+            match client.ws.next().await {
+                Some(Ok(Message::Text(t))) => return t.as_str().to_owned(),
+                Some(Ok(Message::Close(c))) => panic!("socket closed: {c:?}"),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => panic!("socket error: {e}"),
+                None => panic!("socket ended"),
+            }
+        }
+    })
+    .await
+    .expect("a frame within 5 s")
+}
+
+/// The HTTP status an upgrade to `url` is refused with.
+async fn refused_status(url: &str) -> u16 {
+    match tokio::time::timeout(STEP, tokio_tungstenite::connect_async(url))
+        .await
+        .expect("answer in time")
+    {
+        Err(tungstenite::Error::Http(resp)) => resp.status().as_u16(),
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("upgrade to {url} was accepted"),
+    }
+}
+
+fn assert_new_msg(payload: &Value, body: &str, name: &str) {
+    assert_eq!(payload["body"], body, "{payload}");
+    assert_eq!(payload["name"], name, "{payload}");
+    assert!(payload["at"].is_i64(), "{payload}");
+    assert_eq!(payload.as_object().map(|m| m.len()), Some(3), "{payload}");
+}
+
+#[tokio::test]
+async fn hub_publish_reaches_hub_subscribers_and_phoenix_clients() {
+    let server = TestServer::start().await;
+    let mut phx = server.client().await;
+    phx.join_room("room:lobby", "1", json!({"name": "ada"}))
+        .await;
+    let mut a = hub(&server, &["room:lobby"]).await;
+    let mut b = hub(&server, &["room:lobby", "room:hubonly"]).await;
+
+    publish(&mut a, "room:lobby", json!({"body": "hi"})).await;
+    let f = phx.recv().await;
+    assert_eq!(
+        (&f[0], &f[1], &f[2], &f[3]),
+        (
+            &Value::Null,
+            &Value::Null,
+            &json!("room:lobby"),
+            &json!("new_msg")
+        ),
+        "{f}"
+    );
+    assert_new_msg(&f[4], "hi", "hub");
+    for client in [&mut a, &mut b] {
+        let m = client.recv().await;
+        assert_eq!(m["channel"], "room:lobby", "{m}");
+        assert_eq!(m["content"]["event"], "new_msg", "{m}");
+        assert_eq!(m["content"]["payload"], f[4], "same broadcast: {m}");
+        assert_eq!(m.as_object().map(|o| o.len()), Some(2), "{m}");
+    }
+
+    // A `name` string in the content names the message.
+    publish(&mut b, "room:lobby", json!({"body": "yo", "name": "bob"})).await;
+    assert_new_msg(&phx.recv().await[4], "yo", "bob");
+    assert_new_msg(&a.recv().await["content"]["payload"], "yo", "bob");
+    assert_new_msg(&b.recv().await["content"]["payload"], "yo", "bob");
+
+    // Other content on a channel only hub sockets use: delivered as published, to its
+    // subscribers only (created on demand).
+    publish(&mut a, "room:hubonly", json!([1, {"x": null}, "z"])).await;
+    assert_eq!(
+        b.recv().await,
+        json!({"channel": "room:hubonly", "content": [1, {"x": null}, "z"]})
+    );
+
+    // Each broadcast arrived exactly once.
+    a.recv_none(QUIET).await;
+    b.recv_none(QUIET).await;
+    phx.recv_none(QUIET).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn phoenix_broadcasts_reach_hub_subscribers() {
+    let server = TestServer::start().await;
+    let mut h = hub(&server, &["room:lobby"]).await;
+    let mut other = hub(&server, &["room:elsewhere"]).await;
+    let mut phx = server.client().await;
+    phx.join_room("room:lobby", "1", json!({"name": "ada"}))
+        .await;
+
+    // The Phoenix join's presence_diff, in the {event, payload} shape.
+    let m = h.recv().await;
+    assert_eq!(m["channel"], "room:lobby", "{m}");
+    assert_eq!(m["content"]["event"], "presence_diff", "{m}");
+    assert!(m["content"]["payload"]["joins"]["ada"].is_object(), "{m}");
+
+    phx.send(json!(["1", "2", "room:lobby", "new_msg", {"body": "hello"}]))
+        .await;
+    let reply = phx.recv().await;
+    assert_eq!(reply[3], "phx_reply");
+    let bcast = phx.recv().await;
+    let m = h.recv().await;
+    assert_eq!(
+        m,
+        json!({"channel": "room:lobby", "content": {"event": "new_msg", "payload": bcast[4]}})
+    );
+    assert_new_msg(&m["content"]["payload"], "hello", "ada");
+
+    h.recv_none(QUIET).await;
+    other.recv_none(QUIET).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn malformed_hub_frames_are_ignored() {
+    let server = TestServer::start().await;
+    let mut h = hub(&server, &["room:lobby"]).await;
+    for bad in [
+        "not json",
+        "[]",
+        "{}",
+        r#"{"method":"sub","params":{"channel":"room:lobby","content":1}}"#,
+        r#"{"method":"pub"}"#,
+        r#"{"method":"pub","params":[]}"#,
+        r#"{"method":"pub","params":{"channel":7,"content":1}}"#,
+        r#"{"method":"pub","params":{"channel":"room:lobby"}}"#,
+        r#"{"method":"pub","params":{"channel":"user:u1:notifications","content":{"body":"x"}}}"#,
+        r#"{"method":"pub","params":{"channel":"room:lobby","content":{"body":5}}}"#,
+    ] {
+        h.send_text(bad).await;
+    }
+    h.ws.send(Message::Binary(vec![1u8, 2, 3].into()))
+        .await
+        .expect("send");
+    // `{"body": 5}` is not a chat message, so it is published as plain content.
+    assert_eq!(
+        h.recv().await,
+        json!({"channel": "room:lobby", "content": {"body": 5}})
+    );
+    publish(&mut h, "room:lobby", json!("still here")).await;
+    assert_eq!(
+        h.recv().await,
+        json!({"channel": "room:lobby", "content": "still here"})
+    );
+    h.recv_none(QUIET).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn refused_channels_get_403() {
+    let server = TestServer::start().await;
+    let a = server.addr;
+    assert_eq!(
+        refused_status(&format!("ws://{a}/ws?c=room:lobby&c=user:u1:notifications")).await,
+        403
+    );
+    assert_eq!(refused_status(&format!("ws://{a}/ws?c=updates")).await, 403);
+    assert_eq!(
+        refused_status(&format!("ws://{a}/nova/user:u1:notifications")).await,
+        403
+    );
+    // Percent-encoded names are decoded.
+    let mut h = Client::connect(&format!("ws://{a}/ws?c=room%3Aenc")).await;
+    publish(&mut h, "room:enc", json!(1)).await;
+    assert_eq!(h.recv().await, json!({"channel": "room:enc", "content": 1}));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn nova_ping_is_answered_with_pong() {
+    let server = TestServer::start().await;
+    for path in ["/notifications", "/nova/room:lobby", "/nova/room%3Aother"] {
+        let mut n = nova(&server, path).await;
+        n.send_text("hello").await;
+        n.send_text(r#"{"event":"x"}"#).await;
+        n.send_text("ping").await;
+        assert_eq!(recv_text(&mut n).await, "pong", "{path}");
+        n.send_text("ping").await;
+        assert_eq!(recv_text(&mut n).await, "pong", "{path}");
+        n.recv_none(QUIET).await;
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn phoenix_and_hub_broadcasts_reach_nova_clients() {
+    let server = TestServer::start().await;
+    let mut alias = nova(&server, "/notifications").await;
+    let mut direct = nova(&server, "/nova/room:lobby").await;
+    let mut elsewhere = nova(&server, "/nova/room:elsewhere").await;
+    let mut phx = server.client().await;
+    phx.join_room("room:lobby", "1", json!({"name": "ada"}))
+        .await;
+
+    for n in [&mut alias, &mut direct] {
+        let m = n.recv().await;
+        assert_eq!(m["event"], "presence_diff", "{m}");
+        assert!(m["data"]["joins"]["ada"].is_object(), "{m}");
+    }
+
+    phx.send(json!(["1", "2", "room:lobby", "new_msg", {"body": "hello"}]))
+        .await;
+    assert_eq!(phx.recv().await[3], "phx_reply");
+    let bcast = phx.recv().await;
+    for n in [&mut alias, &mut direct] {
+        let m = n.recv().await;
+        assert_eq!(m, json!({"event": "new_msg", "data": bcast[4]}));
+        assert_new_msg(&m["data"], "hello", "ada");
+    }
+
+    let mut h = hub(&server, &[]).await;
+    publish(&mut h, "room:lobby", json!({"body": "from hub"})).await;
+    publish(&mut h, "room:lobby", json!({"k": [1, 2]})).await;
+    for n in [&mut alias, &mut direct] {
+        let m = n.recv().await;
+        assert_eq!(m["event"], "new_msg", "{m}");
+        assert_new_msg(&m["data"], "from hub", "hub");
+        assert_eq!(
+            n.recv().await,
+            json!({"event": "pub", "data": {"k": [1, 2]}})
+        );
+        n.recv_none(QUIET).await;
+    }
+    elsewhere.recv_none(QUIET).await;
+    h.recv_none(QUIET).await;
+    server.stop().await;
+}
