@@ -1,0 +1,76 @@
+// Runs the presence benchmark (tether vs phoenix.js in one Chromium page) and prints a Markdown
+// table; with --write, replaces the presence section of BENCHMARKS.md.
+// Usage: node tests/bench/presence.mjs [--quick] [--write]
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { startDemoServer, stopAll } from '../js/lib/demo_server.mjs';
+import { launchBrowser } from '../js/lib/browser.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, '..', '..');
+const quick = process.argv.includes('--quick');
+const write = process.argv.includes('--write');
+const RUNS = quick ? 1 : Number(process.env.BENCH_RUNS || 7);
+
+const dir = mkdtempSync(join(tmpdir(), 'tether-bench-'));
+cpSync(join(repo, 'demo', 'static', 'pkg'), join(dir, 'pkg'), { recursive: true });
+copyFileSync(join(repo, 'tests', 'node_modules', 'phoenix', 'priv', 'static', 'phoenix.mjs'), join(dir, 'phoenix.mjs'));
+copyFileSync(join(here, 'presence_page.js'), join(dir, 'presence_page.js'));
+writeFileSync(join(dir, 'presence.html'), '<!doctype html><meta charset="utf-8"><script type="module" src="./presence_page.js"></script>');
+
+const server = await startDemoServer({ staticDir: dir });
+const browser = await launchBrowser();
+const rows = [];
+try {
+  const page = await browser.newPage();
+  page.on('pageerror', (e) => console.error('page error:', e));
+  await page.goto(`${server.url}/presence.html`);
+  await page.waitForFunction(() => window.benchReady === true, null, { timeout: 30_000 });
+  const measure = async (label, fn, args, unit) => {
+    const out = {};
+    for (const name of ['tether', 'phoenix']) {
+      const samples = await page.evaluate(({ fn, name, args }) => window.bench[fn](name, ...args), { fn, name, args });
+      const s = [...samples].sort((a, b) => a - b);
+      out[name] = { median: s[Math.floor(s.length / 2)], min: s[0], max: s.at(-1) };
+    }
+    const row = { label, unit, ...out, ratio: out.phoenix.median / out.tether.median };
+    rows.push(row);
+    console.error(`${label}: tether ${row.tether.median.toFixed(3)} ${unit}, phoenix ${row.phoenix.median.toFixed(3)} ${unit}, ×${row.ratio.toFixed(2)}`);
+  };
+  const sizes = quick ? [1000] : [1000, 10_000, 100_000];
+  for (const n of sizes) await measure(`rejoin presence_state, ${n.toLocaleString('en')} keys, 1 % changed`, 'rejoin', [n, RUNS], 'ms');
+  for (const n of quick ? [1000] : [1000, 10_000, 100_000]) await measure(`single-key diff on a ${n.toLocaleString('en')}-key room (1,000 diffs)`, 'diffs', [n, 1000, RUNS], 'µs/diff');
+  await measure(`list() of a ${(quick ? 1000 : 10_000).toLocaleString('en')}-key room, right after a change`, 'list', [quick ? 1000 : 10_000, RUNS], 'ms');
+} finally {
+  await browser.close();
+  await stopAll();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const fmt = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+const chromium = (() => { try { return execFileSync('/usr/bin/chromium', ['--version']).toString().trim(); } catch { return 'chromium'; } })();
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${chromium}, ${new Date().toISOString().slice(0, 10)}`;
+const table = [
+  `Machine: ${machine}. ${RUNS} runs per figure (list: each run the mean of 20 calls); median (min–max). Ratio = phoenix.js ÷ tether (above 1: tether faster).`,
+  '',
+  '| figure | tether | phoenix.js | ratio |',
+  '|---|---|---|---|',
+  ...rows.map((r) => `| ${r.label} | ${fmt(r.tether.median)} ${r.unit} (${fmt(r.tether.min)}–${fmt(r.tether.max)}) | ${fmt(r.phoenix.median)} ${r.unit} (${fmt(r.phoenix.min)}–${fmt(r.phoenix.max)}) | ×${r.ratio.toFixed(2)} |`),
+].join('\n');
+console.log(table);
+
+if (write && !quick) {
+  const path = join(repo, 'BENCHMARKS.md');
+  const begin = '<!-- presence:begin -->';
+  const end = '<!-- presence:end -->';
+  let doc = readFileSync(path, 'utf8');
+  const a = doc.indexOf(begin);
+  const b = doc.indexOf(end);
+  if (a < 0 || b < a) throw new Error('BENCHMARKS.md lacks the presence markers');
+  doc = `${doc.slice(0, a + begin.length)}\n${table}\n${doc.slice(b)}`;
+  writeFileSync(path, doc);
+  console.error('BENCHMARKS.md updated');
+}

@@ -1,0 +1,19 @@
+#![cfg(not(target_arch = "wasm32"))]
+//! Native deterministic tests of tether's sans-IO core: a virtual clock, a scripted fake server,
+//! no sleeps and no threads.
+
+mod channels;
+mod codec;
+mod dialects;
+mod drift;
+mod fuzz;
+mod harness;
+mod heartbeat;
+mod notifications;
+mod presence;
+mod presence_differential;
+mod presence_touches;
+mod random;
+mod reconnect;
+mod send_buffer;
+mod telemetry;

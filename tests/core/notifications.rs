@@ -1,0 +1,1173 @@
+//! The notification store through the Client: a fake server that speaks the wire protocol of
+//! `user:{id}:notifications` (sync, mark_read, mark_all_read, notification:* broadcasts) over a
+//! server-side model whose unread count covers every notification it holds, not just 50.
+
+use std::collections::HashSet;
+
+use serde_json::{json, Value};
+use tether::core::notification_store::StoredRead;
+use tether::core::{
+    badge, ChannelId, ChannelState, Config, Event, NotificationStore, ReadOp, StoreStatus,
+};
+
+use crate::harness::{exact_config, phx_reply, Harness, Sock};
+
+const TOPIC: &str = "user:42:notifications";
+/// The virtual clock of the harness starts here.
+const T0: u64 = 1_000_000;
+
+/// The server side: every notification it ever created, and which are read.
+#[derive(Default)]
+struct Model {
+    /// Oldest first.
+    all: Vec<Value>,
+    read: HashSet<String>,
+    /// Events whose frames are not answered by `serve` but kept in `held`.
+    hold: HashSet<&'static str>,
+    /// Events answered with an error reply.
+    fail: HashSet<&'static str>,
+    held: Vec<Value>,
+    /// Frames of `h.sent` already looked at.
+    seen: usize,
+    next: u64,
+}
+
+impl Model {
+    fn counted(n: &Value) -> bool {
+        matches!(n["kind"].as_str(), Some("activity" | "alert"))
+    }
+
+    fn unread(&self) -> u64 {
+        self.all
+            .iter()
+            .filter(|n| Self::counted(n) && !self.read.contains(n["id"].as_str().unwrap_or("")))
+            .count() as u64
+    }
+
+    fn view(&self, n: &Value) -> Value {
+        let mut v = n.clone();
+        if self.read.contains(n["id"].as_str().unwrap_or("")) {
+            v["read_at"] = json!("2026-01-01T00:00:00Z");
+        }
+        v
+    }
+
+    /// Applies a client frame; the reply to send back, if any.
+    fn process(&mut self, frame: &Value) -> Option<Value> {
+        let event = frame[3].as_str().unwrap_or_default();
+        if self.fail.contains(event) {
+            return Some(phx_reply(frame, "error", json!({"reason": "nope"})));
+        }
+        let response = match event {
+            "phx_join" => json!({}),
+            "heartbeat" => json!({}),
+            "sync" => {
+                let recent: Vec<Value> = self
+                    .all
+                    .iter()
+                    .rev()
+                    .take(50)
+                    .map(|n| self.view(n))
+                    .collect();
+                json!({"unread_count": self.unread(), "recent": recent, "cursor": "c"})
+            }
+            "mark_read" => {
+                for id in frame[4]["ids"].as_array().into_iter().flatten() {
+                    if let Some(id) = id.as_str() {
+                        self.read.insert(id.to_string());
+                    }
+                }
+                json!({"unread_count": self.unread()})
+            }
+            "mark_all_read" => {
+                let ids: Vec<String> = self
+                    .all
+                    .iter()
+                    .filter_map(|n| n["id"].as_str().map(str::to_string))
+                    .collect();
+                self.read.extend(ids);
+                json!({"unread_count": self.unread()})
+            }
+            _ => return None,
+        };
+        Some(phx_reply(frame, "ok", response))
+    }
+}
+
+struct T {
+    h: Harness,
+    m: Model,
+    ch: ChannelId,
+}
+
+fn config() -> Config {
+    Config {
+        heartbeat_ms: 3_600_000,
+        ..exact_config()
+    }
+}
+
+fn notif(id: &str, kind: &str, inserted_ms: u64) -> Value {
+    json!({"id": id, "kind": kind, "title": format!("t {id}"), "data": {}, "read_at": null,
+           "inserted_at": inserted_ms})
+}
+
+impl T {
+    /// A client with a store on TOPIC, connected, joined and synced.
+    fn new() -> T {
+        T::with(Vec::<ReadOp>::new(), Model::default())
+    }
+
+    fn with<R: Into<StoredRead>>(restored: Vec<R>, m: Model) -> T {
+        let mut h = Harness::new(config());
+        let ch = h.client.notifications(h.now, TOPIC, 50, restored);
+        h.pump();
+        let mut t = T { h, m, ch };
+        t.h.connected();
+        t.serve();
+        t
+    }
+
+    /// Answers every frame the client sent (except held events) until it is quiet.
+    fn serve(&mut self) {
+        while self.m.seen < self.h.sent.len() {
+            let frame = self.h.sent[self.m.seen].clone();
+            self.m.seen += 1;
+            let event = frame[3].as_str().unwrap_or_default();
+            if self.m.hold.contains(event) {
+                self.m.held.push(frame);
+                continue;
+            }
+            if let Some(reply) = self.m.process(&frame) {
+                if self.h.sock == Sock::Open {
+                    self.h.recv(reply);
+                }
+            }
+        }
+    }
+
+    /// Answers the held frames of `event`, in order.
+    fn release(&mut self, event: &'static str) {
+        self.m.hold.remove(event);
+        let frames: Vec<Value> = std::mem::take(&mut self.m.held);
+        for f in frames {
+            if f[3] == event {
+                if let Some(reply) = self.m.process(&f) {
+                    self.h.recv(reply);
+                }
+            } else {
+                self.m.held.push(f);
+            }
+        }
+        self.serve();
+    }
+
+    fn broadcast(&mut self, event: &str, payload: Value) {
+        self.h.recv(json!([null, null, TOPIC, event, payload]));
+        self.serve();
+    }
+
+    /// The server creates a notification and pushes it.
+    fn notify(&mut self, id: &str, kind: &str) -> Value {
+        self.m.next += 1;
+        let n = notif(id, kind, T0 + self.m.next * 1000);
+        self.m.all.push(n.clone());
+        self.broadcast("notification:new", json!({"notification": n}));
+        n
+    }
+
+    /// Created on the server without reaching the client.
+    fn create_silently(&mut self, id: &str, kind: &str) {
+        self.m.next += 1;
+        let n = notif(id, kind, T0 + self.m.next * 1000);
+        self.m.all.push(n);
+    }
+
+    fn store(&self) -> &NotificationStore {
+        self.h.client.notification_store(self.ch).expect("store")
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.store()
+            .items(self.h.now)
+            .iter()
+            .map(|v| v["id"].as_str().unwrap_or("?").to_string())
+            .collect()
+    }
+
+    fn item(&self, id: &str) -> Value {
+        self.store()
+            .items(self.h.now)
+            .into_iter()
+            .find(|v| v["id"] == id)
+            .unwrap_or_else(|| panic!("no item {id}"))
+    }
+
+    fn is_read(&self, id: &str) -> bool {
+        let v = self.item(id);
+        assert_eq!(self.store().is_read(id), !v["read_at"].is_null());
+        !v["read_at"].is_null()
+    }
+
+    fn count(&self) -> u64 {
+        self.store().unread_count()
+    }
+
+    fn mark_read(&mut self, id: &str) {
+        self.h.client.mark_read(self.h.now, self.ch, id);
+        self.h.pump();
+        self.serve();
+    }
+
+    fn mark_all_read(&mut self) {
+        self.h.client.mark_all_read(self.h.now, self.ch);
+        self.h.pump();
+        self.serve();
+    }
+
+    fn advance(&mut self, ms: u64) {
+        self.h.advance(ms);
+        self.serve();
+    }
+
+    /// The socket drops; the client reconnects after its backoff and rejoins.
+    fn drop_socket(&mut self) {
+        self.h.server_close();
+        self.serve();
+    }
+
+    fn reconnect(&mut self) {
+        self.h.advance(250);
+        assert_eq!(self.h.sock, Sock::Connecting);
+        self.h.open();
+        self.serve();
+    }
+
+    fn persisted(&self) -> Vec<Vec<Value>> {
+        self.h
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::NotificationsPersist { channel, pending } if *channel == self.ch => {
+                    Some(pending.clone())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn delivered(&self) -> Vec<String> {
+        self.h
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Notification {
+                    channel,
+                    notification,
+                } if *channel == self.ch => {
+                    Some(notification["id"].as_str().unwrap_or("?").to_string())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn sent_payloads(&self, event: &str) -> Vec<Value> {
+        self.h
+            .sent_events(event)
+            .iter()
+            .map(|f| f[4].clone())
+            .collect()
+    }
+}
+
+fn ids(range: impl Iterator<Item = u32>) -> Vec<String> {
+    range.map(|i| format!("n{i}")).collect()
+}
+
+// ---- joining and syncing -----------------------------------------------------------------
+
+#[test]
+fn join_syncs_and_goes_live() {
+    let mut m = Model::default();
+    for i in 1..=3 {
+        m.next += 1;
+        m.all
+            .push(notif(&format!("n{i}"), "activity", T0 + i * 1000));
+    }
+    m.read.insert("n1".into());
+    let t = T::with(Vec::<ReadOp>::new(), m);
+    assert_eq!(t.h.ch_state(t.ch), ChannelState::Joined);
+    assert_eq!(t.h.count_sent("sync"), 1);
+    assert_eq!(t.store().status(), StoreStatus::Live);
+    assert_eq!(t.store().status().name(), "live");
+    assert_eq!(t.ids(), ids((1..=3).rev()));
+    assert_eq!(t.count(), 2);
+    assert_eq!(t.store().badge(), "2");
+    assert!(t.is_read("n1"));
+    assert!(!t.is_read("n2"));
+    assert!(t.store().pending_ops().is_empty());
+    // The sync reply is the store's, not the user's (the one reply is the join's).
+    let replies: Vec<&Event> =
+        t.h.events
+            .iter()
+            .filter(|e| matches!(e, Event::Reply { .. }))
+            .collect();
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert!(
+        matches!(replies[0], Event::Reply { outcome: tether::core::PushOutcome::Ok(v), .. } if *v == json!({}))
+    );
+}
+
+#[test]
+fn status_before_join_and_while_syncing() {
+    let mut h = Harness::new(config());
+    let ch = h
+        .client
+        .notifications(h.now, TOPIC, 50, Vec::<ReadOp>::new());
+    h.pump();
+    let st = |h: &Harness| h.client.notification_store(ch).expect("store").status();
+    assert_eq!(st(&h), StoreStatus::Connecting);
+    h.connected();
+    h.reply_last("phx_join", "ok", json!({}));
+    assert_eq!(st(&h), StoreStatus::Syncing);
+    assert_eq!(h.last_sent("sync")[4], json!({}));
+    h.reply_last(
+        "sync",
+        "ok",
+        json!({"unread_count": 7, "recent": [], "cursor": null}),
+    );
+    assert_eq!(st(&h), StoreStatus::Live);
+    assert_eq!(
+        h.client
+            .notification_store(ch)
+            .expect("store")
+            .unread_count(),
+        7
+    );
+    assert!(
+        h.count_events(|e| matches!(e, Event::NotificationsChanged { channel } if *channel == ch))
+            >= 2
+    );
+}
+
+// ---- cap, order, dedupe ------------------------------------------------------------------
+
+#[test]
+fn cap_eviction_120_pushed_keeps_50_newest_and_counts_120() {
+    let mut t = T::new();
+    for i in 1..=120 {
+        t.notify(&format!("n{i}"), "activity");
+    }
+    assert_eq!(t.ids(), ids((71..=120).rev()));
+    assert_eq!(t.count(), 120);
+    assert_eq!(t.m.unread(), 120);
+    assert_eq!(t.store().badge(), "99+");
+    assert_eq!(t.delivered().len(), 120);
+    // Reading a held one: 119, as the server says.
+    t.mark_read("n100");
+    assert_eq!(t.count(), 119);
+    assert_eq!(t.m.unread(), 119);
+    assert_eq!(t.ids().len(), 50);
+    // A fresh sync of the same state changes nothing.
+    t.h.client.refresh_notifications(t.h.now, t.ch);
+    t.h.pump();
+    t.serve();
+    assert_eq!(t.h.count_sent("sync"), 2);
+    assert_eq!(t.ids(), ids((71..=120).rev()));
+    assert_eq!(t.count(), 119);
+    assert!(t.is_read("n100"));
+}
+
+#[test]
+fn sync_of_120_holds_50_with_the_servers_total() {
+    let mut m = Model::default();
+    for i in 1..=120u64 {
+        m.next += 1;
+        m.all.push(notif(&format!("n{i}"), "alert", T0 + i * 1000));
+    }
+    let mut t = T::with(Vec::<ReadOp>::new(), m);
+    assert_eq!(t.ids(), ids((71..=120).rev()));
+    assert_eq!(t.count(), 120);
+    t.mark_all_read();
+    assert_eq!(t.count(), 0);
+    assert_eq!(t.m.unread(), 0);
+    assert_eq!(t.store().badge(), "");
+    assert!(t.store().pending_ops().is_empty());
+}
+
+#[test]
+fn configured_cap_and_out_of_order_arrival_keep_newest_first() {
+    let mut h = Harness::new(config());
+    let ch = h
+        .client
+        .notifications(h.now, TOPIC, 3, Vec::<ReadOp>::new());
+    h.pump();
+    let mut t = T {
+        h,
+        m: Model::default(),
+        ch,
+    };
+    t.h.connected();
+    t.serve();
+    for (id, at) in [
+        ("a", 5_000),
+        ("b", 1_000),
+        ("c", 9_000),
+        ("d", 3_000),
+        ("e", 7_000),
+    ] {
+        t.m.all.push(notif(id, "activity", at));
+        t.broadcast(
+            "notification:new",
+            json!({"notification": notif(id, "activity", at)}),
+        );
+    }
+    assert_eq!(t.ids(), vec!["c", "e", "a"]);
+    assert_eq!(t.count(), 5);
+}
+
+#[test]
+fn same_id_pushed_twice_is_stored_and_counted_once() {
+    let mut t = T::new();
+    let n = t.notify("n1", "activity");
+    t.broadcast("notification:new", json!({"notification": n}));
+    t.notify("n2", "alert");
+    assert_eq!(t.ids(), vec!["n2", "n1"]);
+    assert_eq!(t.count(), 2);
+    assert_eq!(t.count(), t.m.unread());
+}
+
+#[test]
+fn pushed_then_in_sync_reply_is_stored_and_counted_once() {
+    let mut t = T::new();
+    t.notify("n1", "activity");
+    t.notify("n2", "activity");
+    t.create_silently("n3", "activity");
+    t.h.client.refresh_notifications(t.h.now, t.ch);
+    t.h.pump();
+    t.serve();
+    assert_eq!(t.ids(), vec!["n3", "n2", "n1"]);
+    assert_eq!(t.count(), 3);
+    // A re-push after the sync is still a duplicate.
+    let again = t.m.all[0].clone();
+    t.broadcast("notification:new", json!({"notification": again}));
+    assert_eq!(t.ids(), vec!["n3", "n2", "n1"]);
+    assert_eq!(t.count(), 3);
+}
+
+#[test]
+fn re_push_of_an_evicted_notification_does_not_count_again() {
+    let mut t = T::new();
+    for i in 1..=51 {
+        t.notify(&format!("n{i}"), "activity");
+    }
+    assert_eq!(t.count(), 51);
+    assert!(!t.ids().contains(&"n1".to_string()));
+    let first = t.m.all[0].clone();
+    t.broadcast("notification:new", json!({"notification": first}));
+    assert_eq!(t.ids(), ids((2..=51).rev()));
+    assert_eq!(t.count(), 51, "a notification seen before is counted once");
+}
+
+// ---- kinds and expiry --------------------------------------------------------------------
+
+#[test]
+fn transient_and_toast_are_delivered_but_not_stored_or_counted() {
+    let mut t = T::new();
+    t.notify("typing", "transient");
+    t.notify("sent", "toast");
+    assert_eq!(t.delivered(), vec!["typing", "sent"]);
+    assert!(t.ids().is_empty());
+    assert_eq!(t.count(), 0);
+    assert_eq!(t.store().badge(), "");
+    // Nor do they reach the user as plain channel messages.
+    assert!(t.h.messages(t.ch).is_empty());
+}
+
+#[test]
+fn system_is_stored_but_not_counted() {
+    let mut t = T::new();
+    t.notify("sys", "system");
+    t.notify("a", "alert");
+    assert_eq!(t.delivered(), vec!["sys", "a"]);
+    assert_eq!(t.ids(), vec!["a", "sys"]);
+    assert_eq!(t.count(), 1);
+    assert_eq!(t.m.unread(), 1);
+    // Reading a system notification changes no count.
+    t.mark_read("sys");
+    assert!(t.is_read("sys"));
+    assert_eq!(t.count(), 1);
+}
+
+#[test]
+fn already_expired_notification_is_filtered_out() {
+    let mut t = T::new();
+    let mut n = notif("old", "activity", T0);
+    n["expires_at"] = json!(t.h.now - 1);
+    t.broadcast("notification:new", json!({"notification": n}));
+    let mut iso = notif("old2", "alert", T0);
+    iso["expires_at"] = json!("1970-01-01T00:00:01Z");
+    t.broadcast("notification:new", json!({"notification": iso}));
+    assert!(t.ids().is_empty());
+    assert_eq!(t.count(), 0);
+    assert!(
+        t.delivered().is_empty(),
+        "an expired notification reaches no listener"
+    );
+    // In a sync reply as well.
+    let mut s = notif("old3", "activity", T0);
+    s["expires_at"] = json!(t.h.now);
+    t.h.client.refresh_notifications(t.h.now, t.ch);
+    t.h.pump();
+    t.h.reply_last(
+        "sync",
+        "ok",
+        json!({"unread_count": 0, "recent": [s], "cursor": null}),
+    );
+    t.m.seen = t.h.sent.len();
+    assert!(t.ids().is_empty());
+    assert_eq!(t.count(), 0);
+}
+
+#[test]
+fn notification_disappears_at_its_expiry_and_stops_counting() {
+    let mut t = T::new();
+    t.notify("keep", "activity");
+    let mut n = notif("soon", "alert", T0 + 99_000);
+    let expires = t.h.now + 5_000;
+    n["expires_at"] = json!(expires);
+    t.broadcast("notification:new", json!({"notification": n}));
+    assert_eq!(t.ids(), vec!["soon", "keep"]);
+    assert_eq!(t.count(), 2);
+    let changed_before =
+        t.h.count_events(|e| matches!(e, Event::NotificationsChanged { .. }));
+    t.advance(4_999);
+    assert_eq!(t.ids(), vec!["soon", "keep"]);
+    assert_eq!(t.count(), 2);
+    t.advance(1);
+    assert_eq!(t.h.now, expires);
+    assert_eq!(t.ids(), vec!["keep"]);
+    assert_eq!(t.count(), 1);
+    assert_eq!(
+        t.h.count_events(|e| matches!(e, Event::NotificationsChanged { .. })),
+        changed_before + 1,
+        "expiry is a snapshot change"
+    );
+    assert_eq!(t.store().next_expiry(), None);
+}
+
+#[test]
+fn expiry_in_iso_8601_is_honoured() {
+    let mut t = T::new();
+    // 1_000_000 ms after the epoch is 00:16:40; expires at 00:16:50.
+    let mut n = notif("iso", "activity", T0);
+    n["expires_at"] = json!("1970-01-01T00:16:50.000Z");
+    t.broadcast("notification:new", json!({"notification": n}));
+    assert_eq!(t.store().next_expiry(), Some(1_010_000));
+    assert_eq!(t.count(), 1);
+    t.advance(10_000);
+    assert!(t.ids().is_empty());
+    assert_eq!(t.count(), 0);
+}
+
+// ---- badge -------------------------------------------------------------------------------
+
+#[test]
+fn badge_text() {
+    assert_eq!(badge(0), "");
+    assert_eq!(badge(1), "1");
+    assert_eq!(badge(99), "99");
+    assert_eq!(badge(100), "99+");
+    assert_eq!(badge(u64::MAX), "99+");
+    let mut h = Harness::new(config());
+    let ch = h
+        .client
+        .notifications(h.now, TOPIC, 50, Vec::<ReadOp>::new());
+    h.connected();
+    h.reply_last("phx_join", "ok", json!({}));
+    let badge_at = |h: &mut Harness, count: u64| {
+        h.client.refresh_notifications(h.now, ch);
+        h.pump();
+        h.reply_last("sync", "ok", json!({"unread_count": count, "recent": []}));
+        let s = h.client.notification_store(ch).expect("store");
+        assert_eq!(s.unread_count(), count);
+        s.badge()
+    };
+    assert_eq!(badge_at(&mut h, 0), "");
+    assert_eq!(badge_at(&mut h, 1), "1");
+    assert_eq!(badge_at(&mut h, 99), "99");
+    assert_eq!(badge_at(&mut h, 100), "99+");
+    assert_eq!(badge_at(&mut h, 12_345), "99+");
+}
+
+// ---- markRead ----------------------------------------------------------------------------
+
+#[test]
+fn mark_read_is_optimistic_then_adopts_the_servers_count() {
+    let mut t = T::new();
+    t.notify("a", "activity");
+    t.notify("b", "activity");
+    t.create_silently("c", "activity"); // the server counts one the client has not seen
+    t.m.hold.insert("mark_read");
+    t.mark_read("a");
+    assert_eq!(t.count(), 1, "applied at once");
+    assert!(t.is_read("a"));
+    assert!(!t.is_read("b"));
+    assert_eq!(t.sent_payloads("mark_read"), vec![json!({"ids": ["a"]})]);
+    assert_eq!(t.store().pending_ops(), vec![ReadOp::Ids(vec!["a".into()])]);
+    t.release("mark_read");
+    assert_eq!(t.count(), 2, "the server's count is adopted");
+    assert!(t.is_read("a"));
+    assert!(t.store().pending_ops().is_empty());
+    assert!(t.h.errors().is_empty());
+    // Marking it again sends nothing.
+    t.mark_read("a");
+    t.mark_read("unknown");
+    assert_eq!(t.h.count_sent("mark_read"), 1);
+}
+
+#[test]
+fn mark_read_error_rolls_back_and_reports() {
+    let mut t = T::new();
+    t.notify("a", "activity");
+    t.notify("b", "activity");
+    t.m.fail.insert("mark_read");
+    t.m.hold.insert("mark_read");
+    t.mark_read("a");
+    assert_eq!(t.count(), 1);
+    assert!(t.is_read("a"));
+    t.release("mark_read");
+    assert_eq!(t.count(), 2, "rolled back");
+    assert!(!t.is_read("a"));
+    assert!(t.item("a")["read_at"].is_null());
+    assert_eq!(t.h.errors(), vec!["mark_read_failed"]);
+    assert!(t.store().pending_ops().is_empty());
+    assert_eq!(t.persisted().last(), Some(&vec![]));
+    assert_eq!(t.m.unread(), 2);
+}
+
+#[test]
+fn mark_read_timeout_rolls_back() {
+    let mut t = T::new();
+    t.notify("a", "alert");
+    t.m.hold.insert("mark_read");
+    t.mark_read("a");
+    assert_eq!(t.count(), 0);
+    assert_eq!(t.store().badge(), "");
+    t.advance(t.h.client.config().timeout_ms - 1);
+    assert_eq!(t.count(), 0);
+    assert!(t.h.errors().is_empty());
+    t.advance(1);
+    assert_eq!(t.count(), 1, "rolled back at the timeout");
+    assert!(!t.is_read("a"));
+    assert_eq!(t.store().badge(), "1");
+    assert_eq!(t.h.errors(), vec!["mark_read_failed"]);
+    assert!(t.store().pending_ops().is_empty());
+    // The late reply changes nothing.
+    t.release("mark_read");
+    assert_eq!(t.count(), 1);
+    assert!(!t.is_read("a"));
+}
+
+#[test]
+fn mark_all_read_error_rolls_back_everything() {
+    let mut t = T::new();
+    for i in 1..=60 {
+        t.notify(&format!("n{i}"), "activity");
+    }
+    t.m.fail.insert("mark_all_read");
+    t.m.hold.insert("mark_all_read");
+    t.mark_all_read();
+    assert_eq!(t.count(), 0);
+    assert!(t.ids().iter().all(|id| t.is_read(id)));
+    // `until` names the newest notification seen, so one created meanwhile stays unread.
+    assert_eq!(
+        t.sent_payloads("mark_all_read"),
+        vec![json!({"until": "n60"})]
+    );
+    t.release("mark_all_read");
+    assert_eq!(t.count(), 60);
+    assert!(t.ids().iter().all(|id| !t.is_read(id)));
+    assert_eq!(t.h.errors(), vec!["mark_read_failed"]);
+}
+
+#[test]
+fn mark_all_read_racing_a_new_notification() {
+    let mut t = T::new();
+    t.notify("a", "activity");
+    t.notify("b", "activity");
+    t.m.hold.insert("mark_all_read");
+    t.mark_all_read();
+    assert_eq!(t.count(), 0);
+    assert_eq!(t.store().pending_ops(), vec![ReadOp::All]);
+    t.notify("c", "activity");
+    assert_eq!(t.ids(), vec!["c", "b", "a"]);
+    assert_eq!(
+        t.count(),
+        1,
+        "the newcomer counts while markAllRead is in flight"
+    );
+    assert!(!t.is_read("c"));
+    assert!(t.is_read("b") && t.is_read("a"));
+    // The server marked a and b, then created c.
+    let frame = t.m.held.pop().expect("held mark_all_read");
+    t.m.hold.clear();
+    t.h.recv(phx_reply(&frame, "ok", json!({"unread_count": 1})));
+    assert_eq!(t.count(), 1);
+    assert!(!t.is_read("c"));
+    assert!(t.is_read("a") && t.is_read("b"));
+    assert!(t.store().pending_ops().is_empty());
+    assert!(t.h.errors().is_empty());
+}
+
+// ---- broadcasts --------------------------------------------------------------------------
+
+#[test]
+fn read_broadcasts_from_the_server_update_state_and_count() {
+    let mut t = T::new();
+    for id in ["a", "b", "c"] {
+        t.notify(id, "activity");
+    }
+    t.create_silently("d", "activity");
+    t.m.read.insert("a".into());
+    t.broadcast(
+        "notification:read",
+        json!({"ids": ["a"], "unread_count": 3}),
+    );
+    assert!(t.is_read("a"));
+    assert!(!t.is_read("b"));
+    assert_eq!(t.count(), 3);
+    t.broadcast("notification:all_read", json!({"unread_count": 0}));
+    assert!(t.ids().iter().all(|id| t.is_read(id)));
+    assert_eq!(t.count(), 0);
+    assert_eq!(t.store().badge(), "");
+    // Nothing was sent for them.
+    assert_eq!(
+        t.h.count_sent("mark_read") + t.h.count_sent("mark_all_read"),
+        0
+    );
+}
+
+#[test]
+fn read_broadcast_of_an_item_with_a_pending_read_is_not_subtracted_twice() {
+    let mut t = T::new();
+    t.notify("a", "activity");
+    t.notify("b", "activity");
+    t.m.hold.insert("mark_read");
+    t.mark_read("a");
+    assert_eq!(t.count(), 1);
+    // Another tab read it; the server says 1.
+    t.broadcast(
+        "notification:read",
+        json!({"ids": ["a"], "unread_count": 1}),
+    );
+    assert_eq!(t.count(), 1);
+    t.release("mark_read");
+    assert_eq!(t.count(), 1);
+    assert!(t.is_read("a"));
+}
+
+// ---- reconnect, queue, persistence -------------------------------------------------------
+
+#[test]
+fn read_while_disconnected_is_queued_persisted_and_sent_once_after_reconnect() {
+    let mut t = T::new();
+    for i in 1..=3 {
+        t.notify(&format!("n{i}"), "activity");
+    }
+    t.drop_socket();
+    assert_eq!(t.h.ch_state(t.ch), ChannelState::Errored);
+    assert_eq!(t.store().status(), StoreStatus::Offline);
+    t.mark_read("n2");
+    assert_eq!(t.count(), 2, "applied at once");
+    assert!(t.is_read("n2"));
+    assert_eq!(t.persisted(), vec![vec![json!({"ids": ["n2"]})]]);
+    assert_eq!(
+        t.h.count_sent("mark_read"),
+        0,
+        "not sent while disconnected"
+    );
+    // Meanwhile the server got two more.
+    t.create_silently("n4", "activity");
+    t.create_silently("n5", "system");
+    let sent_before = t.h.sent.len();
+    t.m.hold.insert("mark_read");
+    t.reconnect();
+    let after: Vec<String> = t.h.sent[sent_before..]
+        .iter()
+        .map(|f| f[3].as_str().unwrap_or("").to_string())
+        .filter(|e| e != "heartbeat")
+        .collect();
+    assert_eq!(after, vec!["phx_join", "sync", "mark_read"]);
+    assert_eq!(t.sent_payloads("mark_read"), vec![json!({"ids": ["n2"]})]);
+    // The sync reply counted n2 as unread (4); the store shows 4 - 1.
+    assert_eq!(t.store().status(), StoreStatus::Live);
+    assert_eq!(t.ids(), vec!["n5", "n4", "n3", "n2", "n1"]);
+    assert_eq!(t.count(), 3);
+    assert!(t.is_read("n2"));
+    t.release("mark_read");
+    assert_eq!(t.count(), 3);
+    assert_eq!(t.m.unread(), 3);
+    assert!(t.is_read("n2"));
+    assert_eq!(t.persisted().last(), Some(&vec![]));
+    assert_eq!(t.h.count_sent("mark_read"), 1);
+    assert_eq!(t.h.count_sent("sync"), 2);
+}
+
+#[test]
+fn read_while_channel_errored_on_an_open_socket_is_sent_once_after_rejoin() {
+    let mut t = T::new();
+    t.notify("a", "activity");
+    t.notify("b", "activity");
+    let join_ref = t.h.last_sent("phx_join")[0].clone();
+    t.h.recv(json!([join_ref, null, TOPIC, "phx_error", {}]));
+    assert_eq!(t.h.ch_state(t.ch), ChannelState::Errored);
+    t.mark_read("b");
+    t.mark_all_read();
+    assert_eq!(t.count(), 0);
+    assert_eq!(
+        t.persisted().last(),
+        Some(&vec![
+            json!({"ids": ["b"]}),
+            json!({"all": true, "until": "b"})
+        ])
+    );
+    assert_eq!(
+        t.h.count_sent("mark_read") + t.h.count_sent("mark_all_read"),
+        0
+    );
+    t.advance(1_000); // the rejoin backoff
+    assert_eq!(t.h.ch_state(t.ch), ChannelState::Joined);
+    assert_eq!(t.h.count_sent("sync"), 2);
+    assert_eq!(t.h.count_sent("mark_read"), 1);
+    assert_eq!(t.h.count_sent("mark_all_read"), 1);
+    assert_eq!(t.count(), 0);
+    assert_eq!(t.m.unread(), 0);
+    assert!(t.store().pending_ops().is_empty());
+    assert_eq!(t.persisted().last(), Some(&vec![]));
+}
+
+#[test]
+fn in_flight_read_when_the_connection_drops_is_resent_once_and_not_rolled_back() {
+    let mut t = T::new();
+    t.notify("a", "activity");
+    t.notify("b", "activity");
+    t.m.hold.insert("mark_read");
+    t.mark_read("a");
+    assert_eq!(t.h.count_sent("mark_read"), 1);
+    t.drop_socket();
+    t.m.held.clear(); // lost with the connection
+    t.m.hold.clear();
+    assert_eq!(t.count(), 1);
+    assert!(t.is_read("a"));
+    assert_eq!(t.store().pending_ops(), vec![ReadOp::Ids(vec!["a".into()])]);
+    t.reconnect();
+    assert_eq!(
+        t.h.count_sent("mark_read"),
+        2,
+        "sent once more after the rejoin"
+    );
+    assert_eq!(t.count(), 1);
+    assert_eq!(t.m.unread(), 1);
+    assert!(t.store().pending_ops().is_empty());
+    // The old push times out later: nothing is rolled back, nothing is re-sent.
+    t.advance(t.h.client.config().timeout_ms * 2);
+    assert_eq!(t.count(), 1);
+    assert!(t.is_read("a"));
+    assert!(t.h.errors().is_empty(), "{:?}", t.h.errors());
+    assert_eq!(t.h.count_sent("mark_read"), 2);
+}
+
+#[test]
+fn old_push_timeout_after_rejoin_does_not_roll_back_a_resent_read() {
+    let mut t = T::new();
+    t.notify("a", "activity");
+    t.m.hold.insert("mark_read");
+    t.mark_read("a");
+    t.h.advance(3_000);
+    t.drop_socket();
+    t.m.held.clear();
+    t.reconnect(); // the resent read is held too: still pending when the old one times out
+    assert_eq!(t.h.count_sent("mark_read"), 2);
+    t.advance(7_000); // the first push's deadline passes
+    assert_eq!(t.count(), 0);
+    assert!(t.is_read("a"));
+    assert!(t.h.errors().is_empty(), "{:?}", t.h.errors());
+    assert_eq!(t.store().pending_ops(), vec![ReadOp::Ids(vec!["a".into()])]);
+    t.release("mark_read");
+    assert_eq!(t.count(), 0);
+    assert!(t.store().pending_ops().is_empty());
+    assert_eq!(t.h.count_sent("mark_read"), 2);
+}
+
+#[test]
+fn restored_read_is_applied_at_the_sync_and_sent_once() {
+    let mut m = Model::default();
+    for i in 1..=4u64 {
+        m.next += 1;
+        m.all
+            .push(notif(&format!("n{i}"), "activity", T0 + i * 1000));
+    }
+    m.hold.insert("mark_read");
+    let mut t = T::with(vec![ReadOp::Ids(vec!["n3".into()])], m);
+    let events: Vec<&str> =
+        t.h.sent
+            .iter()
+            .filter_map(|f| f[3].as_str())
+            .filter(|e| *e != "heartbeat")
+            .collect();
+    assert_eq!(events, vec!["phx_join", "sync", "mark_read"]);
+    assert_eq!(t.sent_payloads("mark_read"), vec![json!({"ids": ["n3"]})]);
+    assert_eq!(t.ids(), ids((1..=4).rev()));
+    assert!(t.is_read("n3"));
+    assert_eq!(t.count(), 3, "server's 4 minus the restored read");
+    t.release("mark_read");
+    assert_eq!(t.count(), 3);
+    assert_eq!(t.m.unread(), 3);
+    assert_eq!(t.persisted().last(), Some(&vec![]));
+    // A later reconnect sends nothing again.
+    t.drop_socket();
+    t.reconnect();
+    assert_eq!(t.h.count_sent("mark_read"), 1);
+    assert_eq!(t.h.count_sent("sync"), 2);
+    assert_eq!(t.count(), 3);
+}
+
+#[test]
+fn restored_mark_all_read_is_applied_at_the_sync_and_sent_once() {
+    let mut m = Model::default();
+    for i in 1..=70u64 {
+        m.next += 1;
+        m.all.push(notif(&format!("n{i}"), "alert", T0 + i * 1000));
+    }
+    m.hold.insert("mark_all_read");
+    let mut t = T::with(vec![ReadOp::All], m);
+    assert_eq!(t.h.count_sent("mark_all_read"), 1);
+    assert_eq!(t.ids().len(), 50);
+    assert_eq!(t.count(), 0);
+    assert!(t.ids().iter().all(|id| t.is_read(id)));
+    // One arriving after the sync is new and counts.
+    t.notify("late", "activity");
+    assert_eq!(t.count(), 1);
+    assert!(!t.is_read("late"));
+    let frame = t.m.held.pop().expect("held");
+    t.m.hold.clear();
+    t.h.recv(phx_reply(&frame, "ok", json!({"unread_count": 1})));
+    assert_eq!(t.count(), 1);
+    assert!(!t.is_read("late"));
+    assert!(t.store().pending_ops().is_empty());
+    t.drop_socket();
+    t.reconnect();
+    assert_eq!(t.h.count_sent("mark_all_read"), 1, "never twice");
+}
+
+#[test]
+fn restored_ops_before_the_socket_opens_are_not_sent_before_the_join() {
+    let mut h = Harness::new(config());
+    let ch = h
+        .client
+        .notifications(h.now, TOPIC, 50, vec![ReadOp::Ids(vec!["x".into()])]);
+    h.pump();
+    assert!(h.sent.is_empty());
+    h.connected();
+    let events: Vec<&str> = h.sent.iter().filter_map(|f| f[3].as_str()).collect();
+    assert_eq!(events, vec!["phx_join"]);
+    assert_eq!(
+        h.client
+            .notification_store(ch)
+            .expect("store")
+            .pending_ops(),
+        vec![ReadOp::Ids(vec!["x".into()])]
+    );
+}
+
+// ---- bounds and malformed input ----------------------------------------------------------
+
+#[test]
+fn count_never_goes_below_zero() {
+    let mut t = T::new();
+    t.notify("a", "activity");
+    t.notify("b", "activity");
+    // The server claims fewer than the client holds unread.
+    t.broadcast("notification:read", json!({"ids": [], "unread_count": 0}));
+    assert_eq!(t.count(), 0);
+    t.m.hold.insert("mark_read");
+    t.mark_read("a");
+    assert_eq!(t.count(), 0);
+    assert_eq!(t.store().badge(), "");
+    t.broadcast(
+        "notification:read",
+        json!({"ids": ["b"], "unread_count": -5}),
+    );
+    assert_eq!(t.count(), 0);
+    assert!(t.is_read("b"));
+}
+
+#[test]
+fn malformed_payloads_are_reported_or_ignored_without_panicking() {
+    let mut t = T::new();
+    t.notify("a", "activity");
+    let bad_new = [
+        json!({}),
+        json!({"notification": "nope"}),
+        json!({"notification": {"kind": "activity", "title": "no id"}}),
+        json!({"notification": {"id": "", "kind": "activity"}}),
+        json!({"notification": {"id": "x", "title": "no kind"}}),
+        json!({"notification": {"id": "y", "kind": "weird"}}),
+        json!({"notification": {"id": {"a": 1}, "kind": "alert"}}),
+        json!([1, 2]),
+        json!(null),
+    ];
+    for p in &bad_new {
+        t.broadcast("notification:new", p.clone());
+    }
+    // The last two are not even frames (a payload must be an object): the codec rejects them.
+    let codes = t.h.errors();
+    assert_eq!(codes[..7], ["invalid_notification"; 7], "{codes:?}");
+    assert_eq!(codes[7..], ["malformed_frame"; 2], "{codes:?}");
+    assert_eq!(t.ids(), vec!["a"]);
+    assert_eq!(t.count(), 1);
+    for (event, p) in [
+        (
+            "notification:read",
+            json!({"ids": "a", "unread_count": "7"}),
+        ),
+        ("notification:read", json!("x")),
+        (
+            "notification:read",
+            json!({"ids": [1, null, {}], "unread_count": 1.5}),
+        ),
+        ("notification:whatever", json!({})),
+    ] {
+        t.broadcast(event, p);
+    }
+    // Odd timestamps are not errors.
+    let mut odd = notif("odd", "alert", T0);
+    odd["inserted_at"] = json!("yesterday");
+    odd["expires_at"] = json!("2026-99-99T00:00:00Z");
+    t.broadcast("notification:new", json!({"notification": odd}));
+    assert_eq!(t.ids(), vec!["a", "odd"]);
+    assert_eq!(t.count(), 2);
+    // Bad replies to sync and mark_read.
+    t.h.client.refresh_notifications(t.h.now, t.ch);
+    t.h.pump();
+    t.h.reply_last(
+        "sync",
+        "ok",
+        json!({"unread_count": "12", "recent": [1, "x", {"id": "q"}, null], "cursor": 3}),
+    );
+    t.m.seen = t.h.sent.len();
+    assert_eq!(t.count(), 2);
+    assert_eq!(t.store().status(), StoreStatus::Live);
+    t.m.hold.insert("mark_read");
+    t.mark_read("a");
+    let f = t.m.held.pop().expect("held");
+    t.h.recv(phx_reply(&f, "ok", json!("not an object")));
+    assert!(t.is_read("a"));
+    assert_eq!(t.count(), 1);
+    assert!(t.store().pending_ops().is_empty());
+    // Garbage frames on the topic.
+    t.h.recv_text(&format!(r#"[null,null,"{TOPIC}","notification:new",42]"#));
+    t.h.recv_text("not json");
+    assert_eq!(t.ids(), vec!["a", "odd"]);
+    // all_read with an unreadable count: everything held is read; the count is left as it was.
+    t.broadcast("notification:all_read", json!({"unread_count": "0"}));
+    t.broadcast("notification:all_read", json!(null));
+    assert!(t.is_read("odd"));
+    assert_eq!(t.count(), 1);
+}
+
+#[test]
+fn sync_error_reply_reports_and_keeps_the_store_usable() {
+    let mut m = Model::default();
+    m.fail.insert("sync");
+    let mut t = T::with(Vec::<ReadOp>::new(), m);
+    assert!(t.h.errors().contains(&"sync_failed"));
+    assert_eq!(t.store().status(), StoreStatus::Live);
+    t.m.fail.clear();
+    t.notify("a", "activity");
+    assert_eq!(t.count(), 1);
+    t.mark_read("a");
+    assert_eq!(t.count(), 0);
+    assert_eq!(t.m.unread(), 0);
+}
+
+#[test]
+fn mark_all_read_confirmed_without_a_count_keeps_later_arrivals_counted() {
+    let mut t = T::new();
+    for i in 1..=60 {
+        t.notify(&format!("n{i}"), "activity");
+    }
+    t.m.hold.insert("mark_all_read");
+    t.mark_all_read();
+    t.notify("late", "alert");
+    assert_eq!(t.count(), 1);
+    let frame = t.m.held.pop().expect("held");
+    t.m.hold.clear();
+    t.h.recv(phx_reply(&frame, "ok", json!({})));
+    assert_eq!(t.count(), 1);
+    assert!(!t.is_read("late"));
+    assert!(t.is_read("n60"));
+    assert!(t.store().pending_ops().is_empty());
+}
+
+#[test]
+fn read_in_flight_on_a_notification_evicted_meanwhile_keeps_the_count_right() {
+    let mut t = T::new();
+    t.notify("n1", "activity");
+    t.m.hold.insert("mark_read");
+    t.mark_read("n1");
+    assert_eq!(t.count(), 0);
+    for i in 2..=51 {
+        t.notify(&format!("n{i}"), "activity");
+    }
+    assert_eq!(t.ids(), ids((2..=51).rev()));
+    assert_eq!(t.count(), 50, "n1 was read, even if no longer held");
+    t.release("mark_read");
+    assert_eq!(t.count(), 50);
+    assert_eq!(t.m.unread(), 50);
+}
+
+#[test]
+fn failed_read_on_an_evicted_notification_rolls_the_count_back() {
+    let mut t = T::new();
+    t.notify("n1", "activity");
+    t.m.fail.insert("mark_read");
+    t.m.hold.insert("mark_read");
+    t.mark_read("n1");
+    for i in 2..=51 {
+        t.notify(&format!("n{i}"), "activity");
+    }
+    assert_eq!(t.count(), 50);
+    t.release("mark_read");
+    assert_eq!(t.h.errors(), vec!["mark_read_failed"]);
+    assert_eq!(t.count(), 51);
+    assert_eq!(t.count(), t.m.unread());
+}
+
+#[test]
+fn restored_mark_all_read_covers_only_what_the_user_had_seen() {
+    // The user pressed "mark all read" when n60 was the newest; the page reloaded before the
+    // server confirmed, and n61..n70 were created meanwhile.
+    let mut m = Model::default();
+    for i in 1..=70u64 {
+        m.next += 1;
+        m.all.push(notif(&format!("n{i}"), "alert", T0 + i * 1000));
+    }
+    m.hold.insert("mark_all_read");
+    let restored = StoredRead {
+        op: ReadOp::All,
+        until: Some("n60".into()),
+    };
+    let mut t = T::with(vec![restored], m);
+    assert_eq!(t.h.last_sent("mark_all_read")[4], json!({"until": "n60"}));
+    assert_eq!(t.count(), 10, "the ten the user never saw stay unread");
+    assert!(t.is_read("n60") && t.is_read("n21"));
+    assert!(!t.is_read("n61") && !t.is_read("n70"));
+    let frame = t.m.held.pop().expect("held");
+    t.m.hold.clear();
+    t.h.recv(phx_reply(&frame, "ok", json!({"unread_count": 10})));
+    assert_eq!(t.count(), 10);
+    assert!(!t.is_read("n70"));
+}
