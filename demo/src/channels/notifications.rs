@@ -66,15 +66,16 @@ pub async fn handle_in(
                 .call(move |db, now| {
                     let marked = db.mark_read(&user, &ids, now)?;
                     let count = db.unread_count(&user, now)?;
+                    // Queued under the store lock, so counts go out in the order they change;
+                    // the reply first, then the broadcast (Phoenix's order for the pusher).
+                    reply_to.ok(json!({ "unread_count": count }));
                     if !marked.is_empty() {
-                        // Sent under the store lock, so counts go out in the order they change.
                         hub.broadcast(
                             &topic,
                             READ,
                             obj(json!({"ids": marked, "unread_count": count})),
                         );
                     }
-                    reply_to.ok(json!({ "unread_count": count }));
                     Ok(())
                 })
                 .await
@@ -88,8 +89,8 @@ pub async fn handle_in(
                 .call(move |db, now| {
                     db.mark_all_read(&user, until.as_deref(), now)?;
                     let count = db.unread_count(&user, now)?;
-                    hub.broadcast(&topic, ALL_READ, obj(json!({ "unread_count": count })));
                     reply_to.ok(json!({ "unread_count": count }));
+                    hub.broadcast(&topic, ALL_READ, obj(json!({ "unread_count": count })));
                     Ok(())
                 })
                 .await
