@@ -190,6 +190,42 @@ impl Client {
         self.route_frame(now, frame);
     }
 
+    /// The fast inbound path, for a Phoenix text frame the host has already parsed (a browser's
+    /// `JSON.parse` is faster than copying the text into wasm and handing the payload back).
+    /// Returns the channels whose message listeners get the payload as it is, or `None` when
+    /// the core must read the payload itself — a reply, close or error, a presence or a store
+    /// event, another dialect, or a frame too large to pass unchecked (`text_units` is the
+    /// frame's length in UTF-16 code units, at most 3 bytes of UTF-8 each). On `None` the host
+    /// passes the whole text to [`Client::handle_text`]; the result is the same either way.
+    pub fn route_parsed(
+        &mut self,
+        now: u64,
+        join_ref: Option<&str>,
+        topic: &str,
+        event: &str,
+        text_units: usize,
+    ) -> Option<Vec<ChannelId>> {
+        if self.protocol() != crate::core::Protocol::Phoenix
+            || text_units.saturating_mul(3) > self.cfg.max_frame_bytes
+            || event.starts_with("phx_")
+            || event == "presence_state"
+            || event == "presence_diff"
+        {
+            return None;
+        }
+        let mut targets = Vec::new();
+        for (id, c) in &self.channels {
+            if c.topic == topic && c.state != ChannelState::Closed && c.accepts(join_ref) {
+                if self.is_store_message(ChannelId(*id), event) {
+                    return None;
+                }
+                targets.push(ChannelId(*id));
+            }
+        }
+        self.tick(now);
+        Some(targets)
+    }
+
     /// Routes one decoded Phoenix frame, text or binary (`binary_routing.rs`), to its reply or
     /// its channels.
     pub(super) fn route_frame(&mut self, now: u64, frame: RawFrame<'_>) {

@@ -13,7 +13,7 @@ use super::listeners::Listeners;
 use super::presence_mirror::PresenceMirror;
 use super::stores::StoreViews;
 use super::timer::DriverTimer;
-use super::websocket::{SocketSignal, WsConn};
+use super::websocket::{Parsed, SocketSignal, WsConn};
 use super::window::{is_online, is_visible, PageListeners, PageSignal};
 use crate::api::convert::{json_to_js, presence_to_js, reply_error, state_to_js, tether_error};
 use crate::core::{ChannelId, Client, Event, Output, PresenceChange, PushId, PushOutcome};
@@ -147,6 +147,65 @@ fn on_socket(weak: &Weak<RefCell<Driver>>, generation: u64, signal: SocketSignal
         }
     }
     pump(&shared);
+}
+
+/// A text frame the browser parsed: when the core says it is a plain message, its listeners get
+/// the payload object as it is (no copy into wasm and back); otherwise false, and the frame goes
+/// to [`on_socket`] whole.
+fn on_parsed(weak: &Weak<RefCell<Driver>>, generation: u64, frame: Parsed) -> bool {
+    let Some(shared) = weak.upgrade() else {
+        return true;
+    };
+    let listeners: Vec<Function> = {
+        let Ok(mut d) = shared.try_borrow_mut() else {
+            return false;
+        };
+        if d.generation != generation || d.ws.is_none() {
+            return true;
+        }
+        let now = d.now();
+        let Some(targets) = d.core.route_parsed(
+            now,
+            frame.join_ref.as_deref(),
+            &frame.topic,
+            &frame.event,
+            frame.length as usize,
+        ) else {
+            return false;
+        };
+        let messages = &d.listeners.messages;
+        let event = frame.event.as_str();
+        targets
+            .iter()
+            .flat_map(|t| {
+                messages
+                    .iter()
+                    .filter(move |(_, c, e, _)| c == t && e == event)
+                    .map(|(.., f)| f.clone())
+            })
+            .collect()
+    };
+    for f in listeners {
+        let _ = f.call1(&JsValue::UNDEFINED, &frame.payload);
+    }
+    pump(&shared);
+    true
+}
+
+/// Feeds `data` to the open socket's inbound path as if it had been received; false when there
+/// is no socket.
+pub fn receive(shared: &Shared, data: &JsValue) -> bool {
+    let Ok(d) = shared.try_borrow() else {
+        return false;
+    };
+    let Some(ws) = d.ws.as_ref() else {
+        return false;
+    };
+    // The inbound path borrows the driver itself: call it with no borrow held.
+    let ws_receive = ws.receiver();
+    drop(d);
+    let _ = ws_receive.call1(&JsValue::UNDEFINED, data);
+    true
 }
 
 /// Drains the core and dispatches. Safe to call re-entrantly from user callbacks.
@@ -511,7 +570,13 @@ fn open_socket(shared: &Shared, generation: u64) {
     );
     let protocols = crate::api::url::token_protocols(token.as_string().as_deref());
     let weak = Rc::downgrade(shared);
-    let opened = WsConn::open(&url, &protocols, move |s| on_socket(&weak, generation, s));
+    let weak_parsed = weak.clone();
+    let opened = WsConn::open(
+        &url,
+        &protocols,
+        move |p| on_parsed(&weak_parsed, generation, p),
+        move |s| on_socket(&weak, generation, s),
+    );
     {
         let Ok(mut d) = shared.try_borrow_mut() else {
             return;

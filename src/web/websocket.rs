@@ -1,9 +1,33 @@
 //! A browser WebSocket with its four handlers, owned together: dropping the wrapper detaches the
 //! handlers (so a replaced socket can never deliver stale events) and closes the socket.
+//! Inbound frames take the path in `inbound.js`: parsed by the browser, envelope into wasm.
 
+use js_sys::Function;
 use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{BinaryType, CloseEvent, Event, MessageEvent, WebSocket};
+use web_sys::{BinaryType, CloseEvent, Event, WebSocket};
+
+#[wasm_bindgen(module = "/src/web/inbound.js")]
+extern "C" {
+    /// A `receive(data)` function: text frames parsed and routed through `fast` where possible,
+    /// everything else passed to `slow`.
+    fn inbound(fast: &Function, slow: &Function) -> Function;
+    /// `ws.onmessage = (e) => receive(e.data)`.
+    fn listen(ws: &WebSocket, receive: &Function);
+}
+
+/// A text frame parsed by the browser: its envelope, and the payload object as it is.
+pub struct Parsed {
+    pub join_ref: Option<String>,
+    pub topic: String,
+    pub event: String,
+    pub payload: JsValue,
+    /// The frame's length in UTF-16 code units.
+    pub length: u32,
+}
+
+type FastFn = dyn FnMut(Option<String>, String, String, JsValue, u32) -> bool;
 
 /// What a socket reports.
 pub enum SocketSignal {
@@ -20,16 +44,20 @@ pub enum SocketSignal {
 pub struct WsConn {
     ws: WebSocket,
     _on_open: Closure<dyn FnMut(Event)>,
-    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _fast: Closure<FastFn>,
+    _slow: Closure<dyn FnMut(JsValue)>,
+    receive: Function,
     _on_close: Closure<dyn FnMut(CloseEvent)>,
     _on_error: Closure<dyn FnMut(Event)>,
 }
 
 impl WsConn {
-    /// Opens `url` offering `protocols`; `signal` receives everything the socket reports.
+    /// Opens `url` offering `protocols`; `parsed` gets the frames the browser parsed and says
+    /// whether it took them, `signal` receives everything else the socket reports.
     pub fn open(
         url: &str,
         protocols: &[String],
+        parsed: impl Fn(Parsed) -> bool + 'static,
         signal: impl Fn(SocketSignal) + Clone + 'static,
     ) -> Result<WsConn, JsValue> {
         let ws = if protocols.is_empty() {
@@ -45,15 +73,26 @@ impl WsConn {
         let s = signal.clone();
         let on_open = Closure::<dyn FnMut(Event)>::new(move |_: Event| s(SocketSignal::Open));
         let s = signal.clone();
-        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-            let data = e.data();
-            match data.as_string() {
+        let fast = Closure::<FastFn>::new(move |join_ref, topic, event, payload, length| {
+            parsed(Parsed {
+                join_ref,
+                topic,
+                event,
+                payload,
+                length,
+            })
+        });
+        let on_data =
+            Closure::<dyn FnMut(JsValue)>::new(move |data: JsValue| match data.as_string() {
                 Some(text) => s(SocketSignal::Text(text)),
                 None => s(SocketSignal::Binary(
                     js_sys::Uint8Array::new(&data).to_vec(),
                 )),
-            }
-        });
+            });
+        let receive = inbound(
+            fast.as_ref().unchecked_ref(),
+            on_data.as_ref().unchecked_ref(),
+        );
         let s = signal.clone();
         let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |e: CloseEvent| {
             s(SocketSignal::Close {
@@ -64,16 +103,23 @@ impl WsConn {
         // An error is always followed by a close event; the close is what the core acts on.
         let on_error = Closure::<dyn FnMut(Event)>::new(move |_: Event| {});
         ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        listen(&ws, &receive);
         ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
         ws.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         Ok(WsConn {
             ws,
             _on_open: on_open,
-            _on_message: on_message,
+            _fast: fast,
+            _slow: on_data,
+            receive,
             _on_close: on_close,
             _on_error: on_error,
         })
+    }
+
+    /// The socket's inbound function, `receive(data)` (the benchmarks' way in).
+    pub fn receiver(&self) -> Function {
+        self.receive.clone()
     }
 
     pub fn send(&self, text: &str) -> Result<(), JsValue> {

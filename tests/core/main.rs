@@ -10,6 +10,7 @@ mod fuzz;
 mod harness;
 mod heartbeat;
 mod notifications;
+mod parsed;
 mod presence;
 mod presence_differential;
 mod presence_touches;
