@@ -138,8 +138,8 @@ impl Channel {
         #[wasm_bindgen(unchecked_param_type = "(payload: JsonObject) => void")] callback: Function,
     ) -> Result<Function, JsValue> {
         let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
-        let id = d.listeners.next_id();
-        d.listeners.messages.push((id, self.id, event, callback));
+        let id = d.listeners.add_message(self.id, event, callback);
+        d.sync_routes();
         drop(d);
         Ok(unsubscribe_fn(&self.shared, id))
     }

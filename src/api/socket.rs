@@ -63,27 +63,12 @@ impl Socket {
         Ok(())
     }
 
-    /// Feeds one text frame to the client exactly as if the WebSocket had delivered it, through
-    /// the same inbound path (used by the benchmarks to compare message paths without network
-    /// noise). Without an open socket the frame goes straight to the core.
-    #[wasm_bindgen(js_name = _receive, skip_typescript)]
-    pub fn receive(&self, data: JsValue) -> Result<(), JsValue> {
-        if crate::web::driver::receive(&self.shared, &data) {
-            return Ok(());
-        }
-        let Some(text) = data.as_string() else {
-            return Err(tether_error(
-                "invalid_argument",
-                "_receive takes a text frame",
-            ));
-        };
-        {
-            let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
-            let now = d.now();
-            d.core.handle_text(now, &text);
-        }
-        pump(&self.shared);
-        Ok(())
+    /// The function the current connection's WebSocket `onmessage` calls with each frame's
+    /// data (undefined without a socket). The benchmarks feed frames through it to compare
+    /// message paths without network noise.
+    #[wasm_bindgen(js_name = _receiver, skip_typescript)]
+    pub fn receiver(&self) -> JsValue {
+        crate::web::driver::receiver(&self.shared).map_or(JsValue::UNDEFINED, JsValue::from)
     }
 
     /// The connection state right now.

@@ -21,6 +21,7 @@ impl Subscription {
         if let Some(d) = self.driver.upgrade() {
             if let Ok(mut d) = d.try_borrow_mut() {
                 d.listeners.remove(self.id);
+                d.sync_routes();
             }
         }
     }

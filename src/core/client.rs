@@ -69,6 +69,8 @@ pub struct Client {
     pub(super) next_ref: u64,
     pub(super) next_push: u64,
     pub(super) next_channel: u32,
+    /// Bumped whenever a channel appears, goes, changes state or join ref (see `routes_version`).
+    pub(super) routes_version: u64,
     pub(super) heartbeat_ref: Option<String>,
     pub(super) timers: TimerTable,
     pub(super) channels: BTreeMap<u32, Channel>,
@@ -107,6 +109,7 @@ impl Client {
             next_ref: 0,
             next_push: 0,
             next_channel: 0,
+            routes_version: 0,
             heartbeat_ref: None,
             timers: TimerTable::default(),
             channels: BTreeMap::new(),

@@ -26,6 +26,7 @@ impl Client {
         };
         self.channels
             .insert(id.0, Channel::new(topic.to_string(), params));
+        self.routes_version += 1;
         id
     }
 
@@ -33,6 +34,7 @@ impl Client {
     pub fn remove_channel(&mut self, channel: ChannelId) {
         self.clear_channel_work(channel, DropReason::Left);
         self.channels.remove(&channel.0);
+        self.routes_version += 1;
         self.presence.remove(&channel.0);
         self.stores.by_channel.remove(&channel.0);
         self.stores.pushes.retain(|_, (c, _)| *c != channel);
@@ -190,13 +192,41 @@ impl Client {
         self.route_frame(now, frame);
     }
 
+    /// Whether a message with this event is one the core reads itself (a reply, close or error,
+    /// presence, a notification store's event) rather than hands to listeners as it is.
+    pub fn core_reads_event(event: &str) -> bool {
+        event.starts_with("phx_")
+            || event == "presence_state"
+            || event == "presence_diff"
+            || event.starts_with("notification:")
+    }
+
+    /// Changes whenever what [`Client::routable_channels`] yields may have changed: a channel
+    /// created or removed, a state change, a new join ref. A host that mirrors the routing
+    /// (the browser driver does, to deliver parsed frames without entering wasm) rebuilds its
+    /// mirror when this moves.
+    pub fn routes_version(&self) -> u64 {
+        self.routes_version
+    }
+
+    /// The channels a Phoenix message can be delivered to, in delivery order, with their
+    /// topic and join ref: a message for `topic` goes to each whose join ref it carries, or to
+    /// all of them when it carries none. The message events the core does not read
+    /// ([`Client::core_reads_event`]) are routed by exactly this, wherever it happens.
+    pub fn routable_channels(&self) -> impl Iterator<Item = (ChannelId, &str, Option<&str>)> {
+        self.channels
+            .iter()
+            .filter(|(_, c)| c.state != ChannelState::Closed)
+            .map(|(id, c)| (ChannelId(*id), c.topic.as_str(), c.join_ref.as_deref()))
+    }
+
     /// The fast inbound path, for a Phoenix text frame the host has already parsed (a browser's
     /// `JSON.parse` is faster than copying the text into wasm and handing the payload back).
     /// Returns the channels whose message listeners get the payload as it is, or `None` when
-    /// the core must read the payload itself — a reply, close or error, a presence or a store
-    /// event, another dialect, or a frame too large to pass unchecked (`text_units` is the
-    /// frame's length in UTF-16 code units, at most 3 bytes of UTF-8 each). On `None` the host
-    /// passes the whole text to [`Client::handle_text`]; the result is the same either way.
+    /// the core must read the payload itself — [`Client::core_reads_event`], another dialect,
+    /// or a frame too large to pass unchecked (`text_units` is the frame's length in UTF-16
+    /// code units, at most 3 bytes of UTF-8 each). On `None` the host passes the whole text to
+    /// [`Client::handle_text`]; the result is the same either way.
     pub fn route_parsed(
         &mut self,
         now: u64,
@@ -206,24 +236,24 @@ impl Client {
         text_units: usize,
     ) -> Option<Vec<ChannelId>> {
         if self.protocol() != crate::core::Protocol::Phoenix
-            || text_units.saturating_mul(3) > self.cfg.max_frame_bytes
-            || event.starts_with("phx_")
-            || event == "presence_state"
-            || event == "presence_diff"
+            || text_units > self.parsed_frame_limit()
+            || Client::core_reads_event(event)
         {
             return None;
         }
-        let mut targets = Vec::new();
-        for (id, c) in &self.channels {
-            if c.topic == topic && c.state != ChannelState::Closed && c.accepts(join_ref) {
-                if self.is_store_message(ChannelId(*id), event) {
-                    return None;
-                }
-                targets.push(ChannelId(*id));
-            }
-        }
         self.tick(now);
-        Some(targets)
+        Some(
+            self.routable_channels()
+                .filter(|(_, t, jr)| *t == topic && join_ref.is_none_or(|r| Some(r) == *jr))
+                .map(|(id, ..)| id)
+                .collect(),
+        )
+    }
+
+    /// The longest frame, in UTF-16 code units, that may take the fast path: one that cannot
+    /// exceed `max_frame_bytes` of UTF-8.
+    pub fn parsed_frame_limit(&self) -> usize {
+        self.cfg.max_frame_bytes / 3
     }
 
     /// Routes one decoded Phoenix frame, text or binary (`binary_routing.rs`), to its reply or
@@ -394,6 +424,7 @@ impl Client {
         if ch.state != state {
             let was_joined = ch.state == ChannelState::Joined;
             ch.state = state;
+            self.routes_version += 1;
             self.emit(Event::ChannelState { channel, state });
             if was_joined {
                 self.store_disconnected(self.last_now, channel);
@@ -414,6 +445,7 @@ impl Client {
             self.inflight.remove(&old);
         }
         ch.join_ref = Some(reference.clone());
+        self.routes_version += 1;
         let frame = encode(
             Some(&reference),
             Some(&reference),
@@ -448,6 +480,7 @@ impl Client {
         let reference = self.make_ref();
         if let Some(ch) = self.channels.get_mut(&channel.0) {
             ch.join_ref = Some(reference.clone());
+            self.routes_version += 1;
         }
         self.set_channel_state(channel, ChannelState::Joining);
         if self.telemetry {
@@ -663,6 +696,7 @@ impl Client {
         self.clear_channel_work(channel, DropReason::Left);
         if let Some(ch) = self.channels.get_mut(&channel.0) {
             ch.join_ref = None;
+            self.routes_version += 1;
         }
         self.set_channel_state(channel, ChannelState::Closed);
     }

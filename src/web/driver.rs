@@ -11,9 +11,10 @@ use wasm_bindgen::{JsCast, JsValue};
 use super::clock::Clock;
 use super::listeners::Listeners;
 use super::presence_mirror::PresenceMirror;
+use super::routes::Routes;
 use super::stores::StoreViews;
 use super::timer::DriverTimer;
-use super::websocket::{Parsed, SocketSignal, WsConn};
+use super::websocket::{SocketSignal, WsConn};
 use super::window::{is_online, is_visible, PageListeners, PageSignal};
 use crate::api::convert::{json_to_js, presence_to_js, reply_error, state_to_js, tether_error};
 use crate::core::{ChannelId, Client, Event, Output, PresenceChange, PushId, PushOutcome};
@@ -42,6 +43,8 @@ pub struct Driver {
     pub presence_lists: HashMap<u32, (JsValue, JsValue)>,
     /// Presence lists kept up to date per change (rooms without array-index keys).
     pub presence_mirrors: HashMap<u32, PresenceMirror>,
+    /// The JS mirror of the message routing the socket's inbound path delivers with.
+    routes: Routes,
     ws: Option<WsConn>,
     generation: u64,
     timer: Option<DriverTimer>,
@@ -74,6 +77,7 @@ impl Driver {
             stores: StoreViews::default(),
             presence_lists: HashMap::new(),
             presence_mirrors: HashMap::new(),
+            routes: Routes::default(),
             ws: None,
             generation: 0,
             timer: None,
@@ -95,6 +99,17 @@ impl Driver {
 
     pub fn now(&self) -> u64 {
         self.clock.now()
+    }
+
+    /// Brings the JS routes mirror up to date (after channels or message listeners changed).
+    pub fn sync_routes(&mut self) {
+        let Driver {
+            routes,
+            core,
+            listeners,
+            ..
+        } = self;
+        routes.sync(core, listeners);
     }
 }
 
@@ -149,63 +164,10 @@ fn on_socket(weak: &Weak<RefCell<Driver>>, generation: u64, signal: SocketSignal
     pump(&shared);
 }
 
-/// A text frame the browser parsed: when the core says it is a plain message, its listeners get
-/// the payload object as it is (no copy into wasm and back); otherwise false, and the frame goes
-/// to [`on_socket`] whole.
-fn on_parsed(weak: &Weak<RefCell<Driver>>, generation: u64, frame: Parsed) -> bool {
-    let Some(shared) = weak.upgrade() else {
-        return true;
-    };
-    let listeners: Vec<Function> = {
-        let Ok(mut d) = shared.try_borrow_mut() else {
-            return false;
-        };
-        if d.generation != generation || d.ws.is_none() {
-            return true;
-        }
-        let now = d.now();
-        let Some(targets) = d.core.route_parsed(
-            now,
-            frame.join_ref.as_deref(),
-            &frame.topic,
-            &frame.event,
-            frame.length as usize,
-        ) else {
-            return false;
-        };
-        let messages = &d.listeners.messages;
-        let event = frame.event.as_str();
-        targets
-            .iter()
-            .flat_map(|t| {
-                messages
-                    .iter()
-                    .filter(move |(_, c, e, _)| c == t && e == event)
-                    .map(|(.., f)| f.clone())
-            })
-            .collect()
-    };
-    for f in listeners {
-        let _ = f.call1(&JsValue::UNDEFINED, &frame.payload);
-    }
-    pump(&shared);
-    true
-}
-
-/// Feeds `data` to the open socket's inbound path as if it had been received; false when there
-/// is no socket.
-pub fn receive(shared: &Shared, data: &JsValue) -> bool {
-    let Ok(d) = shared.try_borrow() else {
-        return false;
-    };
-    let Some(ws) = d.ws.as_ref() else {
-        return false;
-    };
-    // The inbound path borrows the driver itself: call it with no borrow held.
-    let ws_receive = ws.receiver();
-    drop(d);
-    let _ = ws_receive.call1(&JsValue::UNDEFINED, data);
-    true
+/// The open socket's inbound function, `receive(data)`.
+pub fn receiver(shared: &Shared) -> Option<Function> {
+    let d = shared.try_borrow().ok()?;
+    d.ws.as_ref().map(WsConn::receiver)
 }
 
 /// Drains the core and dispatches. Safe to call re-entrantly from user callbacks.
@@ -237,6 +199,7 @@ pub fn pump(shared: &Shared) {
                     Output::Event(event) => collect(&mut d, event, &mut work),
                 }
             }
+            d.sync_routes();
             let now = d.now();
             let deadline = d.core.poll_timeout();
             if let Some(t) = d.timer.as_mut() {
@@ -345,7 +308,7 @@ fn collect(d: &mut Driver, event: Event, work: &mut Vec<Dispatch>) {
         } => {
             let listeners: Vec<&Function> = d
                 .listeners
-                .messages
+                .messages()
                 .iter()
                 .filter(|(_, c, e, _)| *c == channel && *e == event)
                 .map(|(.., f)| f)
@@ -550,14 +513,22 @@ fn collect_presence(
 /// Builds the URL (calling the user's params/token functions, outside the borrow) and opens the
 /// socket, unless something newer happened meanwhile.
 fn open_socket(shared: &Shared, generation: u64) {
-    let (endpoint, params, token, protocol, query) = {
+    let (endpoint, params, token, protocol, query, routes, max_units) = {
         let Ok(d) = shared.try_borrow() else { return };
+        let phoenix = d.core.protocol() == crate::core::Protocol::Phoenix;
         (
             d.endpoint.clone(),
             d.params.clone(),
             d.auth_token.clone(),
             d.core.protocol(),
             d.core.connect_query(),
+            // Only Phoenix frames are parsed in JS; other dialects go to the core whole.
+            if phoenix {
+                d.routes.js().clone()
+            } else {
+                JsValue::NULL
+            },
+            u32::try_from(d.core.parsed_frame_limit()).unwrap_or(u32::MAX),
         )
     };
     let params = resolve(&params);
@@ -570,13 +541,9 @@ fn open_socket(shared: &Shared, generation: u64) {
     );
     let protocols = crate::api::url::token_protocols(token.as_string().as_deref());
     let weak = Rc::downgrade(shared);
-    let weak_parsed = weak.clone();
-    let opened = WsConn::open(
-        &url,
-        &protocols,
-        move |p| on_parsed(&weak_parsed, generation, p),
-        move |s| on_socket(&weak, generation, s),
-    );
+    let opened = WsConn::open(&url, &protocols, &routes, max_units, move |s| {
+        on_socket(&weak, generation, s)
+    });
     {
         let Ok(mut d) = shared.try_borrow_mut() else {
             return;

@@ -1,22 +1,57 @@
-// The WebSocket's inbound path. A text frame is parsed here, by the browser's own JSON.parse, and
-// only its envelope crosses into wasm: `fast(joinRef, topic, event, payload, length)` routes
-// it and hands the parsed payload to the channel's listeners. Whatever the core must read itself
-// (replies, closes, errors, presence, notification events, binary frames, anything malformed)
-// goes to `slow(data)` whole, before any parsing here when the envelope already shows it.
+// The WebSocket's inbound path. A text frame is parsed here by the browser's own JSON.parse and,
+// when it is a plain message, handed to the channel listeners straight from `routes` — the
+// driver's mirror of the core's routing (rebuilt whenever a channel or listener changes), so the
+// hot path never enters wasm. Whatever the core must read itself (replies, closes, errors,
+// presence, notification events, binary frames, anything malformed or too large) goes to
+// `slow(data)` whole, before any parsing here when the envelope already shows it.
 
 // An envelope whose topic or event starts like a control event: `[…,"phx_…`, `"presence_…`,
-// `"notification:…`, looked for only before the payload's opening brace.
+// `"notification:…`, looked for only before the payload's opening brace. It only spares a
+// large control frame (a presence_state of a big room) a second parse, so it is tried on
+// large frames only; `coreReads` after parsing is what decides.
 const CONTROL = /^\[[^{]{0,512}?"(?:phx_|presence_|notification:)/;
+const LARGE = 4096;
 
 const isRef = (v) => v === null || typeof v === 'string';
+// Keep in step with `Client::core_reads_event`.
+const coreReads = (e) =>
+  e.startsWith('phx_') || e === 'presence_state' || e === 'presence_diff' || e.startsWith('notification:');
 // A topic or event with a lone surrogate is malformed; the core reports it.
 const wellFormed = String.prototype.isWellFormed
   ? (s) => s.isWellFormed()
   : (s) => !/[\uD800-\uDFFF]/.test(s);
+// A listener that throws is reported (window 'error'), and the others still run.
+const report = typeof reportError === 'function' ? reportError : (e) => setTimeout(() => { throw e; });
 
-export function inbound(fast, slow) {
+/** topic → [{ joinRef, handlers: event → [listener] }], in the core's delivery order. */
+export function newRoutes() {
+  return new Map();
+}
+
+export function clearRoutes(routes) {
+  routes.clear();
+}
+
+/** Adds a channel to `routes`; returns its (empty) event → listeners map. */
+export function addRoute(routes, topic, joinRef) {
+  const handlers = new Map();
+  const list = routes.get(topic);
+  if (list === undefined) routes.set(topic, [{ joinRef, handlers }]);
+  else list.push({ joinRef, handlers });
+  return handlers;
+}
+
+export function addHandler(handlers, event, listener) {
+  const list = handlers.get(event);
+  if (list === undefined) handlers.set(event, [listener]);
+  else list.push(listener);
+}
+
+/** The socket's `receive(data)`; `routes` null sends everything to `slow` (other dialects). */
+export function inbound(routes, slow, maxUnits) {
   return (data) => {
-    if (typeof data === 'string' && !CONTROL.test(data)) {
+    if (routes !== null && typeof data === 'string' && data.length <= maxUnits &&
+        (data.length < LARGE || !CONTROL.test(data))) {
       let frame;
       try {
         frame = JSON.parse(data);
@@ -24,17 +59,38 @@ export function inbound(fast, slow) {
         frame = null;
       }
       if (Array.isArray(frame) && frame.length === 5) {
+        const joinRef = frame[0];
+        const topic = frame[2];
+        const event = frame[3];
         const payload = frame[4];
-        if (isRef(frame[0]) && isRef(frame[1]) && typeof frame[2] === 'string' &&
-            typeof frame[3] === 'string' && payload !== null && typeof payload === 'object' &&
-            !Array.isArray(payload) && wellFormed(frame[2]) && wellFormed(frame[3]) &&
-            fast(frame[0], frame[2], frame[3], payload, data.length)) {
+        if (isRef(joinRef) && isRef(frame[1]) && typeof topic === 'string' && typeof event === 'string' &&
+            payload !== null && typeof payload === 'object' && !Array.isArray(payload) &&
+            !coreReads(event) && wellFormed(topic) && wellFormed(event)) {
+          deliver(routes.get(topic), joinRef, event, payload);
           return;
         }
       }
     }
     slow(data);
   };
+}
+
+// Rebuilding `routes` replaces its arrays and maps, never edits them: a listener that
+// subscribes or unsubscribes during delivery changes the next frame's delivery, not this one's.
+function deliver(channels, joinRef, event, payload) {
+  if (channels === undefined) return;
+  for (const ch of channels) {
+    if (joinRef !== null && joinRef !== ch.joinRef) continue;
+    const listeners = ch.handlers.get(event);
+    if (listeners === undefined) continue;
+    for (const listener of listeners) {
+      try {
+        listener(payload);
+      } catch (e) {
+        report(e);
+      }
+    }
+  }
 }
 
 export function listen(ws, receive) {

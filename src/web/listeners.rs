@@ -7,9 +7,12 @@ use crate::core::ChannelId;
 #[derive(Default)]
 pub struct Listeners {
     next_id: u32,
+    /// Bumped by every change to `messages` (the routes mirror follows it).
+    version: u64,
     pub state: Vec<(u32, Function)>,
     pub error: Vec<(u32, Function)>,
-    pub messages: Vec<(u32, ChannelId, String, Function)>,
+    /// Only through `add_message` / `remove…`, which keep `version`.
+    messages: Vec<(u32, ChannelId, String, Function)>,
     pub joins: Vec<(u32, ChannelId, Function)>,
     pub presence_join: Vec<(u32, ChannelId, Function)>,
     pub presence_leave: Vec<(u32, ChannelId, Function)>,
@@ -26,8 +29,25 @@ impl Listeners {
         self.next_id
     }
 
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    pub fn messages(&self) -> &[(u32, ChannelId, String, Function)] {
+        &self.messages
+    }
+
+    /// Adds a message listener; returns its id.
+    pub fn add_message(&mut self, channel: ChannelId, event: String, listener: Function) -> u32 {
+        let id = self.next_id();
+        self.messages.push((id, channel, event, listener));
+        self.version += 1;
+        id
+    }
+
     /// Removes the listener with this id, wherever it is.
     pub fn remove(&mut self, id: u32) {
+        self.version += 1;
         self.state.retain(|(i, _)| *i != id);
         self.error.retain(|(i, _)| *i != id);
         self.messages.retain(|(i, ..)| *i != id);
@@ -43,6 +63,7 @@ impl Listeners {
 
     /// Removes every listener of a channel.
     pub fn remove_channel(&mut self, channel: ChannelId) {
+        self.version += 1;
         self.messages.retain(|(_, c, ..)| *c != channel);
         self.joins.retain(|(_, c, _)| *c != channel);
         self.presence_join.retain(|(_, c, _)| *c != channel);

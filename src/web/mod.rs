@@ -6,6 +6,7 @@ pub mod clock;
 pub mod driver;
 pub mod listeners;
 pub mod presence_mirror;
+pub mod routes;
 pub mod stores;
 pub mod timer;
 pub mod websocket;

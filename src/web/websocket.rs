@@ -10,24 +10,12 @@ use web_sys::{BinaryType, CloseEvent, Event, WebSocket};
 
 #[wasm_bindgen(module = "/src/web/inbound.js")]
 extern "C" {
-    /// A `receive(data)` function: text frames parsed and routed through `fast` where possible,
-    /// everything else passed to `slow`.
-    fn inbound(fast: &Function, slow: &Function) -> Function;
+    /// A `receive(data)` function: plain messages parsed and delivered through `routes` (see
+    /// `routes.rs`), everything else passed to `slow`; `routes` null: everything to `slow`.
+    fn inbound(routes: &JsValue, slow: &Function, max_units: u32) -> Function;
     /// `ws.onmessage = (e) => receive(e.data)`.
     fn listen(ws: &WebSocket, receive: &Function);
 }
-
-/// A text frame parsed by the browser: its envelope, and the payload object as it is.
-pub struct Parsed {
-    pub join_ref: Option<String>,
-    pub topic: String,
-    pub event: String,
-    pub payload: JsValue,
-    /// The frame's length in UTF-16 code units.
-    pub length: u32,
-}
-
-type FastFn = dyn FnMut(Option<String>, String, String, JsValue, u32) -> bool;
 
 /// What a socket reports.
 pub enum SocketSignal {
@@ -44,7 +32,6 @@ pub enum SocketSignal {
 pub struct WsConn {
     ws: WebSocket,
     _on_open: Closure<dyn FnMut(Event)>,
-    _fast: Closure<FastFn>,
     _slow: Closure<dyn FnMut(JsValue)>,
     receive: Function,
     _on_close: Closure<dyn FnMut(CloseEvent)>,
@@ -52,12 +39,14 @@ pub struct WsConn {
 }
 
 impl WsConn {
-    /// Opens `url` offering `protocols`; `parsed` gets the frames the browser parsed and says
-    /// whether it took them, `signal` receives everything else the socket reports.
+    /// Opens `url` offering `protocols`; plain messages go straight to the listeners in
+    /// `routes` (a JS routes map, or null for none) when at most `max_units` long, and `signal`
+    /// receives everything else the socket reports.
     pub fn open(
         url: &str,
         protocols: &[String],
-        parsed: impl Fn(Parsed) -> bool + 'static,
+        routes: &JsValue,
+        max_units: u32,
         signal: impl Fn(SocketSignal) + Clone + 'static,
     ) -> Result<WsConn, JsValue> {
         let ws = if protocols.is_empty() {
@@ -73,15 +62,6 @@ impl WsConn {
         let s = signal.clone();
         let on_open = Closure::<dyn FnMut(Event)>::new(move |_: Event| s(SocketSignal::Open));
         let s = signal.clone();
-        let fast = Closure::<FastFn>::new(move |join_ref, topic, event, payload, length| {
-            parsed(Parsed {
-                join_ref,
-                topic,
-                event,
-                payload,
-                length,
-            })
-        });
         let on_data =
             Closure::<dyn FnMut(JsValue)>::new(move |data: JsValue| match data.as_string() {
                 Some(text) => s(SocketSignal::Text(text)),
@@ -89,10 +69,7 @@ impl WsConn {
                     js_sys::Uint8Array::new(&data).to_vec(),
                 )),
             });
-        let receive = inbound(
-            fast.as_ref().unchecked_ref(),
-            on_data.as_ref().unchecked_ref(),
-        );
+        let receive = inbound(routes, on_data.as_ref().unchecked_ref(), max_units);
         let s = signal.clone();
         let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |e: CloseEvent| {
             s(SocketSignal::Close {
@@ -109,7 +86,6 @@ impl WsConn {
         Ok(WsConn {
             ws,
             _on_open: on_open,
-            _fast: fast,
             _slow: on_data,
             receive,
             _on_close: on_close,

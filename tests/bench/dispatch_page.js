@@ -1,7 +1,7 @@
 // Inbound dispatch benchmark page (P2): tether and phoenix.js side by side in one page, each
 // joined to the same room on the demo server with one `channel.on(event, cb)`. Both are fed the
-// same pre-built broadcast text frames through their own inbound path (tether: Socket._receive,
-// the code its WebSocket onmessage runs; phoenix.js: socket.onConnMessage) and timed from the
+// same pre-built broadcast text frames through their own inbound path (tether: Socket._receiver(),
+// the function its WebSocket onmessage calls; phoenix.js: socket.onConnMessage) and timed from the
 // text frame to the callback holding the parsed payload. Exposes window.bench.
 import init, { Socket as TetherSocket } from './pkg/tether.js';
 import { Socket as PhoenixSocket } from './phoenix.mjs';
@@ -124,8 +124,9 @@ await new Promise((resolve, reject) => pChannel.join().receive('ok', resolve).re
 // Let the server's own presence frames for both joins arrive before measuring.
 await new Promise((r) => setTimeout(r, 300));
 
+const tReceive = tSocket._receiver();
 const clients = {
-  tether: (t) => tSocket._receive(t),
+  tether: (t) => tReceive(t),
   phoenix: (t) => pSocket.onConnMessage({ data: t }),
 };
 

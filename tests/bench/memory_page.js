@@ -10,7 +10,7 @@ const wasm = await init();
 window.wasmMemory = wasm.memory;
 const TOPIC = 'room:bench-memory';
 
-// ---- socket 1: joined, fed frames through _receive --------------------------------------------
+// ---- socket 1: joined, fed frames through _receiver() -----------------------------------------
 
 let messages = 0;
 let touched = 0;
@@ -26,6 +26,7 @@ presence.onSync(() => { syncs += 1; });
 await channel.join();
 // The server's presence_state for this join arrives right after the reply.
 await new Promise((r) => setTimeout(r, 100));
+const receive = socket._receiver();
 
 const WORDS = 'the quick brown fox jumps over lazy dog héllo 世界 🎉 deploy merged review build'.split(' ');
 /** 1,000 broadcast texts (200 B – 1.5 KB) and 2,000 diffs cycling through 2,000 keys, 500 present. */
@@ -53,7 +54,7 @@ let fed = 0;
 async function frames(n) {
   const before = messages;
   for (let i = 0; i < n; i++, fed++) {
-    socket._receive(fed % 2 ? diffs[(fed >> 1) % KEYS] : broadcasts[(fed >> 1) % broadcasts.length]);
+    receive(fed % 2 ? diffs[(fed >> 1) % KEYS] : broadcasts[(fed >> 1) % broadcasts.length]);
     if (i % 10_000 === 9_999) await new Promise((r) => setTimeout(r, 0));
   }
   if (messages - before < Math.floor(n / 2)) throw new Error(`only ${messages - before} broadcasts of ${n / 2} delivered`);

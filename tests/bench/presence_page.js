@@ -1,5 +1,5 @@
 // Presence benchmark page: tether and phoenix.js side by side in one page, fed the same text
-// frames through each client's own inbound path (tether: Socket._receive, the WebSocket
+// frames through each client's own inbound path (tether: Socket._receiver(), the WebSocket
 // onmessage path; phoenix.js: socket.onConnMessage). Exposes window.bench.
 import init, { Socket as TetherSocket } from './pkg/tether.js';
 import { Socket as PhoenixSocket, Presence as PhoenixPresence } from './phoenix.mjs';
@@ -40,8 +40,9 @@ function diffText(k, join) {
   return JSON.stringify([null, null, TOPIC, 'presence_diff', join ? { joins: p, leaves: {} } : { joins: {}, leaves: p }]);
 }
 
+const tReceive = tSocket._receiver();
 const clients = {
-  tether: { feed: (t) => tSocket._receive(t), joinRef: tJoinRef, list: () => tPresence.list(), size: () => tPresence.list().length },
+  tether: { feed: (t) => tReceive(t), joinRef: tJoinRef, list: () => tPresence.list(), size: () => tPresence.list().length },
   phoenix: { feed: (t) => pSocket.onConnMessage({ data: t }), joinRef: pJoinRef, list: () => pPresence.list(), size: () => pPresence.list().length },
 };
 
