@@ -57,7 +57,7 @@ impl NotificationStoreHandle {
             let d = &mut *d;
             (d.stores.snapshot(&d.core, self.channel, now), id)
         };
-        let _ = callback.call1(&JsValue::UNDEFINED, &snapshot.0);
+        crate::web::driver::reported(callback.call1(&JsValue::UNDEFINED, &snapshot.0));
         Ok(unsubscribe_fn(&self.shared, snapshot.1))
     }
 

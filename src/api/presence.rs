@@ -182,7 +182,7 @@ impl PresenceView {
                 .push((id, self.channel, callback.clone()));
             (id, snapshot(&mut d, self.channel)?)
         };
-        let _ = callback.call1(&JsValue::UNDEFINED, &snapshot);
+        crate::web::driver::reported(callback.call1(&JsValue::UNDEFINED, &snapshot));
         Ok(unsubscribe_fn(&self.shared, id))
     }
 

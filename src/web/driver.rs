@@ -21,6 +21,20 @@ use crate::core::{ChannelId, Client, Event, Output, PresenceChange, PushId, Push
 
 pub type Shared = Rc<RefCell<Driver>>;
 
+#[wasm_bindgen::prelude::wasm_bindgen(module = "/src/web/inbound.js")]
+extern "C" {
+    /// Reports an exception a user callback threw (window `error`, console) without stopping
+    /// the callbacks after it.
+    fn report(error: &JsValue);
+}
+
+/// Reports what a user callback threw, if it threw.
+pub(crate) fn reported(result: Result<JsValue, JsValue>) {
+    if let Err(e) = result {
+        report(&e);
+    }
+}
+
 /// How to settle the promise of a request.
 pub struct Resolvers {
     pub resolve: Function,
@@ -222,13 +236,13 @@ pub fn pump(shared: &Shared) {
         for job in work {
             match job {
                 Dispatch::Call(f, arg) | Dispatch::Reject(f, arg) => {
-                    let _ = f.call1(&JsValue::UNDEFINED, &arg);
+                    reported(f.call1(&JsValue::UNDEFINED, &arg));
                 }
                 Dispatch::Call3(f, a, b, c) => {
-                    let _ = f.call3(&JsValue::UNDEFINED, &a, &b, &c);
+                    reported(f.call3(&JsValue::UNDEFINED, &a, &b, &c));
                 }
                 Dispatch::Call0(f) => {
-                    let _ = f.call0(&JsValue::UNDEFINED);
+                    reported(f.call0(&JsValue::UNDEFINED));
                 }
                 Dispatch::Connect(generation) => open_socket(shared, generation),
                 Dispatch::StoreChanged(channel) => notify_store(shared, channel),
@@ -403,7 +417,7 @@ fn notify_store(shared: &Shared, channel: ChannelId) {
         (snapshot, subs)
     };
     for f in subs {
-        let _ = f.call1(&JsValue::UNDEFINED, &snapshot);
+        reported(f.call1(&JsValue::UNDEFINED, &snapshot));
     }
 }
 
@@ -426,7 +440,7 @@ fn notify_presence(shared: &Shared, channel: ChannelId) {
         (list, subs)
     };
     for f in subs {
-        let _ = f.call1(&JsValue::UNDEFINED, &list);
+        reported(f.call1(&JsValue::UNDEFINED, &list));
     }
 }
 
@@ -563,7 +577,7 @@ fn open_socket(shared: &Shared, generation: u64) {
                 d.core.handle_close(now, 1006, "open failed");
                 drop(d);
                 for f in fns {
-                    let _ = f.call1(&JsValue::UNDEFINED, &err);
+                    reported(f.call1(&JsValue::UNDEFINED, &err));
                 }
             }
         }

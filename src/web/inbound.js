@@ -5,12 +5,23 @@
 // presence, notification events, binary frames, anything malformed or too large) goes to
 // `slow(data)` whole, before any parsing here when the envelope already shows it.
 
-// An envelope whose topic or event starts like a control event: `[…,"phx_…`, `"presence_…`,
-// `"notification:…`, looked for only before the payload's opening brace. It only spares a
-// large control frame (a presence_state of a big room) a second parse, so it is tried on
-// large frames only; `coreReads` after parsing is what decides.
-const CONTROL = /^\[[^{]{0,512}?"(?:phx_|presence_|notification:)/;
-const LARGE = 4096;
+// Whether the envelope already shows an event the core reads (`"phx_…`, `"presence_…`,
+// `"notification:…` right after one of the first `","` boundaries — between the refs, topic and
+// event), so such frames (presence diffs and states, replies) skip a parse here that would be
+// thrown away. Only a shortcut: a miss is caught by `coreReads` after parsing, and a plain
+// frame taken for a control one is still handled correctly by the core.
+function looksLikeControl(data) {
+  let at = 0;
+  for (let n = 0; n < 3; n++) {
+    const i = data.indexOf('","', at);
+    if (i < 0 || i > 1024) return false;
+    at = i + 3;
+    if (data.startsWith('presence_', at) || data.startsWith('phx_', at) || data.startsWith('notification:', at)) {
+      return true;
+    }
+  }
+  return false;
+}
 
 const isRef = (v) => v === null || typeof v === 'string';
 // Keep in step with `Client::core_reads_event`.
@@ -20,8 +31,9 @@ const coreReads = (e) =>
 const wellFormed = String.prototype.isWellFormed
   ? (s) => s.isWellFormed()
   : (s) => !/[\uD800-\uDFFF]/.test(s);
-// A listener that throws is reported (window 'error'), and the others still run.
-const report = typeof reportError === 'function' ? reportError : (e) => setTimeout(() => { throw e; });
+// A listener that throws is reported (window 'error'), and the others still run. The driver
+// reports the exceptions of the callbacks it calls the same way.
+export const report = typeof reportError === 'function' ? reportError : (e) => setTimeout(() => { throw e; });
 
 /** topic → [{ joinRef, handlers: event → [listener] }], in the core's delivery order. */
 export function newRoutes() {
@@ -50,8 +62,7 @@ export function addHandler(handlers, event, listener) {
 /** The socket's `receive(data)`; `routes` null sends everything to `slow` (other dialects). */
 export function inbound(routes, slow, maxUnits) {
   return (data) => {
-    if (routes !== null && typeof data === 'string' && data.length <= maxUnits &&
-        (data.length < LARGE || !CONTROL.test(data))) {
+    if (routes !== null && typeof data === 'string' && data.length <= maxUnits && !looksLikeControl(data)) {
       let frame;
       try {
         frame = JSON.parse(data);

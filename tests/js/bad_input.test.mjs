@@ -280,6 +280,42 @@ test('presence: __proto__ keys are ordinary keys, a diff before the join is harm
   assert.equal(await page.evaluate(() => window.t.protoIntact()), true, 'Object.prototype untouched');
 });
 
+test('parsed in the page: join refs are honoured, a throwing listener is reported and the others run, listeners added or removed in delivery count from the next frame', async () => {
+  const errorsBefore = await errorCount();
+  await page.evaluate(() => {
+    const { room } = window.t;
+    window.fast = [];
+    window.t.offA = room.on('fast', (p) => {
+      if (p.n === 1) throw new Error('listener boom');
+      window.fast.push(`A${p.n}`);
+    });
+    window.t.offB = room.on('fast', (p) => {
+      window.fast.push(`B${p.n}`);
+      if (p.n === 1) window.t.offC = room.on('fast', (q) => window.fast.push(`C${q.n}`));
+      if (p.n === 4) window.t.offC();
+    });
+  });
+  const got = (n) => page.waitForFunction((k) => window.fast.length >= k, n, { timeout: 5_000 })
+    .then(() => page.evaluate(() => window.fast.splice(0)));
+  send(JSON.stringify([null, null, ROOM, 'fast', { n: 1 }]));
+  assert.deepEqual(await got(1), ['B1'], 'A threw; B ran; C, added during delivery, not yet');
+  await waitFor(() => pageErrors.some((e) => e.includes('listener boom')), 'the throw is reported');
+  pageErrors.splice(0);
+  // The current join ref is accepted, a stale one is not.
+  send(JSON.stringify([server.joinRefs[ROOM], null, ROOM, 'fast', { n: 2 }]));
+  assert.deepEqual(await got(3), ['A2', 'B2', 'C2']);
+  send(JSON.stringify(['stale', null, ROOM, 'fast', { n: 3 }]));
+  send(JSON.stringify([null, null, ROOM, 'fast', { n: 4 }]));
+  assert.deepEqual(await got(3), ['A4', 'B4', 'C4'], 'stale ref dropped; C removed during 4 still had 4');
+  send(JSON.stringify([null, null, ROOM, 'fast', { n: 5 }]));
+  assert.deepEqual(await got(2), ['A5', 'B5']);
+  await page.evaluate(() => { window.t.offA(); window.t.offB(); });
+  send(JSON.stringify([null, null, ROOM, 'fast', { n: 6 }]));
+  await stillWorks('after the fast-path listeners');
+  assert.deepEqual(await page.evaluate(() => window.fast), [], 'no listener left');
+  assert.equal(await errorCount(), errorsBefore, 'no error event');
+});
+
 test('heartbeats were answered throughout: one connection, no heartbeat timeout', async () => {
   // Two more heartbeat round trips after every bad input (heartbeatMs 2000: a missed reply would
   // be a heartbeat_timeout and a reconnect).
