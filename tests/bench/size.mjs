@@ -1,0 +1,61 @@
+// P3: the shipped size of tether (gzip -9 of the release wasm + its JS glue, as pkg-template/build
+// makes them in target/pkg-web) next to phoenix.js's minified bundle from the same npm install,
+// and prints a Markdown table; with --write, replaces the size section of BENCHMARKS.md.
+// Usage: node tests/bench/size.mjs [--write]   (after pkg-template/build)
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, '..', '..');
+const write = process.argv.includes('--write');
+const TARGET = 35 * 1024;
+
+const pkg = join(repo, 'target', 'pkg-web');
+if (!existsSync(join(pkg, 'tether_bg.wasm'))) throw new Error('target/pkg-web missing: run pkg-template/build');
+const snippets = [];
+const walk = (d) => {
+  for (const e of readdirSync(d)) {
+    const p = join(d, e);
+    if (statSync(p).isDirectory()) walk(p);
+    else if (p.endsWith('.js')) snippets.push(p);
+  }
+};
+if (existsSync(join(pkg, 'snippets'))) walk(join(pkg, 'snippets'));
+snippets.sort();
+
+/** gzip -9 size of the files concatenated (the build's own measure). */
+const gz = (files) => execFileSync('sh', ['-c', 'cat "$@" | gzip -9c | wc -c', 'sh', ...files]).toString().trim() * 1;
+const raw = (files) => files.reduce((n, f) => n + statSync(f).size, 0);
+
+const wasm = [join(pkg, 'tether_bg.wasm')];
+const glue = [join(pkg, 'tether.js'), ...snippets];
+const phoenix = [join(repo, 'tests', 'node_modules', 'phoenix', 'priv', 'static', 'phoenix.min.js')];
+const phoenixVersion = JSON.parse(readFileSync(join(repo, 'tests', 'node_modules', 'phoenix', 'package.json'), 'utf8')).version;
+const total = gz(wasm) + gz(glue);
+const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
+const table = [
+  `Measured ${new Date().toISOString().slice(0, 10)} on the release build (\`pkg-template/build\`: opt-level z, LTO, codegen-units 1, wasm-opt -Oz). KB = 1024 B.`,
+  '',
+  '| file | raw | gzip -9 |',
+  '|---|---|---|',
+  `| tether_bg.wasm | ${kb(raw(wasm))} | ${kb(gz(wasm))} |`,
+  `| JS glue (tether.js + ${snippets.length} snippets) | ${kb(raw(glue))} | ${kb(gz(glue))} |`,
+  `| **tether, wasm + glue** | ${kb(raw(wasm) + raw(glue))} | **${kb(total)}** (target ≤ 35 KB: ${total <= TARGET ? 'met' : `${(total / TARGET).toFixed(1)}× over`}) |`,
+  `| phoenix.js ${phoenixVersion} (phoenix.min.js), for scale | ${kb(raw(phoenix))} | ${kb(gz(phoenix))} |`,
+].join('\n');
+console.log(table);
+
+if (write) {
+  const path = join(repo, 'BENCHMARKS.md');
+  const begin = '<!-- size:begin -->';
+  const end = '<!-- size:end -->';
+  let doc = readFileSync(path, 'utf8');
+  const a = doc.indexOf(begin);
+  const b = doc.indexOf(end);
+  if (a < 0 || b < a) throw new Error('BENCHMARKS.md lacks the size markers');
+  doc = `${doc.slice(0, a + begin.length)}\n${table}\n${doc.slice(b)}`;
+  writeFileSync(path, doc);
+  console.error('BENCHMARKS.md updated');
+}
