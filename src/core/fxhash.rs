@@ -56,9 +56,11 @@ impl Hasher for FxHasher {
         self.add(i as u64);
     }
 
+    /// The multiply leaves the high bits well mixed and the low ones poorly; hashbrown picks
+    /// buckets with the low bits, so they are rotated into place (as rustc-hash 2 does).
     #[inline]
     fn finish(&self) -> u64 {
-        self.hash
+        self.hash.rotate_left(26)
     }
 }
 

@@ -14,6 +14,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::fxhash::FxMap;
+use super::json_scan;
 
 /// One meta: its JSON text exactly as the server sent it, and its `phx_ref`. Keeping the text
 /// (one allocation) instead of a parsed object makes states cheap to read, keep and hand to JS.
@@ -651,16 +652,23 @@ impl PresenceState {
 
     /// Every key with its presence, in JavaScript property order (held keys included).
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Presence)> + '_ {
+        self.iter_slots()
+            .map(|(_, s)| (s.key.as_str(), &s.presence))
+    }
+
+    /// The live slots with their indexes, in JavaScript's order.
+    fn iter_slots(&self) -> impl Iterator<Item = (usize, &Slot)> + '_ {
         let ints = self
             .int_keys
             .iter()
-            .filter_map(move |(_, i)| self.slots.get(*i)?.as_ref());
+            .filter_map(move |(_, i)| Some((*i, self.slots.get(*i)?.as_ref()?)));
         let rest = self
             .slots
             .iter()
-            .flatten()
-            .filter(|s| array_index(&s.key).is_none());
-        ints.chain(rest).map(|s| (s.key.as_str(), &s.presence))
+            .enumerate()
+            .filter_map(|(i, s)| Some((i, s.as_ref()?)))
+            .filter(|(_, s)| array_index(&s.key).is_none());
+        ints.chain(rest)
     }
 
     /// Keys held in a grace window with their deadlines, earliest first.
@@ -742,6 +750,7 @@ impl PresenceState {
                 .map(|(k, p)| (Cow::Owned(k), Some(p)))
                 .collect(),
             hold_until,
+            None,
         )
     }
 
@@ -754,35 +763,96 @@ impl PresenceState {
         text: &str,
         hold_until: Option<u64>,
     ) -> Result<Vec<PresenceChange>, String> {
-        let entries = serde_json::from_str::<RawEntries<'_>>(text)
-            .map_err(|e| e.to_string())?
-            .0;
-        let mut next: Vec<(Cow<'_, str>, Option<Presence>)> = Vec::with_capacity(entries.len());
+        // The top level is scanned, not parsed: a value equal to the held text needs no more
+        // (it was checked when it arrived); any other value is parsed, and so checked, here.
+        // Each key is looked up once; the slots it names are marked instead of indexing the
+        // new state's keys a second time.
+        let entries = json_scan::object_entries(text)?;
+        const UNSEEN: usize = usize::MAX;
+        // Slot → position in `merged` of the entry naming it (a repeated key keeps its first
+        // position and its last value, as `JSON.parse` does); keys not held yet go in `fresh`.
+        let mut slot_pos: Vec<usize> = vec![UNSEEN; self.slots.len()];
+        let mut fresh: FxMap<Cow<'_, str>, usize> = FxMap::default();
+        let mut merged: Vec<(Cow<'_, str>, &str, Option<usize>)> =
+            Vec::with_capacity(entries.len());
         for (key, raw) in entries {
-            match self.current(&key) {
-                Some(cur) if same_text(cur, raw.get()) => next.push((key, None)),
-                _ => {
-                    if let Some(p) = parse_presence_text(raw.get()) {
-                        next.push((key, Some(p)));
+            let slot = self.index.get(key.as_ref()).copied();
+            let repeat = match slot {
+                Some(i) => slot_pos.get(i).copied().filter(|p| *p != UNSEEN),
+                None => fresh.get(&key).copied(),
+            };
+            match repeat {
+                Some(p) => {
+                    if let Some(entry) = merged.get_mut(p) {
+                        entry.1 = raw;
                     }
+                }
+                None => {
+                    match slot {
+                        Some(i) => {
+                            if let Some(p) = slot_pos.get_mut(i) {
+                                *p = merged.len();
+                            }
+                        }
+                        None => {
+                            fresh.insert(key.clone(), merged.len());
+                        }
+                    }
+                    merged.push((key, raw, slot));
                 }
             }
         }
-        Ok(self.reconcile(next, hold_until))
+        let mut wanted = vec![false; self.slots.len()];
+        let mut next: Vec<(Cow<'_, str>, Option<Presence>)> = Vec::with_capacity(merged.len());
+        for (key, raw, slot) in merged {
+            // A held key counts as absent for merging (see `current`).
+            let current = slot
+                .and_then(|i| self.slots.get(i)?.as_ref())
+                .filter(|s| s.held_until.is_none())
+                .map(|s| &s.presence);
+            let presence = match current {
+                Some(cur) if same_text(cur, raw) => None,
+                _ => match parse_presence_text(raw) {
+                    Some(p) => Some(p),
+                    None => {
+                        // Not a presence is skipped; not JSON at all fails the state.
+                        if let Err(e) = serde_json::from_str::<IgnoredAny>(raw) {
+                            return Err(e.to_string());
+                        }
+                        continue;
+                    }
+                },
+            };
+            if let Some(w) = slot.and_then(|i| wanted.get_mut(i)) {
+                *w = true;
+            }
+            next.push((key, presence));
+        }
+        Ok(self.reconcile(next, hold_until, Some(wanted)))
     }
 
-    /// The reconciliation of `syncState`; `None` marks a key known to be unchanged.
+    /// The reconciliation of `syncState`; `None` marks a key known to be unchanged. `wanted`,
+    /// when given, marks the slots whose keys `next` names (else they are looked up by key).
     fn reconcile(
         &mut self,
         next: Vec<(Cow<'_, str>, Option<Presence>)>,
         hold_until: Option<u64>,
+        wanted: Option<Vec<bool>>,
     ) -> Vec<PresenceChange> {
         let next = js_order(next);
-        let wanted: FxMap<&str, ()> = next.iter().map(|(k, _)| (k.as_ref(), ())).collect();
+        let wanted_keys: Option<FxMap<&str, ()>> = match wanted {
+            Some(_) => None,
+            None => Some(next.iter().map(|(k, _)| (k.as_ref(), ())).collect()),
+        };
         let mut leaves: Vec<(String, Presence)> = Vec::new();
-        for (key, presence) in self.iter() {
-            if !wanted.contains_key(key) && !self.is_held(key) {
-                leaves.push((key.to_string(), presence.clone()));
+        for (i, slot) in self.iter_slots() {
+            let kept = match (&wanted, &wanted_keys) {
+                (Some(w), _) => w.get(i).copied().unwrap_or(false),
+                (None, Some(keys)) => keys.contains_key(slot.key.as_str()),
+                (None, None) => false,
+            };
+            if !kept && slot.held_until.is_none() {
+                leaves.push((slot.key.clone(), slot.presence.clone()));
             }
         }
         let mut joins: Vec<(String, Presence)> = Vec::new();

@@ -1,0 +1,175 @@
+//! A structural scan of a JSON object's top level: its keys, and the text of each value, found
+//! without parsing the values. A big `presence_state` is mostly unchanged keys whose text equals
+//! what is already held (and was checked when it arrived), so finding where each value ends is
+//! all the work they need; the values that did change are parsed, and so checked, by the caller.
+//! The grammar around the values (braces, keys, colons, commas, whitespace) is checked here.
+
+use std::borrow::Cow;
+
+/// The object's entries in order, values as text. Repeated keys are kept as they come.
+pub fn object_entries(text: &str) -> Result<Vec<(Cow<'_, str>, &str)>, String> {
+    let b = text.as_bytes();
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return Err(format!("expected an object at byte {i}"));
+    }
+    i = skip_ws(b, i + 1);
+    let mut out = Vec::new();
+    if b.get(i) == Some(&b'}') {
+        return end(b, i + 1).map(|()| out);
+    }
+    loop {
+        if b.get(i) != Some(&b'"') {
+            return Err(format!("expected a key at byte {i}"));
+        }
+        let key_end = string_end(b, i).ok_or_else(|| format!("unterminated key at byte {i}"))?;
+        let key = key_text(text, i, key_end)?;
+        i = skip_ws(b, key_end);
+        if b.get(i) != Some(&b':') {
+            return Err(format!("expected ':' at byte {i}"));
+        }
+        i = skip_ws(b, i + 1);
+        let value_end = value_end(b, i).ok_or_else(|| format!("bad value at byte {i}"))?;
+        let value = text
+            .get(i..value_end)
+            .ok_or_else(|| format!("bad value at byte {i}"))?;
+        out.push((key, value));
+        i = skip_ws(b, value_end);
+        match b.get(i) {
+            Some(b',') => i = skip_ws(b, i + 1),
+            Some(b'}') => return end(b, i + 1).map(|()| out),
+            _ => return Err(format!("expected ',' or '}}' at byte {i}")),
+        }
+    }
+}
+
+fn end(b: &[u8], i: usize) -> Result<(), String> {
+    let i = skip_ws(b, i);
+    if i == b.len() {
+        Ok(())
+    } else {
+        Err(format!("trailing characters at byte {i}"))
+    }
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+/// The index just past the string starting with the quote at `start`.
+fn string_end(b: &[u8], start: usize) -> Option<usize> {
+    let mut i = start + 1;
+    loop {
+        match b.get(i)? {
+            b'"' => return Some(i + 1),
+            b'\\' => i += 2,
+            _ => i += 1,
+        }
+    }
+}
+
+/// A key's text: borrowed when it has nothing to unescape, else decoded (and so checked).
+fn key_text(text: &str, start: usize, end: usize) -> Result<Cow<'_, str>, String> {
+    let quoted = text.get(start..end).ok_or("bad key")?;
+    let inner = quoted.get(1..quoted.len() - 1).ok_or("bad key")?;
+    if inner.bytes().any(|c| c == b'\\') {
+        return serde_json::from_str::<String>(quoted)
+            .map(Cow::Owned)
+            .map_err(|e| format!("bad key: {e}"));
+    }
+    if inner.bytes().any(|c| c < 0x20) {
+        return Err("control character in a key".into());
+    }
+    Ok(Cow::Borrowed(inner))
+}
+
+/// The index just past the value starting at `start` (a string, an object or array with its
+/// nesting balanced, or a bare scalar); `None` when the text ends first.
+fn value_end(b: &[u8], start: usize) -> Option<usize> {
+    match *b.get(start)? {
+        b'"' => string_end(b, start),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut i = start;
+            loop {
+                match *b.get(i)? {
+                    b'"' => {
+                        i = string_end(b, i)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+        }
+        b',' | b'}' | b']' | b':' => None,
+        _ => {
+            let mut i = start;
+            while !matches!(
+                b.get(i),
+                None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+            ) {
+                i += 1;
+            }
+            Some(i)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_keys_and_value_texts() {
+        let e = object_entries(
+            r#" { "a" : {"metas":[{"x":"}]\"{"}]} , "b\u0041":1,"c":"s\"}","d":[[],{}] } "#,
+        )
+        .unwrap();
+        let got: Vec<(&str, &str)> = e.iter().map(|(k, v)| (k.as_ref(), *v)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("a", r#"{"metas":[{"x":"}]\"{"}]}"#),
+                ("bA", "1"),
+                ("c", r#""s\"}""#),
+                ("d", "[[],{}]"),
+            ]
+        );
+        assert!(object_entries("{}").unwrap().is_empty());
+    }
+
+    #[test]
+    fn bad_grammar_is_an_error_never_a_panic() {
+        for bad in [
+            "",
+            "[]",
+            "{",
+            "{\"a\"}",
+            "{\"a\":}",
+            "{\"a\":1,}",
+            "{\"a\":1} x",
+            "{\"a\":{}",
+            "{\"a\":\"x}",
+            "{a:1}",
+            "{\"a\":1 \"b\":2}",
+            "{\"a\u{1}\":1}",
+            "{\"\\q\":1}",
+            "{\"a\":]}",
+            "{\"a\":\"\\",
+            "{\"a\":[}",
+        ] {
+            assert!(object_entries(bad).is_err(), "{bad:?} must be refused");
+        }
+    }
+}
