@@ -243,85 +243,6 @@ impl<'de> Visitor<'de> for KeyIs {
     }
 }
 
-/// A JSON object's entries with their values left as text, in order; a repeated key keeps its
-/// first position and its last value, as `JSON.parse` does.
-struct RawEntries<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
-
-/// A key borrowed from the input when it has no escapes.
-struct CowKey<'a>(Cow<'a, str>);
-
-impl<'de> serde::Deserialize<'de> for CowKey<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<CowKey<'de>, D::Error> {
-        d.deserialize_str(CowKeyVisitor)
-    }
-}
-
-struct CowKeyVisitor;
-
-impl<'de> Visitor<'de> for CowKeyVisitor {
-    type Value = CowKey<'de>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a key")
-    }
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<CowKey<'de>, E> {
-        Ok(CowKey(Cow::Borrowed(v)))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<CowKey<'de>, E> {
-        Ok(CowKey(Cow::Owned(v.to_string())))
-    }
-    fn visit_string<E>(self, v: String) -> Result<CowKey<'de>, E> {
-        Ok(CowKey(Cow::Owned(v)))
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for RawEntries<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RawEntries<'de>, D::Error> {
-        d.deserialize_map(RawEntriesVisitor)
-    }
-}
-
-struct RawEntriesVisitor;
-
-impl<'de> Visitor<'de> for RawEntriesVisitor {
-    type Value = RawEntries<'de>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawEntries<'de>, A::Error> {
-        let mut out: Vec<(Cow<'de, str>, &'de RawValue)> =
-            Vec::with_capacity(map.size_hint().unwrap_or(8));
-        let mut seen: Option<FxMap<Cow<'de, str>, usize>> = None;
-        while let Some(CowKey(key)) = map.next_key::<CowKey<'de>>()? {
-            let value: &'de RawValue = map.next_value()?;
-            // Repeated keys are rare: index the keys only once the list is long enough to matter.
-            let dup = if out.len() < 16 {
-                out.iter().position(|(k, _)| *k == key)
-            } else {
-                let index = seen.get_or_insert_with(|| {
-                    out.iter()
-                        .enumerate()
-                        .map(|(i, (k, _))| (k.clone(), i))
-                        .collect()
-                });
-                let hit = index.get(&key).copied();
-                if hit.is_none() {
-                    index.insert(key.clone(), out.len());
-                }
-                hit
-            };
-            match dup {
-                Some(i) => {
-                    if let Some(slot) = out.get_mut(i) {
-                        slot.1 = value;
-                    }
-                }
-                None => out.push((key, value)),
-            }
-        }
-        Ok(RawEntries(out))
-    }
-}
-
 /// True when `text` is exactly how `p` would be written (`{"metas":[…]}` with the metas' own
 /// text): then nothing about the key can have changed.
 fn same_text(p: &Presence, text: &str) -> bool {
@@ -346,17 +267,23 @@ fn same_text(p: &Presence, text: &str) -> bool {
     rest == "]}"
 }
 
-/// Reads one presence (`{metas: [...], ...}`) from JSON text; `None` when it is not one.
+/// Reads one presence (`{metas: [...], ...}`) from JSON text; `None` when it is not one (or not
+/// JSON). The object and the metas array are scanned; each meta and any other field is parsed,
+/// so everything kept has been checked.
 fn parse_presence_text(text: &str) -> Option<Presence> {
-    let entries = serde_json::from_str::<RawEntries<'_>>(text).ok()?;
+    let entries = json_scan::merged(json_scan::object_entries(text).ok()?).ok()?;
     let mut metas = None;
     let mut fields = Map::new();
-    for (key, raw) in entries.0 {
+    for (key, raw) in entries {
         if key == "metas" {
-            let list: Vec<Box<RawValue>> = serde_json::from_str(raw.get()).ok()?;
-            metas = Some(list.into_iter().map(Meta::from_raw).collect());
+            let items = json_scan::array_items(raw).ok()?;
+            let mut list = Vec::with_capacity(items.len());
+            for item in items {
+                list.push(Meta::from_raw(RawValue::from_string(item.to_owned()).ok()?));
+            }
+            metas = Some(list);
         } else {
-            fields.insert(key.into_owned(), serde_json::from_str(raw.get()).ok()?);
+            fields.insert(key.into_owned(), serde_json::from_str(raw).ok()?);
         }
     }
     Some(Presence {
@@ -365,41 +292,52 @@ fn parse_presence_text(text: &str) -> Option<Presence> {
     })
 }
 
-/// Reads a presence map (`{key: {metas: [...]}, ...}`) from JSON text in the server's order,
-/// skipping entries that are not presences. Returns the entries and how many were skipped.
-pub fn parse_presence_map(text: &str) -> (Vec<(String, Presence)>, usize) {
-    let Ok(entries) = serde_json::from_str::<RawEntries<'_>>(text) else {
-        return (Vec::new(), 0);
-    };
+/// A presence map's entries, or `None` when the text is not JSON at all.
+fn presence_map(text: &str) -> Option<(Vec<(String, Presence)>, usize)> {
+    let entries = json_scan::merged(json_scan::object_entries(text).ok()?).ok()?;
     let mut skipped = 0;
-    let mut out = Vec::with_capacity(entries.0.len());
-    for (key, raw) in entries.0 {
-        match parse_presence_text(raw.get()) {
+    let mut out = Vec::with_capacity(entries.len());
+    for (key, raw) in entries {
+        match parse_presence_text(raw) {
             Some(p) => out.push((key.into_owned(), p)),
-            None => skipped += 1,
+            None => {
+                // Not a presence is skipped; not JSON makes the whole map invalid.
+                json_scan::check(raw).ok()?;
+                skipped += 1;
+            }
         }
     }
-    (out, skipped)
+    Some((out, skipped))
+}
+
+/// Reads a presence map (`{key: {metas: [...]}, ...}`) from JSON text in the server's order,
+/// skipping entries that are not presences. Returns the entries and how many were skipped
+/// (nothing at all when the text is not JSON).
+pub fn parse_presence_map(text: &str) -> (Vec<(String, Presence)>, usize) {
+    presence_map(text).unwrap_or_default()
 }
 
 /// Keys with their presences, in order.
 pub type Entries = Vec<(String, Presence)>;
 
-/// Reads a `presence_diff` payload's `joins` and `leaves` (a missing side is empty).
+/// Reads a `presence_diff` payload's `joins` and `leaves` (a missing side is empty; a payload
+/// that is not JSON is an empty diff).
 pub fn parse_diff_text(text: &str) -> (Entries, Entries) {
-    let Ok(entries) = serde_json::from_str::<RawEntries<'_>>(text) else {
-        return (Vec::new(), Vec::new());
-    };
+    diff(text).unwrap_or_default()
+}
+
+fn diff(text: &str) -> Option<(Entries, Entries)> {
+    let entries = json_scan::merged(json_scan::object_entries(text).ok()?).ok()?;
     let mut joins = Vec::new();
     let mut leaves = Vec::new();
-    for (key, raw) in entries.0 {
+    for (key, raw) in entries {
         match &*key {
-            "joins" => joins = parse_presence_map(raw.get()).0,
-            "leaves" => leaves = parse_presence_map(raw.get()).0,
-            _ => {}
+            "joins" => joins = presence_map(raw)?.0,
+            "leaves" => leaves = presence_map(raw)?.0,
+            _ => json_scan::check(raw).ok()?,
         }
     }
-    (joins, leaves)
+    Some((joins, leaves))
 }
 
 /// What applying a state or diff did, in the order phoenix.js calls `onJoin` / `onLeave`.
@@ -784,6 +722,8 @@ impl PresenceState {
             match repeat {
                 Some(p) => {
                     if let Some(entry) = merged.get_mut(p) {
+                        // The value replaced must still be JSON (`JSON.parse` checks it).
+                        json_scan::check(entry.1)?;
                         entry.1 = raw;
                     }
                 }
@@ -816,9 +756,7 @@ impl PresenceState {
                     Some(p) => Some(p),
                     None => {
                         // Not a presence is skipped; not JSON at all fails the state.
-                        if let Err(e) = serde_json::from_str::<IgnoredAny>(raw) {
-                            return Err(e.to_string());
-                        }
+                        json_scan::check(raw)?;
                         continue;
                     }
                 },

@@ -13,6 +13,7 @@ mod notifications;
 mod parsed;
 mod presence;
 mod presence_differential;
+mod presence_scan;
 mod presence_touches;
 mod random;
 mod reconnect;
