@@ -161,6 +161,89 @@ fn obj(v: Value) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frame::Frame;
+    use crate::hub::Member;
+    use crate::store::{Kind, NewNotification};
+    use tokio::sync::mpsc;
+
+    /// The order the client sees: every earlier broadcast (here a `notification:new` queued just
+    /// before the request is handled), then the reply, then the reply's own broadcast — so the
+    /// count the client ends with is the last one the server computed.
+    #[tokio::test]
+    async fn a_reply_keeps_its_place_among_the_broadcasts_of_its_socket() {
+        let dir = std::env::temp_dir().join(format!(
+            "tether-demo-order-{}-{}",
+            std::process::id(),
+            crate::presence::new_phx_ref()
+        ));
+        let (store, _) = Store::open(dir.clone()).await.expect("store");
+        let hub = Hub::new();
+        let ada = ident("ada");
+        let topic = ada.notifications_topic();
+        let (tx, mut rx) = mpsc::channel(16);
+        let member = Member {
+            conn: 1,
+            join_ref: Some("1".into()),
+            name: "ada".into(),
+            tx: tx.clone(),
+        };
+        hub.join(&topic, member);
+        let (h, user) = (hub.clone(), ada.user_id.clone());
+        let created = store
+            .call(move |db, now| {
+                let n = db.create(
+                    NewNotification {
+                        user_id: user,
+                        kind: Kind::Activity,
+                        title: "t".into(),
+                        body: None,
+                        data: Map::new(),
+                        expires_in_ms: None,
+                    },
+                    now,
+                )?;
+                push_new(&h, &n);
+                Ok(n)
+            })
+            .await
+            .expect("created");
+        let push = Frame::decode(&format!(
+            r#"["1","7","{topic}","mark_read",{{"ids":["{}"]}}]"#,
+            created.id
+        ))
+        .expect("frame");
+        let reply = handle_in(
+            &store,
+            &hub,
+            &ada.user_id,
+            &topic,
+            "mark_read",
+            push.payload.clone(),
+            ReplyTo::new(tx.clone(), Some("1".into()), &push),
+        )
+        .await;
+        assert_eq!(reply, Reply::None, "the reply went through the outbox");
+        let mut seen = Vec::new();
+        while let Ok(text) = rx.try_recv() {
+            let frame = Frame::decode(&text).expect("a frame");
+            let count = frame
+                .payload
+                .get("response")
+                .unwrap_or(&Value::Object(frame.payload.clone()))
+                .get("unread_count")
+                .cloned();
+            seen.push((frame.event, count));
+        }
+        assert_eq!(
+            seen,
+            vec![
+                (NEW.to_string(), None),
+                ("phx_reply".to_string(), Some(json!(0))),
+                (READ.to_string(), Some(json!(0))),
+            ]
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
 
     fn ident(name: &str) -> Identity {
         Identity {
