@@ -6,19 +6,25 @@
 // `slow(data)` whole, before any parsing here when the envelope already shows it.
 
 // Whether the envelope already shows an event the core reads (`"phx_…`, `"presence_…`,
-// `"notification:…` right after one of the first `","` boundaries — between the refs, topic and
-// event), so such frames (presence diffs and states, replies) skip a parse here that would be
-// thrown away. Only a shortcut: a miss is caught by `coreReads` after parsing, and a plain
-// frame taken for a control one is still handled correctly by the core.
+// `"notification:…`), so such frames (presence diffs and states, replies) skip a parse here
+// that would be thrown away. Only a shortcut: a miss is caught by `coreReads` after parsing,
+// and a plain frame taken for a control one is still handled correctly by the core.
+const BROADCAST = '[null,null,"';
+const controlAt = (data, at) =>
+  data.startsWith('presence_', at) || data.startsWith('phx_', at) || data.startsWith('notification:', at);
 function looksLikeControl(data) {
+  if (data.startsWith(BROADCAST)) {
+    // A broadcast: the event follows the topic's closing quote (unless the topic escapes one).
+    const q = data.indexOf('"', BROADCAST.length);
+    if (q > 0 && data.charCodeAt(q - 1) !== 92 && data.startsWith('","', q)) return controlAt(data, q + 3);
+  }
+  // Otherwise: right after one of the first `","` boundaries (between refs, topic and event).
   let at = 0;
   for (let n = 0; n < 3; n++) {
     const i = data.indexOf('","', at);
     if (i < 0 || i > 1024) return false;
     at = i + 3;
-    if (data.startsWith('presence_', at) || data.startsWith('phx_', at) || data.startsWith('notification:', at)) {
-      return true;
-    }
+    if (controlAt(data, at)) return true;
   }
   return false;
 }
