@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use serde_json::{json, Value};
 
 use super::client::Client;
+use super::event::ChannelState;
 use super::event::{ChannelId, Event, PushId, PushOutcome};
 use super::notification_store::{
     NotificationStore, RequestTag, StoreEffects, StoreRequest, StoredRead,
@@ -17,6 +18,8 @@ use super::timers::TimerKey;
 pub struct Stores {
     pub(super) by_channel: HashMap<u32, NotificationStore>,
     pub(super) pushes: HashMap<PushId, (ChannelId, RequestTag)>,
+    /// The `sync` sent right behind a channel's current `phx_join`, by channel.
+    pub(super) pipelined: HashMap<u32, PushId>,
 }
 
 impl Client {
@@ -118,6 +121,14 @@ impl Client {
         let Some((channel, tag)) = self.stores.pushes.remove(&push) else {
             return Some(outcome);
         };
+        if self.stores.pipelined.get(&channel.0) == Some(&push) {
+            self.stores.pipelined.remove(&channel.0);
+            if self.channel_state(channel) != Some(ChannelState::Joined) {
+                // The join it followed failed (or has not been confirmed): the next join sends
+                // its own `sync`; this answer is for nobody.
+                return None;
+            }
+        }
         let result: Result<&Value, String> = match &outcome {
             PushOutcome::Ok(resp) => Ok(resp),
             PushOutcome::Error { status, response } => Err(response
@@ -152,8 +163,31 @@ impl Client {
         true
     }
 
+    /// Sends a store's `sync` right behind its channel's `phx_join`: the server reads a
+    /// socket's frames in order (Phoenix handles the join before the next frame), so the `sync`
+    /// is answered right after the join instead of a round trip later. A `sync` sent with an
+    /// earlier join attempt is forgotten (its reply is for a join that is gone).
+    pub(super) fn pipeline_store_sync(&mut self, now: u64, channel: ChannelId) {
+        if !self.stores.by_channel.contains_key(&channel.0) {
+            return;
+        }
+        if let Some(old) = self.stores.pipelined.remove(&channel.0) {
+            self.stores.pushes.remove(&old);
+        }
+        let push = self.make_push_id();
+        let timeout_ms = self.cfg.timeout_ms;
+        self.send_push(now, push, channel, "sync", &json!({}), timeout_ms);
+        self.stores.pushes.insert(push, (channel, RequestTag::Sync));
+        self.stores.pipelined.insert(channel.0, push);
+    }
+
     pub(super) fn store_joined(&mut self, now: u64, channel: ChannelId) {
-        self.with_store(now, channel, |s| s.joined());
+        let sync_sent = self
+            .stores
+            .pipelined
+            .get(&channel.0)
+            .is_some_and(|push| self.stores.pushes.contains_key(push));
+        self.with_store(now, channel, |s| s.joined_after(sync_sent));
     }
 
     pub(super) fn store_disconnected(&mut self, now: u64, channel: ChannelId) {
@@ -162,6 +196,7 @@ impl Client {
         }
         // Replies to what was in flight can no longer arrive: forget those pushes.
         self.stores.pushes.retain(|_, (c, _)| *c != channel);
+        self.stores.pipelined.remove(&channel.0);
         self.with_store(now, channel, |s| s.disconnected());
     }
 

@@ -313,15 +313,23 @@ impl NotificationStore {
 
     /// The channel joined (first time or again): sync, then send queued reads.
     pub fn joined(&mut self) -> StoreEffects {
+        self.joined_after(false)
+    }
+
+    /// [`NotificationStore::joined`], when the `sync` for this join was already sent (right
+    /// behind the `phx_join`, so its reply follows the join's without another round trip).
+    pub fn joined_after(&mut self, sync_sent: bool) -> StoreEffects {
         let mut fx = StoreEffects::default();
         self.joined = true;
         self.status = StoreStatus::Syncing;
         self.touch(&mut fx);
-        fx.requests.push(StoreRequest::Push {
-            tag: RequestTag::Sync,
-            event: "sync",
-            payload: json!({}),
-        });
+        if !sync_sent {
+            fx.requests.push(StoreRequest::Push {
+                tag: RequestTag::Sync,
+                event: "sync",
+                payload: json!({}),
+            });
+        }
         self.flush(&mut fx);
         fx
     }

@@ -464,6 +464,7 @@ impl Client {
             now.saturating_add(self.cfg.timeout_ms),
         );
         self.set_channel_state(channel, ChannelState::Joining);
+        self.pipeline_store_sync(now, channel);
     }
 
     /// Dialects without joins: a channel is joined when the connection carries it (its URL, or

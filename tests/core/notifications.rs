@@ -971,8 +971,9 @@ fn restored_ops_before_the_socket_opens_are_not_sent_before_the_join() {
     h.pump();
     assert!(h.sent.is_empty());
     h.connected();
+    // The `sync` rides right behind the join; the restored read waits for the join's reply.
     let events: Vec<&str> = h.sent.iter().filter_map(|f| f[3].as_str()).collect();
-    assert_eq!(events, vec!["phx_join"]);
+    assert_eq!(events, vec!["phx_join", "sync"]);
     assert_eq!(
         h.client
             .notification_store(ch)
@@ -980,6 +981,93 @@ fn restored_ops_before_the_socket_opens_are_not_sent_before_the_join() {
             .pending_ops(),
         vec![ReadOp::Ids(vec!["x".into()])]
     );
+}
+
+/// A store on TOPIC with the socket open and its `phx_join` sent (no reply yet).
+fn joining() -> (Harness, ChannelId) {
+    let mut h = Harness::new(config());
+    let ch = h
+        .client
+        .notifications(h.now, TOPIC, 50, Vec::<ReadOp>::new());
+    h.pump();
+    h.connected();
+    (h, ch)
+}
+
+fn sync_ok(count: u64) -> Value {
+    json!({"unread_count": count, "recent": [], "cursor": null})
+}
+
+#[test]
+fn the_sync_is_sent_right_behind_the_join_and_answered_without_another_round_trip() {
+    let (mut h, ch) = joining();
+    let sent: Vec<(Value, Value)> = h
+        .sent
+        .iter()
+        .map(|f| (f[0].clone(), f[3].clone()))
+        .collect();
+    assert_eq!(sent.len(), 2, "{:?}", h.sent);
+    assert_eq!(sent[0].1, "phx_join");
+    assert_eq!(sent[1].1, "sync");
+    assert_eq!(sent[0].0, sent[1].0, "the sync carries the new join's ref");
+    let (join, sync) = (h.sent[0].clone(), h.sent[1].clone());
+    // The server answers both in order, with no frame from the client in between.
+    h.recv(phx_reply(&join, "ok", json!({})));
+    h.recv(phx_reply(&sync, "ok", sync_ok(3)));
+    let store = h.client.notification_store(ch).expect("store");
+    assert_eq!(store.status(), StoreStatus::Live);
+    assert_eq!(store.unread_count(), 3);
+    assert_eq!(h.count_sent("sync"), 1, "no second sync after the join");
+    assert!(h.errors().is_empty(), "{:?}", h.errors());
+}
+
+#[test]
+fn a_refused_join_swallows_its_pipelined_sync_and_the_rejoin_sends_its_own() {
+    let (mut h, ch) = joining();
+    let (join, sync) = (h.sent[0].clone(), h.sent[1].clone());
+    h.recv(phx_reply(&join, "error", json!({"reason": "unauthorized"})));
+    // Phoenix answers a push on a topic it did not join with "unmatched topic".
+    h.recv(json!([sync[0], sync[1], TOPIC, "phx_reply",
+                  {"status": "error", "response": {"reason": "unmatched topic"}}]));
+    assert!(!h.errors().contains(&"sync_failed"), "{:?}", h.errors());
+    h.advance(1_000);
+    let events: Vec<&str> = h.sent[2..].iter().filter_map(|f| f[3].as_str()).collect();
+    assert_eq!(
+        events,
+        vec!["phx_join", "sync"],
+        "the rejoin pipelines a new sync"
+    );
+    let (join, sync) = (h.sent[2].clone(), h.sent[3].clone());
+    h.recv(phx_reply(&join, "ok", json!({})));
+    h.recv(phx_reply(&sync, "ok", sync_ok(2)));
+    let store = h.client.notification_store(ch).expect("store");
+    assert_eq!(
+        (store.status(), store.unread_count()),
+        (StoreStatus::Live, 2)
+    );
+}
+
+#[test]
+fn a_sync_pipelined_with_a_join_that_timed_out_is_ignored() {
+    let (mut h, ch) = joining();
+    let stale_sync = h.sent[1].clone();
+    // No answer at all: the join attempt times out and the channel rejoins.
+    h.advance(10_000);
+    h.advance(1_000);
+    let joins = h.sent_events("phx_join");
+    let syncs = h.sent_events("sync");
+    assert_eq!((joins.len(), syncs.len()), (2, 2), "{:?}", h.sent);
+    let (join, sync) = (joins[1].clone(), syncs[1].clone());
+    h.recv(phx_reply(&join, "ok", json!({})));
+    // The new sync's answer, then the old one's, late: the old one must change nothing.
+    h.recv(phx_reply(&sync, "ok", sync_ok(4)));
+    h.recv(phx_reply(&stale_sync, "ok", sync_ok(99)));
+    let store = h.client.notification_store(ch).expect("store");
+    assert_eq!(
+        (store.status(), store.unread_count()),
+        (StoreStatus::Live, 4)
+    );
+    assert!(!h.errors().contains(&"sync_failed"), "{:?}", h.errors());
 }
 
 // ---- bounds and malformed input ----------------------------------------------------------
