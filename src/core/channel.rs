@@ -43,13 +43,14 @@ impl Channel {
             ChannelState::Joining | ChannelState::Joined | ChannelState::Errored
         )
     }
+}
 
-    /// True when a message with this join_ref belongs to the current membership. Messages without
-    /// a join_ref (broadcasts) always belong.
-    pub fn accepts(&self, join_ref: Option<&str>) -> bool {
-        match join_ref {
-            None => true,
-            Some(jr) => self.join_ref.as_deref() == Some(jr),
-        }
+/// True when a message carrying `incoming` belongs to a membership whose join ref is `current`.
+/// Messages without a join_ref (broadcasts) always belong. (`inbound.js` applies the same rule
+/// to its routes mirror.)
+pub fn accepts(current: Option<&str>, incoming: Option<&str>) -> bool {
+    match incoming {
+        None => true,
+        Some(jr) => current == Some(jr),
     }
 }

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::channel::Channel;
+use super::channel::{accepts, Channel};
 use super::client::{CallError, Client, InFlight, Request};
 use super::codec::{
     empty_object, encode, nested_deeper_than, JsonText, RawFrame, Reply, LARGE_FRAME_BYTES,
@@ -242,12 +242,16 @@ impl Client {
             return None;
         }
         self.tick(now);
-        Some(
-            self.routable_channels()
-                .filter(|(_, t, jr)| *t == topic && join_ref.is_none_or(|r| Some(r) == *jr))
-                .map(|(id, ..)| id)
-                .collect(),
-        )
+        Some(self.message_targets(topic, join_ref))
+    }
+
+    /// The channels a message for `topic` carrying `join_ref` is delivered to, in order: the
+    /// one statement of the rule, for the core's own routing and for `route_parsed`.
+    fn message_targets(&self, topic: &str, join_ref: Option<&str>) -> Vec<ChannelId> {
+        self.routable_channels()
+            .filter(|(_, t, current)| *t == topic && accepts(*current, join_ref))
+            .map(|(id, ..)| id)
+            .collect()
     }
 
     /// The longest frame, in UTF-16 code units, that may take the fast path: one that cannot
@@ -332,16 +336,7 @@ impl Client {
             }
             return;
         }
-        let targets: Vec<ChannelId> = self
-            .channels
-            .iter()
-            .filter(|(_, c)| {
-                c.topic == frame.topic
-                    && c.state != ChannelState::Closed
-                    && c.accepts(frame.join_ref.as_deref())
-            })
-            .map(|(id, _)| ChannelId(*id))
-            .collect();
+        let targets = self.message_targets(&frame.topic, frame.join_ref.as_deref());
         if targets.is_empty() && frame.payload.len() >= LARGE_FRAME_BYTES {
             // A large frame's payload is checked by whoever reads it; nobody will: check it here.
             if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(frame.payload) {
