@@ -8,13 +8,13 @@
 
 mod common;
 
-use common::{http_get, http_post, temp_dir, Client, STEP};
+use common::{http_get, http_post, spawn_binary, temp_dir, Client, STEP};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 
@@ -75,40 +75,18 @@ struct Node {
 
 impl Node {
     async fn spawn(id: &str, data_dir: &Path, redis_port: u16) -> Node {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tether-demo"))
-            .args([
-                "--port",
-                "0",
-                "--static-dir",
-                "static-dir-that-does-not-exist",
-            ])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .args(["--node-id", id])
-            .args(["--pubsub", &format!("redis://127.0.0.1:{redis_port}")])
-            .env_remove("TETHER_DEMO_SECRET")
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn tether-demo");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let first = tokio::time::timeout(STEP, lines.next_line())
-            .await
-            .expect("startup line in time")
-            .expect("read")
-            .expect("a line");
-        let port: u16 = first
-            .strip_prefix("tether-demo listening on http://127.0.0.1:")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
-        // Keep draining stdout (shown when the test fails) so logging never blocks the node.
-        let label = id.to_owned();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = lines.next_line().await {
-                println!("[{label}] {line}");
-            }
-        });
+        let redis = format!("redis://127.0.0.1:{redis_port}");
+        let args = [
+            "--static-dir".as_ref(),
+            "static-dir-that-does-not-exist".as_ref(),
+            "--data-dir".as_ref(),
+            data_dir.as_os_str(),
+            "--node-id".as_ref(),
+            id.as_ref(),
+            "--pubsub".as_ref(),
+            redis.as_ref(),
+        ];
+        let (child, port) = spawn_binary(&args, Some(id)).await;
         Node {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),

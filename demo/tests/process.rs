@@ -2,11 +2,10 @@
 
 mod common;
 
-use common::{Client, STEP};
+use common::{spawn_binary, Client, STEP};
 use futures_util::StreamExt;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -14,30 +13,13 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 
 async fn spawn(static_dir: &std::path::Path, data_dir: &std::path::Path) -> (Child, u16) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tether-demo"))
-        .args(["--port", "0", "--static-dir"])
-        .arg(static_dir)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env_remove("TETHER_DEMO_SECRET")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn tether-demo");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let first = tokio::time::timeout(STEP, lines.next_line())
-        .await
-        .expect("startup line in time")
-        .expect("read")
-        .expect("a line");
-    let port = first
-        .strip_prefix("tether-demo listening on http://127.0.0.1:")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
-    // Keep draining stdout so logging never blocks the server.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, port)
+    let args = [
+        "--static-dir".as_ref(),
+        static_dir.as_os_str(),
+        "--data-dir".as_ref(),
+        data_dir.as_os_str(),
+    ];
+    spawn_binary(&args, None).await
 }
 
 async fn http_get(port: u16, path: &str) -> String {

@@ -15,6 +15,45 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub const STEP: Duration = Duration::from_secs(5);
 
+/// Starts the built `tether-demo` binary on a free port with `args` (and no secret from the
+/// environment); returns it and its port, read from its startup line. Its later output is
+/// drained so logging never blocks it, and echoed under `label` when one is given (shown when
+/// a test fails).
+pub async fn spawn_binary(
+    args: &[&std::ffi::OsStr],
+    label: Option<&str>,
+) -> (tokio::process::Child, u16) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tether-demo"))
+        .args(["--port", "0"])
+        .args(args)
+        .env_remove("TETHER_DEMO_SECRET")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn tether-demo");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let first = tokio::time::timeout(STEP, lines.next_line())
+        .await
+        .expect("startup line in time")
+        .expect("read")
+        .expect("a line");
+    let port: u16 = first
+        .strip_prefix("tether-demo listening on http://127.0.0.1:")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
+    let label = label.map(str::to_owned);
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(label) = &label {
+                println!("[{label}] {line}");
+            }
+        }
+    });
+    (child, port)
+}
+
 /// A fresh, empty, unique directory under the system temp dir.
 pub fn temp_dir(label: &str) -> PathBuf {
     use std::sync::atomic::{AtomicU64, Ordering};
