@@ -17,9 +17,7 @@ pub struct NotificationStoreHandle {
     channel: ChannelId,
 }
 
-#[wasm_bindgen(
-    inline_js = "export function bound_store(h) { return Object.freeze({ subscribe: (fn) => h.subscribe(fn), getSnapshot: () => h.getSnapshot(), markRead: (id) => h.markRead(id), markAllRead: () => h.markAllRead(), refresh: () => h.refresh(), onNotification: (fn) => h.onNotification(fn) }); }"
-)]
+#[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
     fn bound_store(h: NotificationStoreHandle) -> JsValue;
 }

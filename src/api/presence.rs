@@ -11,9 +11,7 @@ use crate::core::ChannelId;
 use crate::web::driver::{Driver, Shared};
 use crate::web::presence_mirror::{pairs_text, PresenceMirror};
 
-#[wasm_bindgen(
-    inline_js = "export function presence_list(pairs, chooser) { return chooser ? pairs.map((e) => chooser(e[0], e[1])) : pairs.slice(); } export function presence_values(pairs) { return Object.freeze(pairs.map((e) => e[1])); } export function pair_of() { return (k, v) => [k, v]; }"
-)]
+#[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
     fn presence_list(pairs: &JsValue, chooser: Option<&Function>) -> JsValue;
     fn presence_values(pairs: &JsValue) -> JsValue;

@@ -27,9 +27,7 @@ impl Subscription {
     }
 }
 
-#[wasm_bindgen(
-    inline_js = "export function unsubscriber(sub) { let done = false; return () => { if (!done) { done = true; sub.unsubscribe(); sub.free(); } }; }"
-)]
+#[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
     fn unsubscriber(sub: Subscription) -> Function;
 }

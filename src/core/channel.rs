@@ -46,7 +46,7 @@ impl Channel {
 }
 
 /// True when a message carrying `incoming` belongs to a membership whose join ref is `current`.
-/// Messages without a join_ref (broadcasts) always belong. (`inbound.js` applies the same rule
+/// Messages without a join_ref (broadcasts) always belong. (`glue.js` applies the same rule
 /// to its routes mirror.)
 pub fn accepts(current: Option<&str>, incoming: Option<&str>) -> bool {
     match incoming {

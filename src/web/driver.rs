@@ -21,7 +21,7 @@ use crate::core::{ChannelId, Client, Event, Output, PresenceChange, PushId, Push
 
 pub type Shared = Rc<RefCell<Driver>>;
 
-#[wasm_bindgen::prelude::wasm_bindgen(module = "/src/web/inbound.js")]
+#[wasm_bindgen::prelude::wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
     /// Reports an exception a user callback threw (window `error`, console) without stopping
     /// the callbacks after it.

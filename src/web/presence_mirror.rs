@@ -10,13 +10,7 @@ use crate::api::convert::presence_to_js;
 use crate::core::presence::array_index;
 use crate::core::{ChannelId, Client, Touch};
 
-#[wasm_bindgen(inline_js = "
-export function mirror_new(pairs) { return new Map(pairs); }
-export function mirror_set(m, key, value, fresh) { if (fresh) m.delete(key); m.set(key, value); }
-export function mirror_delete(m, key) { m.delete(key); }
-export function mirror_values(m) { return Array.from(m.values()); }
-export function mirror_map(m, chooser) { const out = []; for (const [k, v] of m) out.push(chooser(k, v)); return out; }
-")]
+#[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
     fn mirror_new(pairs: &JsValue) -> JsValue;
     fn mirror_set(m: &JsValue, key: &str, value: &JsValue, fresh: bool);

@@ -1,4 +1,4 @@
-//! The driver's mirror of the core's message routing, kept in JS for `inbound.js`: topic →
+//! The driver's mirror of the core's message routing, kept in JS for the inbound path in `glue.js`: topic →
 //! channels (join ref, event → listeners), rebuilt from [`Client::routable_channels`] and the
 //! message listeners whenever either changes. With it a plain broadcast goes from
 //! `JSON.parse` to its listeners without entering wasm; everything the core reads still goes
@@ -10,7 +10,7 @@ use wasm_bindgen::JsValue;
 use super::listeners::Listeners;
 use crate::core::Client;
 
-#[wasm_bindgen(module = "/src/web/inbound.js")]
+#[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
     #[wasm_bindgen(js_name = newRoutes)]
     fn new_routes() -> JsValue;
@@ -38,7 +38,7 @@ impl Default for Routes {
 }
 
 impl Routes {
-    /// The JS map `inbound.js` routes with.
+    /// The JS map the inbound path (`glue.js`) routes with.
     pub fn js(&self) -> &JsValue {
         &self.map
     }

@@ -1,6 +1,6 @@
 //! A browser WebSocket with its four handlers, owned together: dropping the wrapper detaches the
 //! handlers (so a replaced socket can never deliver stale events) and closes the socket.
-//! Inbound frames take the path in `inbound.js`: parsed by the browser, envelope into wasm.
+//! Inbound frames take the path in `glue.js`: parsed by the browser, envelope into wasm.
 
 use js_sys::Function;
 use wasm_bindgen::closure::Closure;
@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{BinaryType, CloseEvent, Event, WebSocket};
 
-#[wasm_bindgen(module = "/src/web/inbound.js")]
+#[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
     /// A `receive(data)` function: plain messages parsed and delivered through `routes` (see
     /// `routes.rs`), everything else passed to `slow`; `routes` null: everything to `slow`.

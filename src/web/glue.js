@@ -1,3 +1,16 @@
+// All of tether's hand-written JavaScript, in one module: a page (or a bundler) loads one
+// snippet file rather than five. Each module file is one more request at start-up, and
+// several at once are also what makes the wasm-bindgen test runner's HTTP server stall
+// (its thread pool can leave a new connection unserved while the others stay open).
+//
+// 1. The inbound path (`inbound`, `listen`, the routes mirror), used by src/web/websocket.rs
+//    and src/web/routes.rs.
+// 2. Small helpers of the JS surface: the presence mirror (src/web/presence_mirror.rs), presence
+//    lists (src/api/presence.rs), the bound notification store (src/api/notifications.rs) and
+//    unsubscribe functions (src/api/subscription.rs).
+
+// ---- 1. The inbound path --------------------------------------------------------------------
+//
 // The WebSocket's inbound path. A text frame is parsed here by the browser's own JSON.parse and,
 // when it is a plain message, handed to the channel listeners straight from `routes` — the
 // driver's mirror of the core's routing (rebuilt whenever a channel or listener changes), so the
@@ -112,4 +125,43 @@ function deliver(channels, joinRef, event, payload) {
 
 export function listen(ws, receive) {
   ws.onmessage = (e) => receive(e.data);
+}
+
+// ---- 2. Helpers of the JS surface -----------------------------------------------------------
+
+// A channel's presence list as a Map kept in list order (see presence_mirror.rs).
+export function mirror_new(pairs) { return new Map(pairs); }
+export function mirror_set(m, key, value, fresh) { if (fresh) m.delete(key); m.set(key, value); }
+export function mirror_delete(m, key) { m.delete(key); }
+export function mirror_values(m) { return Array.from(m.values()); }
+export function mirror_map(m, chooser) { const out = []; for (const [k, v] of m) out.push(chooser(k, v)); return out; }
+
+// `presence.list(chooser?)` over `[[key, presence], ...]`.
+export function presence_list(pairs, chooser) { return chooser ? pairs.map((e) => chooser(e[0], e[1])) : pairs.slice(); }
+export function presence_values(pairs) { return Object.freeze(pairs.map((e) => e[1])); }
+export function pair_of() { return (k, v) => [k, v]; }
+
+// The notification store as users see it: plain functions bound to the wasm handle.
+export function bound_store(h) {
+  return Object.freeze({
+    subscribe: (fn) => h.subscribe(fn),
+    getSnapshot: () => h.getSnapshot(),
+    markRead: (id) => h.markRead(id),
+    markAllRead: () => h.markAllRead(),
+    refresh: () => h.refresh(),
+    onNotification: (fn) => h.onNotification(fn),
+  });
+}
+
+// An unsubscribe function: the first call removes the listener and frees its handle; later
+// calls do nothing.
+export function unsubscriber(sub) {
+  let done = false;
+  return () => {
+    if (!done) {
+      done = true;
+      sub.unsubscribe();
+      sub.free();
+    }
+  };
 }
