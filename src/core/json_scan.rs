@@ -10,38 +10,96 @@ use super::fxhash::FxMap;
 
 /// The object's entries in order, values as text. Repeated keys are kept as they come.
 pub fn object_entries(text: &str) -> Result<Vec<(Cow<'_, str>, &str)>, String> {
-    let b = text.as_bytes();
-    let mut i = skip_ws(b, 0);
-    if b.get(i) != Some(&b'{') {
-        return Err(format!("expected an object at byte {i}"));
-    }
-    i = skip_ws(b, i + 1);
+    let mut scan = ObjectScan::new(text)?;
     let mut out = Vec::new();
-    if b.get(i) == Some(&b'}') {
-        return end(b, i + 1).map(|()| out);
+    while let Some(key) = scan.next_key()? {
+        out.push((key, scan.value(None)?));
     }
-    loop {
+    Ok(out)
+}
+
+/// A cursor over a JSON object's top level: keys one by one, each followed by taking its value.
+/// A caller that already knows the text a value may have (see [`ObjectScan::rest`]) can take it
+/// by length and skip scanning it.
+pub struct ObjectScan<'a> {
+    text: &'a str,
+    i: usize,
+    first: bool,
+    finished: bool,
+}
+
+impl<'a> ObjectScan<'a> {
+    pub fn new(text: &'a str) -> Result<ObjectScan<'a>, String> {
+        let b = text.as_bytes();
+        let i = skip_ws(b, 0);
+        if b.get(i) != Some(&b'{') {
+            return Err(format!("expected an object at byte {i}"));
+        }
+        Ok(ObjectScan {
+            text,
+            i: skip_ws(b, i + 1),
+            first: true,
+            finished: false,
+        })
+    }
+
+    /// The next key, the cursor left at its value; `None` after the closing brace (and nothing
+    /// but whitespace after it). Each key must have its value taken before the next is asked for.
+    pub fn next_key(&mut self) -> Result<Option<Cow<'a, str>>, String> {
+        if self.finished {
+            return Ok(None);
+        }
+        let b = self.text.as_bytes();
+        let mut i = skip_ws(b, self.i);
+        if self.first {
+            self.first = false;
+            if b.get(i) == Some(&b'}') {
+                self.finished = true;
+                return end(b, i + 1).map(|()| None);
+            }
+        } else {
+            match b.get(i) {
+                Some(b',') => i = skip_ws(b, i + 1),
+                Some(b'}') => {
+                    self.finished = true;
+                    return end(b, i + 1).map(|()| None);
+                }
+                _ => return Err(format!("expected ',' or '}}' at byte {i}")),
+            }
+        }
         if b.get(i) != Some(&b'"') {
             return Err(format!("expected a key at byte {i}"));
         }
         let key_end = string_end(b, i).ok_or_else(|| format!("unterminated key at byte {i}"))?;
-        let key = key_text(text, i, key_end)?;
+        let key = key_text(self.text, i, key_end)?;
         i = skip_ws(b, key_end);
         if b.get(i) != Some(&b':') {
             return Err(format!("expected ':' at byte {i}"));
         }
-        i = skip_ws(b, i + 1);
-        let value_end = value_end(b, i).ok_or_else(|| format!("bad value at byte {i}"))?;
-        let value = text
+        self.i = skip_ws(b, i + 1);
+        Ok(Some(key))
+    }
+
+    /// The text from the cursor on: the current value and everything after it.
+    pub fn rest(&self) -> &'a str {
+        self.text.get(self.i..).unwrap_or("")
+    }
+
+    /// Takes the value at the cursor: its first `len` bytes when the caller knows that a whole
+    /// JSON value starts there and how long it is, else as far as a scan finds it to end.
+    pub fn value(&mut self, len: Option<usize>) -> Result<&'a str, String> {
+        let i = self.i;
+        let value_end = match len {
+            Some(n) => i.checked_add(n),
+            None => value_end(self.text.as_bytes(), i),
+        }
+        .ok_or_else(|| format!("bad value at byte {i}"))?;
+        let value = self
+            .text
             .get(i..value_end)
             .ok_or_else(|| format!("bad value at byte {i}"))?;
-        out.push((key, value));
-        i = skip_ws(b, value_end);
-        match b.get(i) {
-            Some(b',') => i = skip_ws(b, i + 1),
-            Some(b'}') => return end(b, i + 1).map(|()| out),
-            _ => return Err(format!("expected ',' or '}}' at byte {i}")),
-        }
+        self.i = value_end;
+        Ok(value)
     }
 }
 
@@ -146,13 +204,15 @@ fn string_end(b: &[u8], start: usize) -> Option<usize> {
 fn key_text(text: &str, start: usize, end: usize) -> Result<Cow<'_, str>, String> {
     let quoted = text.get(start..end).ok_or("bad key")?;
     let inner = quoted.get(1..quoted.len() - 1).ok_or("bad key")?;
-    if inner.bytes().any(|c| c == b'\\') {
-        return serde_json::from_str::<String>(quoted)
-            .map(Cow::Owned)
-            .map_err(|e| format!("bad key: {e}"));
-    }
-    if inner.bytes().any(|c| c < 0x20) {
-        return Err("control character in a key".into());
+    for c in inner.bytes() {
+        if c == b'\\' {
+            return serde_json::from_str::<String>(quoted)
+                .map(Cow::Owned)
+                .map_err(|e| format!("bad key: {e}"));
+        }
+        if c < 0x20 {
+            return Err("control character in a key".into());
+        }
     }
     Ok(Cow::Borrowed(inner))
 }

@@ -243,28 +243,38 @@ impl<'de> Visitor<'de> for KeyIs {
     }
 }
 
-/// True when `text` is exactly how `p` would be written (`{"metas":[…]}` with the metas' own
-/// text): then nothing about the key can have changed.
-fn same_text(p: &Presence, text: &str) -> bool {
+/// When `text` starts with exactly how `p` is written (`{"metas":[…]}` with the metas' own
+/// text), that many bytes: a whole JSON value equal to what is held, so nothing about the key
+/// can have changed and the value needs no scan.
+fn held_text_len(p: &Presence, text: &str) -> Option<usize> {
     if !p.fields.is_empty() {
-        return false;
+        return None;
     }
-    let Some(mut rest) = text.strip_prefix("{\"metas\":[") else {
-        return false;
-    };
+    const OPEN: &[u8] = b"{\"metas\":[";
+    let mut rest = strip_prefix(text.as_bytes(), OPEN)?;
     for (i, m) in p.metas.iter().enumerate() {
         if i > 0 {
-            let Some(r) = rest.strip_prefix(',') else {
-                return false;
-            };
-            rest = r;
+            rest = strip_prefix(rest, b",")?;
         }
-        let Some(r) = rest.strip_prefix(m.raw()) else {
-            return false;
-        };
-        rest = r;
+        rest = strip_prefix(rest, m.raw().as_bytes())?;
     }
-    rest == "]}"
+    strip_prefix(rest, b"]}")?;
+    Some(text.len() - rest.len() + 2)
+}
+
+/// `hay` after `prefix`, if it starts with it. Compared eight bytes at a time: in wasm a slice
+/// comparison is a byte-by-byte loop, and this comparison is most of a rejoin's work.
+fn strip_prefix<'a>(hay: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    let head = hay.get(..prefix.len())?;
+    let mut a = head.chunks_exact(8);
+    let mut b = prefix.chunks_exact(8);
+    let word = |c: &[u8]| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8]));
+    for (x, y) in (&mut a).zip(&mut b) {
+        if word(x) != word(y) {
+            return None;
+        }
+    }
+    (a.remainder() == b.remainder()).then(|| hay.get(prefix.len()..).unwrap_or_default())
 }
 
 /// Reads one presence (`{metas: [...], ...}`) from JSON text; `None` when it is not one (or not
@@ -384,6 +394,16 @@ pub fn js_order<K: AsRef<str>, T>(entries: Vec<(K, T)>) -> Vec<(K, T)> {
     ints.sort_by_key(|(k, _)| array_index(k.as_ref()));
     ints.extend(rest);
     ints
+}
+
+/// One key of a `presence_state` being read (see [`PresenceState::apply_state_text`]).
+struct Entry<'a> {
+    key: Cow<'a, str>,
+    raw: &'a str,
+    /// The key's slot in the state, if it has one.
+    slot: Option<usize>,
+    /// The value is exactly the held presence's text.
+    unchanged: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -701,31 +721,44 @@ impl PresenceState {
         text: &str,
         hold_until: Option<u64>,
     ) -> Result<Vec<PresenceChange>, String> {
-        // The top level is scanned, not parsed: a value equal to the held text needs no more
-        // (it was checked when it arrived); any other value is parsed, and so checked, here.
-        // Each key is looked up once; the slots it names are marked instead of indexing the
-        // new state's keys a second time.
-        let entries = json_scan::object_entries(text)?;
+        // The top level is scanned, not parsed. A value that starts with exactly the held text
+        // is taken by length: not scanned, not parsed (it was checked when it arrived). Any
+        // other value is scanned to its end, then parsed, and so checked. Each key is looked up
+        // once — first at the slot after the previous key's, since a server sends a room's
+        // state in much the same order each time — and the slots it names are marked instead
+        // of indexing the new state's keys a second time.
+        let mut scan = json_scan::ObjectScan::new(text)?;
         const UNSEEN: usize = usize::MAX;
         // Slot → position in `merged` of the entry naming it (a repeated key keeps its first
         // position and its last value, as `JSON.parse` does); keys not held yet go in `fresh`.
         let mut slot_pos: Vec<usize> = vec![UNSEEN; self.slots.len()];
         let mut fresh: FxMap<Cow<'_, str>, usize> = FxMap::default();
-        let mut merged: Vec<(Cow<'_, str>, &str, Option<usize>)> =
-            Vec::with_capacity(entries.len());
-        for (key, raw) in entries {
-            let slot = self.index.get(key.as_ref()).copied();
+        let mut merged: Vec<Entry<'_>> = Vec::new();
+        let mut hint = 0;
+        while let Some(key) = scan.next_key()? {
+            let slot = match self.slots.get(hint) {
+                Some(Some(s)) if s.key == key.as_ref() => Some(hint),
+                _ => self.index.get(key.as_ref()).copied(),
+            };
+            if let Some(i) = slot {
+                hint = i + 1;
+            }
+            // A held key counts as absent for merging (see `current`).
+            let held = slot
+                .and_then(|i| self.slots.get(i)?.as_ref())
+                .filter(|s| s.held_until.is_none())
+                .and_then(|s| held_text_len(&s.presence, scan.rest()));
+            let raw = scan.value(held)?;
             let repeat = match slot {
                 Some(i) => slot_pos.get(i).copied().filter(|p| *p != UNSEEN),
                 None => fresh.get(&key).copied(),
             };
-            match repeat {
-                Some(p) => {
-                    if let Some(entry) = merged.get_mut(p) {
-                        // The value replaced must still be JSON (`JSON.parse` checks it).
-                        json_scan::check(entry.1)?;
-                        entry.1 = raw;
-                    }
+            match repeat.and_then(|p| merged.get_mut(p)) {
+                Some(entry) => {
+                    // The value replaced must still be JSON (`JSON.parse` checks it).
+                    json_scan::check(entry.raw)?;
+                    entry.raw = raw;
+                    entry.unchanged = held.is_some();
                 }
                 None => {
                     match slot {
@@ -738,33 +771,34 @@ impl PresenceState {
                             fresh.insert(key.clone(), merged.len());
                         }
                     }
-                    merged.push((key, raw, slot));
+                    merged.push(Entry {
+                        key,
+                        raw,
+                        slot,
+                        unchanged: held.is_some(),
+                    });
                 }
             }
         }
         let mut wanted = vec![false; self.slots.len()];
         let mut next: Vec<(Cow<'_, str>, Option<Presence>)> = Vec::with_capacity(merged.len());
-        for (key, raw, slot) in merged {
-            // A held key counts as absent for merging (see `current`).
-            let current = slot
-                .and_then(|i| self.slots.get(i)?.as_ref())
-                .filter(|s| s.held_until.is_none())
-                .map(|s| &s.presence);
-            let presence = match current {
-                Some(cur) if same_text(cur, raw) => None,
-                _ => match parse_presence_text(raw) {
+        for entry in merged {
+            let presence = if entry.unchanged {
+                None
+            } else {
+                match parse_presence_text(entry.raw) {
                     Some(p) => Some(p),
                     None => {
                         // Not a presence is skipped; not JSON at all fails the state.
-                        json_scan::check(raw)?;
+                        json_scan::check(entry.raw)?;
                         continue;
                     }
-                },
+                }
             };
-            if let Some(w) = slot.and_then(|i| wanted.get_mut(i)) {
+            if let Some(w) = entry.slot.and_then(|i| wanted.get_mut(i)) {
                 *w = true;
             }
-            next.push((key, presence));
+            next.push((entry.key, presence));
         }
         Ok(self.reconcile(next, hold_until, Some(wanted)))
     }
@@ -834,4 +868,23 @@ pub fn parse_presences(v: Value) -> (Vec<(String, Presence)>, usize) {
         return (Vec::new(), 0);
     }
     parse_presence_map(&v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_prefix;
+
+    #[test]
+    fn strip_prefix_compares_every_byte_at_every_length() {
+        let hay: Vec<u8> = (0u8..40).collect();
+        for n in 0..=hay.len() {
+            assert_eq!(strip_prefix(&hay, &hay[..n]), Some(&hay[n..]), "length {n}");
+            for at in 0..n {
+                let mut other = hay[..n].to_vec();
+                other[at] ^= 1;
+                assert_eq!(strip_prefix(&hay, &other), None, "length {n}, byte {at}");
+            }
+        }
+        assert_eq!(strip_prefix(b"short", b"shorter"), None);
+    }
 }

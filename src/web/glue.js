@@ -16,7 +16,7 @@
 // driver's mirror of the core's routing (rebuilt whenever a channel or listener changes), so the
 // hot path never enters wasm. Whatever the core must read itself (replies, closes, errors,
 // presence, notification events, binary frames, anything malformed or too large) goes to
-// `slow(data)` whole, before any parsing here when the envelope already shows it.
+// the core whole, before any parsing here when the envelope already shows it.
 
 // Whether the envelope already shows an event the core reads (`"phx_…`, `"presence_…`,
 // `"notification:…`), so such frames (presence diffs and states, replies) skip a parse here
@@ -78,8 +78,29 @@ export function addHandler(handlers, event, listener) {
   else list.push(listener);
 }
 
-/** The socket's `receive(data)`; `routes` null sends everything to `slow` (other dialects). */
-export function inbound(routes, slow, maxUnits) {
+// A text frame at least this long reaches the core as UTF-8 written straight into wasm memory
+// by `TextEncoder.encodeInto` (native code), instead of through wasm-bindgen's string copy,
+// which walks the string one character at a time in JS while it is ASCII.
+const LARGE_UNITS = 16384;
+const encoder = new TextEncoder();
+
+/**
+ * The socket's `receive(data)`; `routes` null sends everything to the core (other dialects).
+ * The core takes a frame as `slow(data)`, or a large text frame as its UTF-8 bytes: `reserve(n)`
+ * gives a Uint8Array of n bytes inside wasm memory, `slowUtf8(written)` hands the first
+ * `written` of them over.
+ */
+export function inbound(routes, slow, maxUnits, reserve, slowUtf8) {
+  const toCore = (data) => {
+    if (typeof data !== 'string' || data.length < LARGE_UNITS || data.length > maxUnits) {
+      slow(data);
+      return;
+    }
+    // ASCII fills exactly `length` bytes; anything else takes up to 3 per UTF-16 unit.
+    let done = encoder.encodeInto(data, reserve(data.length));
+    if (done.read < data.length) done = encoder.encodeInto(data, reserve(data.length * 3));
+    slowUtf8(done.written);
+  };
   return (data) => {
     if (routes !== null && typeof data === 'string' && data.length <= maxUnits && !looksLikeControl(data)) {
       let frame;
@@ -101,7 +122,7 @@ export function inbound(routes, slow, maxUnits) {
         }
       }
     }
-    slow(data);
+    toCore(data);
   };
 }
 

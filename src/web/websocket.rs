@@ -2,6 +2,9 @@
 //! handlers (so a replaced socket can never deliver stale events) and closes the socket.
 //! Inbound frames take the path in `glue.js`: parsed by the browser, envelope into wasm.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use js_sys::Function;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -12,7 +15,13 @@ use web_sys::{BinaryType, CloseEvent, Event, WebSocket};
 extern "C" {
     /// A `receive(data)` function: plain messages parsed and delivered through `routes` (see
     /// `routes.rs`), everything else passed to `slow`; `routes` null: everything to `slow`.
-    fn inbound(routes: &JsValue, slow: &Function, max_units: u32) -> Function;
+    fn inbound(
+        routes: &JsValue,
+        slow: &Function,
+        max_units: u32,
+        reserve: &Function,
+        slow_utf8: &Function,
+    ) -> Function;
     /// `ws.onmessage = (e) => receive(e.data)`.
     fn listen(ws: &WebSocket, receive: &Function);
 }
@@ -33,6 +42,8 @@ pub struct WsConn {
     ws: WebSocket,
     _on_open: Closure<dyn FnMut(Event)>,
     _slow: Closure<dyn FnMut(JsValue)>,
+    _reserve: Closure<dyn FnMut(u32) -> js_sys::Uint8Array>,
+    _slow_utf8: Closure<dyn FnMut(u32)>,
     receive: Function,
     _on_close: Closure<dyn FnMut(CloseEvent)>,
     _on_error: Closure<dyn FnMut(Event)>,
@@ -69,7 +80,33 @@ impl WsConn {
                     js_sys::Uint8Array::new(&data).to_vec(),
                 )),
             });
-        let receive = inbound(routes, on_data.as_ref().unchecked_ref(), max_units);
+        // A large text frame arrives as UTF-8 that JS writes into `buffer` (see glue.js).
+        let buffer: Rc<RefCell<Vec<u8>>> = Rc::default();
+        let b = buffer.clone();
+        let reserve = Closure::<dyn FnMut(u32) -> js_sys::Uint8Array>::new(move |n: u32| {
+            let mut buf = b.borrow_mut();
+            *buf = vec![0; n as usize];
+            wasm_view(&buf)
+        });
+        let s = signal.clone();
+        let slow_utf8 = Closure::<dyn FnMut(u32)>::new(move |written: u32| {
+            let mut bytes = std::mem::take(&mut *buffer.borrow_mut());
+            bytes.truncate(written as usize);
+            // TextEncoder writes well-formed UTF-8 (a lone surrogate becomes U+FFFD, as in
+            // wasm-bindgen's own string copy). Were it ever not, the bytes would go on as a
+            // binary frame, which the core reports as malformed.
+            match String::from_utf8(bytes) {
+                Ok(text) => s(SocketSignal::Text(text)),
+                Err(e) => s(SocketSignal::Binary(e.into_bytes())),
+            }
+        });
+        let receive = inbound(
+            routes,
+            on_data.as_ref().unchecked_ref(),
+            max_units,
+            reserve.as_ref().unchecked_ref(),
+            slow_utf8.as_ref().unchecked_ref(),
+        );
         let s = signal.clone();
         let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |e: CloseEvent| {
             s(SocketSignal::Close {
@@ -87,6 +124,8 @@ impl WsConn {
             ws,
             _on_open: on_open,
             _slow: on_data,
+            _reserve: reserve,
+            _slow_utf8: slow_utf8,
             receive,
             _on_close: on_close,
             _on_error: on_error,
@@ -112,6 +151,16 @@ impl WsConn {
         let reason: String = reason.chars().take(60).collect();
         let _ = self.ws.close_with_code_and_reason(code, &reason);
     }
+}
+
+/// A Uint8Array over `buf`'s bytes inside wasm memory (valid until wasm allocates again).
+fn wasm_view(buf: &[u8]) -> js_sys::Uint8Array {
+    let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
+    js_sys::Uint8Array::new_with_byte_offset_and_length(
+        &memory.buffer(),
+        buf.as_ptr() as u32,
+        buf.len() as u32,
+    )
 }
 
 impl Drop for WsConn {
