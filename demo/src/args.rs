@@ -18,6 +18,9 @@ pub const USAGE: &str =
   --push-rate RATE[/BURST]
                      pushes per second per socket, bursts of BURST (default 50/100; `off`: no
                      limit); pushes over it get the error reply \"rate limited\"
+  --idle-timeout-ms MS
+                     close a socket that sent nothing (no frame, no pong) for MS ms; it is
+                     pinged after MS/2 (default 60000; `off`: never)
   --pubsub MODE      `local` (default: one node), `redis://host[:port][/db]` (broadcasts,
                      notifications and presence fan out to every node on that Redis), or `auto`
                      (Redis at 127.0.0.1:6379 if it answers within 300 ms, else local);
@@ -89,6 +92,20 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Args, ArgsError>
             }
             "--push-rate" => {
                 out.security.push_rate = PushRate::parse(&value()?).map_err(ArgsError::Invalid)?;
+            }
+            "--idle-timeout-ms" => {
+                let v = value()?;
+                out.security.idle_timeout = match v.as_str() {
+                    "off" => None,
+                    ms => match ms.parse::<u64>() {
+                        Ok(ms) if ms >= 10 => Some(std::time::Duration::from_millis(ms)),
+                        _ => {
+                            return Err(ArgsError::Invalid(format!(
+                                "bad --idle-timeout-ms {v:?} (milliseconds, at least 10, or off)"
+                            )))
+                        }
+                    },
+                };
             }
             "--pubsub" => {
                 out.cluster.mode = pubsub::Mode::parse(&value()?).map_err(ArgsError::Invalid)?;
@@ -194,5 +211,24 @@ mod tests {
             }
         );
         assert_eq!(Args::default().security, Security::default());
+    }
+
+    #[test]
+    fn idle_timeout_flag() {
+        use std::time::Duration;
+        assert_eq!(
+            Args::default().security.idle_timeout,
+            Some(Duration::from_secs(60))
+        );
+        let a = p(&["--idle-timeout-ms", "1500"]).expect("valid");
+        assert_eq!(a.security.idle_timeout, Some(Duration::from_millis(1500)));
+        let a = p(&["--idle-timeout-ms=off"]).expect("valid");
+        assert_eq!(a.security.idle_timeout, None);
+        for bad in ["0", "9", "-1", "1s", ""] {
+            assert!(
+                matches!(p(&["--idle-timeout-ms", bad]), Err(ArgsError::Invalid(_))),
+                "{bad:?}"
+            );
+        }
     }
 }

@@ -132,6 +132,7 @@ async fn websocket(
     let store = state.store.clone();
     let sockets = state.sockets.clone();
     let push_rate = state.security.push_rate;
+    let idle_timeout = state.security.idle_timeout;
     // Offering `phoenix` (plus `base64url.bearer.phx.<token>`) gets `phoenix` back; the token
     // protocol is never echoed.
     ws.protocols(["phoenix"])
@@ -139,7 +140,15 @@ async fn websocket(
         .max_frame_size(MAX_MESSAGE_BYTES)
         .on_failed_upgrade(move |err| log!("websocket upgrade from {peer} failed: {err}"))
         .on_upgrade(move |socket| {
-            sockets.track_future(socket::run(socket, hub, store, identity, peer, push_rate))
+            sockets.track_future(socket::run(
+                socket,
+                hub,
+                store,
+                identity,
+                peer,
+                push_rate,
+                idle_timeout,
+            ))
         })
 }
 

@@ -11,6 +11,7 @@ pub mod dialects;
 pub mod frame;
 pub mod http;
 pub mod hub;
+pub mod liveness;
 pub mod presence;
 pub mod pubsub;
 pub mod security;

@@ -8,6 +8,8 @@
 //! - Pushes: every client frame but a heartbeat takes a token from the socket's bucket; with
 //!   none left the frame is answered `{"status":"error","response":{"reason":"rate limited"}}`
 //!   and otherwise ignored (the socket stays open).
+//! - Silence: a socket that sends nothing, not even a pong, for the idle timeout is closed
+//!   (see `liveness`).
 
 use std::time::Instant;
 
@@ -31,6 +33,8 @@ pub const DEFAULT_PUSH_RATE: PushRate = PushRate {
 pub struct Security {
     pub origins: Origins,
     pub push_rate: PushRate,
+    /// Silence after which a socket is closed (pinged at half of it); `None`: never.
+    pub idle_timeout: Option<std::time::Duration>,
 }
 
 impl Default for Security {
@@ -38,6 +42,7 @@ impl Default for Security {
         Security {
             origins: Origins::default(),
             push_rate: DEFAULT_PUSH_RATE,
+            idle_timeout: Some(crate::liveness::DEFAULT_IDLE_TIMEOUT),
         }
     }
 }

@@ -3,11 +3,13 @@
 //!
 //! Every client frame but a heartbeat takes a token from the socket's bucket (`--push-rate`);
 //! a frame over the rate is answered with the error reply "rate limited" and not handled. A
-//! message over `security::MAX_FRAME_BYTES` closes the socket with 1009.
+//! message over `security::MAX_FRAME_BYTES` closes the socket with 1009. A socket silent for the
+//! idle timeout is pinged, then closed (`liveness`).
 
 use crate::auth::Identity;
 use crate::frame::Frame;
 use crate::hub::{Hub, OUTBOX_CAPACITY};
+use crate::liveness::{self, Due, Liveness};
 use crate::log;
 use crate::security::{self, Limiter, PushRate};
 use crate::session::{self, Session};
@@ -17,6 +19,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 
 /// WebSocket close code "service restart", sent to every socket on shutdown.
 pub const CLOSE_SERVICE_RESTART: u16 = 1012;
@@ -30,6 +33,7 @@ pub async fn run(
     identity: Option<Identity>,
     peer: SocketAddr,
     push_rate: PushRate,
+    idle_timeout: Option<Duration>,
 ) {
     let conn = hub.next_conn_id();
     let (tx, mut rx) = mpsc::channel::<String>(OUTBOX_CAPACITY);
@@ -40,6 +44,7 @@ pub async fn run(
     let session = Session::new(conn, hub.clone(), tx, store, identity);
     let mut shutdown = hub.shutdown_signal();
     let mut limit = Limiter::new(push_rate);
+    let mut live = Liveness::new(idle_timeout, Instant::now());
 
     let reason = loop {
         tokio::select! {
@@ -47,28 +52,42 @@ pub async fn run(
                 close_for_restart(&mut socket).await;
                 break "server shutdown";
             }
-            incoming = socket.recv() => match incoming {
-                None => break "closed",
-                Some(Err(err)) if security::is_too_big(&err) => {
-                    close_with(&mut socket, security::CLOSE_MESSAGE_TOO_BIG, "message too big")
-                        .await;
-                    break "message too big";
-                }
-                Some(Err(_)) => break "transport error",
-                Some(Ok(Message::Close(_))) => break "closed by client",
-                Some(Ok(Message::Text(text))) => {
-                    if !handle_text(&session, &mut socket, &mut limit, text.as_str()).await {
+            () = liveness::until(live.deadline()) => match live.due() {
+                Due::Ping => {
+                    if socket.send(Message::Ping(Default::default())).await.is_err() {
                         break "send failed";
                     }
                 }
-                Some(Ok(Message::Binary(bytes))) => {
-                    if limit.allow(conn) {
-                        log!("conn {conn}: ignoring binary frame ({} bytes)", bytes.len());
-                    }
+                Due::Close => {
+                    close_with(&mut socket, liveness::CLOSE_IDLE, "idle timeout").await;
+                    break "idle timeout";
                 }
-                // Pings are answered by the WebSocket layer itself.
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
             },
+            incoming = socket.recv() => {
+                live.heard(Instant::now());
+                match incoming {
+                    None => break "closed",
+                    Some(Err(err)) if security::is_too_big(&err) => {
+                        close_with(&mut socket, security::CLOSE_MESSAGE_TOO_BIG, "message too big")
+                            .await;
+                        break "message too big";
+                    }
+                    Some(Err(_)) => break "transport error",
+                    Some(Ok(Message::Close(_))) => break "closed by client",
+                    Some(Ok(Message::Text(text))) => {
+                        if !handle_text(&session, &mut socket, &mut limit, text.as_str()).await {
+                            break "send failed";
+                        }
+                    }
+                    Some(Ok(Message::Binary(bytes))) => {
+                        if limit.allow(conn) {
+                            log!("conn {conn}: ignoring binary frame ({} bytes)", bytes.len());
+                        }
+                    }
+                    // Pings are answered by the WebSocket layer itself.
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                }
+            }
             Some(text) = rx.recv() => {
                 if socket.send(Message::Text(text.into())).await.is_err() {
                     break "send failed";

@@ -184,6 +184,59 @@ async fn an_oversized_message_closes_the_socket_with_1009() {
     server.stop().await;
 }
 
+/// A client that stops answering is pinged at half the idle timeout and closed with 1001 at
+/// the whole of it, and its presence leaves the room; a client that only answers pings (a hub
+/// or nova socket has no heartbeat of its own) stays connected.
+#[tokio::test]
+async fn a_silent_client_is_pinged_then_closed_and_leaves_presence() {
+    let idle = Duration::from_millis(400);
+    let server = start_with(Security {
+        idle_timeout: Some(idle),
+        ..Security::default()
+    })
+    .await;
+    let mut watcher = server.client().await;
+    watcher
+        .join_room("room:idle", "1", json!({"name": "watcher"}))
+        .await;
+    let mut silent = server.client().await;
+    silent
+        .join_room("room:idle", "1", json!({"name": "silent"}))
+        .await;
+    let started = std::time::Instant::now();
+    let joined = watcher.recv_diff("room:idle").await;
+    assert!(joined["joins"].get("silent").is_some(), "{joined}");
+    // `silent` is no longer read, so its pings go unanswered; `watcher` reads, and answers.
+    let left = watcher.recv_diff("room:idle").await;
+    assert!(left["leaves"].get("silent").is_some(), "{left}");
+    assert!(
+        started.elapsed() >= idle,
+        "left after {:?}",
+        started.elapsed()
+    );
+    let mut pings = 0;
+    let code = tokio::time::timeout(STEP, async {
+        loop {
+            match silent.ws.next().await {
+                Some(Ok(Message::Ping(_))) => pings += 1,
+                Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
+                other => panic!("expected pings then a close, got {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("close in time");
+    assert_eq!((pings, code), (1, 1001));
+
+    // Three idle timeouts later the reading client is still connected.
+    watcher.recv_none(idle * 3).await;
+    watcher
+        .send(json!([null, "9", "phoenix", "heartbeat", {}]))
+        .await;
+    assert_eq!(watcher.recv().await[4]["status"], "ok");
+    server.stop().await;
+}
+
 /// Send `n` echo pushes at once, then read their `n` replies; returns how many were refused.
 async fn burst(c: &mut Client, topic: &str, n: usize, first_ref: usize) -> usize {
     for i in 0..n {

@@ -24,6 +24,7 @@ use crate::channels::{self, Channel};
 use crate::frame::Frame;
 use crate::http::{AppState, MAX_MESSAGE_BYTES};
 use crate::hub::{ConnId, Hub, Member, OUTBOX_CAPACITY};
+use crate::liveness::{self, Due, Liveness};
 use crate::log;
 use crate::security::{self, Limiter};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -35,6 +36,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 /// WebSocket close code "service restart", sent on server shutdown.
 const CLOSE_SERVICE_RESTART: u16 = 1012;
@@ -71,6 +73,8 @@ pub(crate) struct Ctx {
     pub conn: ConnId,
     pub hub: Arc<Hub>,
     limit: Limiter,
+    /// See [`crate::liveness`].
+    idle_timeout: Option<Duration>,
 }
 
 impl Ctx {
@@ -144,6 +148,7 @@ fn accept<C: Codec>(
         conn,
         hub,
         limit: Limiter::new(state.security.push_rate),
+        idle_timeout: state.security.idle_timeout,
     };
     let sockets = state.sockets.clone();
     ws.max_message_size(MAX_MESSAGE_BYTES)
@@ -164,35 +169,50 @@ async fn run<C: Codec>(
 ) {
     let conn = ctx.conn;
     let mut shutdown = ctx.hub.shutdown_signal();
+    let mut live = Liveness::new(ctx.idle_timeout, Instant::now());
     let reason = loop {
         tokio::select! {
             () = shutdown_requested(&mut shutdown) => {
                 close_with(&mut socket, CLOSE_SERVICE_RESTART, "service restart").await;
                 break "server shutdown";
             }
-            incoming = socket.recv() => match incoming {
-                None => break "closed",
-                Some(Err(err)) if security::is_too_big(&err) => {
-                    close_with(&mut socket, security::CLOSE_MESSAGE_TOO_BIG, "message too big")
-                        .await;
-                    break "message too big";
+            () = liveness::until(live.deadline()) => match live.due() {
+                Due::Ping => {
+                    if socket.send(Message::Ping(Default::default())).await.is_err() {
+                        break "send failed";
+                    }
                 }
-                Some(Err(_)) => break "transport error",
-                Some(Ok(Message::Close(_))) => break "closed by client",
-                Some(Ok(Message::Text(text))) => {
-                    if let Some(reply) = codec.inbound(&mut ctx, text.as_str()) {
-                        if socket.send(Message::Text(reply.into())).await.is_err() {
-                            break "send failed";
+                Due::Close => {
+                    close_with(&mut socket, liveness::CLOSE_IDLE, "idle timeout").await;
+                    break "idle timeout";
+                }
+            },
+            incoming = socket.recv() => {
+                live.heard(Instant::now());
+                match incoming {
+                    None => break "closed",
+                    Some(Err(err)) if security::is_too_big(&err) => {
+                        close_with(&mut socket, security::CLOSE_MESSAGE_TOO_BIG, "message too big")
+                            .await;
+                        break "message too big";
+                    }
+                    Some(Err(_)) => break "transport error",
+                    Some(Ok(Message::Close(_))) => break "closed by client",
+                    Some(Ok(Message::Text(text))) => {
+                        if let Some(reply) = codec.inbound(&mut ctx, text.as_str()) {
+                            if socket.send(Message::Text(reply.into())).await.is_err() {
+                                break "send failed";
+                            }
                         }
                     }
-                }
-                Some(Ok(Message::Binary(bytes))) => {
-                    if ctx.allow() {
-                        log!("conn {conn}: ignoring binary frame ({} bytes)", bytes.len());
+                    Some(Ok(Message::Binary(bytes))) => {
+                        if ctx.allow() {
+                            log!("conn {conn}: ignoring binary frame ({} bytes)", bytes.len());
+                        }
                     }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 }
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-            },
+            }
             Some(text) = rx.recv() => {
                 let out = match Frame::decode(&text) {
                     Ok(frame) => codec.outbound(frame),
