@@ -52,17 +52,11 @@ pub async fn run(
                 close_for_restart(&mut socket).await;
                 break "server shutdown";
             }
-            () = liveness::until(live.deadline()) => match live.due() {
-                Due::Ping => {
-                    if socket.send(Message::Ping(Default::default())).await.is_err() {
-                        break "send failed";
-                    }
+            () = liveness::until(live.deadline()) => {
+                if let Some(reason) = on_silence(&mut socket, &mut live).await {
+                    break reason;
                 }
-                Due::Close => {
-                    close_with(&mut socket, liveness::CLOSE_IDLE, "idle timeout").await;
-                    break "idle timeout";
-                }
-            },
+            }
             incoming = socket.recv() => {
                 live.heard(Instant::now());
                 match incoming {
@@ -168,8 +162,27 @@ async fn close_for_restart(socket: &mut WebSocket) {
     close_with(socket, CLOSE_SERVICE_RESTART, "service restart").await;
 }
 
-/// Send a Close frame with `code` and wait briefly for the client's answering Close.
-async fn close_with(socket: &mut WebSocket, code: u16, reason: &'static str) {
+/// Acts on a passed liveness deadline: pings the socket, or closes it for its silence. Returns
+/// why the socket's loop must end, if it must.
+pub(crate) async fn on_silence(
+    socket: &mut WebSocket,
+    live: &mut Liveness,
+) -> Option<&'static str> {
+    match live.due() {
+        Due::Ping => socket
+            .send(Message::Ping(Default::default()))
+            .await
+            .err()
+            .map(|_| "send failed"),
+        Due::Close => {
+            close_with(socket, liveness::CLOSE_IDLE, "idle timeout").await;
+            Some("idle timeout")
+        }
+    }
+}
+
+/// Sends a Close frame with `code` and waits briefly for the client's answer.
+pub(crate) async fn close_with(socket: &mut WebSocket, code: u16, reason: &'static str) {
     let close = Message::Close(Some(CloseFrame {
         code,
         reason: reason.into(),

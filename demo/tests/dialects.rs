@@ -259,3 +259,46 @@ async fn phoenix_and_hub_broadcasts_reach_nova_clients() {
     h.recv_none(QUIET).await;
     server.stop().await;
 }
+
+/// A hub socket has no heartbeat: while it answers pings it stays open past the idle timeout;
+/// once it stops reading it is pinged, then closed with 1001.
+#[tokio::test]
+async fn a_hub_socket_lives_on_pongs_and_is_closed_when_silent() {
+    let idle = Duration::from_millis(300);
+    let mut config = tether_demo::Config::new(
+        std::path::PathBuf::from("no-static-dir"),
+        common::temp_dir("dialect-idle"),
+    );
+    config.security.idle_timeout = Some(idle);
+    let server = TestServer::start_config(config, true).await;
+    let mut h = hub(&server, &["room:idle"]).await;
+    // Reading answers the server's pings: no text, no close, for three idle timeouts.
+    let quiet = tokio::time::timeout(idle * 3, async {
+        loop {
+            match h.ws.next().await {
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                other => return other,
+            }
+        }
+    })
+    .await;
+    assert!(quiet.is_err(), "expected silence, got {quiet:?}");
+    // Not read any more: pinged once, then closed.
+    tokio::time::sleep(idle * 2).await;
+    let mut pings = 0;
+    let code = tokio::time::timeout(STEP, async {
+        loop {
+            match h.ws.next().await {
+                Some(Ok(Message::Ping(_))) => pings += 1,
+                Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
+                other => panic!("expected pings then a close, got {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("close in time");
+    // (A ping read just as the first phase ended may have gone unanswered: at most one here.)
+    assert!(pings <= 1, "{pings} pings");
+    assert_eq!(code, 1001);
+    server.stop().await;
+}

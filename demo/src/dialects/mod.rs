@@ -24,10 +24,11 @@ use crate::channels::{self, Channel};
 use crate::frame::Frame;
 use crate::http::{AppState, MAX_MESSAGE_BYTES};
 use crate::hub::{ConnId, Hub, Member, OUTBOX_CAPACITY};
-use crate::liveness::{self, Due, Liveness};
+use crate::liveness::{self, Liveness};
 use crate::log;
 use crate::security::{self, Limiter};
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use crate::socket::{close_with, on_silence, CLOSE_SERVICE_RESTART};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -37,11 +38,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-
-/// WebSocket close code "service restart", sent on server shutdown.
-const CLOSE_SERVICE_RESTART: u16 = 1012;
-/// How long to wait for the client's answering Close frame.
-const CLOSE_GRACE: Duration = Duration::from_millis(300);
 
 /// The dialect routes, merged into `http::router`.
 pub fn routes() -> Router<AppState> {
@@ -176,17 +172,11 @@ async fn run<C: Codec>(
                 close_with(&mut socket, CLOSE_SERVICE_RESTART, "service restart").await;
                 break "server shutdown";
             }
-            () = liveness::until(live.deadline()) => match live.due() {
-                Due::Ping => {
-                    if socket.send(Message::Ping(Default::default())).await.is_err() {
-                        break "send failed";
-                    }
+            () = liveness::until(live.deadline()) => {
+                if let Some(reason) = on_silence(&mut socket, &mut live).await {
+                    break reason;
                 }
-                Due::Close => {
-                    close_with(&mut socket, liveness::CLOSE_IDLE, "idle timeout").await;
-                    break "idle timeout";
-                }
-            },
+            }
             incoming = socket.recv() => {
                 live.heard(Instant::now());
                 match incoming {
@@ -238,23 +228,4 @@ async fn run<C: Codec>(
 async fn shutdown_requested(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
     // Map the watch guard (not Send) away before the caller awaits anything else.
     let _ = shutdown.wait_for(|down| *down).await.map(|_| ());
-}
-
-/// Send a Close frame with `code` and wait briefly for the client's answering Close.
-async fn close_with(socket: &mut WebSocket, code: u16, reason: &'static str) {
-    let close = Message::Close(Some(CloseFrame {
-        code,
-        reason: reason.into(),
-    }));
-    if socket.send(close).await.is_err() {
-        return;
-    }
-    let _ = tokio::time::timeout(CLOSE_GRACE, async {
-        while let Some(Ok(msg)) = socket.recv().await {
-            if matches!(msg, Message::Close(_)) {
-                break;
-            }
-        }
-    })
-    .await;
 }
