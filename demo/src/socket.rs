@@ -14,7 +14,7 @@ use crate::log;
 use crate::security::{self, Limiter, PushRate};
 use crate::session::{self, Session};
 use crate::store::Store;
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,27 +59,24 @@ pub async fn run(
             }
             incoming = socket.recv() => {
                 live.heard(Instant::now());
-                match incoming {
-                    None => break "closed",
-                    Some(Err(err)) if security::is_too_big(&err) => {
-                        close_with(&mut socket, security::CLOSE_MESSAGE_TOO_BIG, "message too big")
-                            .await;
-                        break "message too big";
-                    }
-                    Some(Err(_)) => break "transport error",
-                    Some(Ok(Message::Close(_))) => break "closed by client",
-                    Some(Ok(Message::Text(text))) => {
+                match classify(incoming) {
+                    Incoming::Text(text) => {
                         if !handle_text(&session, &mut socket, &mut limit, text.as_str()).await {
                             break "send failed";
                         }
                     }
-                    Some(Ok(Message::Binary(bytes))) => {
+                    Incoming::Binary(len) => {
                         if limit.allow(conn) {
-                            log!("conn {conn}: ignoring binary frame ({} bytes)", bytes.len());
+                            log!("conn {conn}: ignoring binary frame ({len} bytes)");
                         }
                     }
-                    // Pings are answered by the WebSocket layer itself.
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Incoming::TooBig => {
+                        close_with(&mut socket, security::CLOSE_MESSAGE_TOO_BIG, "message too big")
+                            .await;
+                        break "message too big";
+                    }
+                    Incoming::End(reason) => break reason,
+                    Incoming::Control => {}
                 }
             }
             Some(text) = rx.recv() => {
@@ -160,6 +157,31 @@ async fn shutdown_requested(shutdown: &mut watch::Receiver<bool>) {
 
 async fn close_for_restart(socket: &mut WebSocket) {
     close_with(socket, CLOSE_SERVICE_RESTART, "service restart").await;
+}
+
+/// What one read from a client socket means for the socket's loop.
+pub(crate) enum Incoming {
+    Text(Utf8Bytes),
+    /// A binary message of this many bytes (no endpoint takes binary frames).
+    Binary(usize),
+    /// A message over the size limit: the socket is closed with 1009.
+    TooBig,
+    /// The socket is done, for this reason.
+    End(&'static str),
+    /// A ping or a pong (pings are answered by the WebSocket layer itself).
+    Control,
+}
+
+pub(crate) fn classify(read: Option<Result<Message, axum::Error>>) -> Incoming {
+    match read {
+        None => Incoming::End("closed"),
+        Some(Err(err)) if security::is_too_big(&err) => Incoming::TooBig,
+        Some(Err(_)) => Incoming::End("transport error"),
+        Some(Ok(Message::Close(_))) => Incoming::End("closed by client"),
+        Some(Ok(Message::Text(text))) => Incoming::Text(text),
+        Some(Ok(Message::Binary(bytes))) => Incoming::Binary(bytes.len()),
+        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Incoming::Control,
+    }
 }
 
 /// Acts on a passed liveness deadline: pings the socket, or closes it for its silence. Returns

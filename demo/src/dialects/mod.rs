@@ -27,7 +27,7 @@ use crate::hub::{ConnId, Hub, Member, OUTBOX_CAPACITY};
 use crate::liveness::{self, Liveness};
 use crate::log;
 use crate::security::{self, Limiter};
-use crate::socket::{close_with, on_silence, CLOSE_SERVICE_RESTART};
+use crate::socket::{classify, close_with, on_silence, Incoming, CLOSE_SERVICE_RESTART};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -179,28 +179,26 @@ async fn run<C: Codec>(
             }
             incoming = socket.recv() => {
                 live.heard(Instant::now());
-                match incoming {
-                    None => break "closed",
-                    Some(Err(err)) if security::is_too_big(&err) => {
-                        close_with(&mut socket, security::CLOSE_MESSAGE_TOO_BIG, "message too big")
-                            .await;
-                        break "message too big";
-                    }
-                    Some(Err(_)) => break "transport error",
-                    Some(Ok(Message::Close(_))) => break "closed by client",
-                    Some(Ok(Message::Text(text))) => {
+                match classify(incoming) {
+                    Incoming::Text(text) => {
                         if let Some(reply) = codec.inbound(&mut ctx, text.as_str()) {
                             if socket.send(Message::Text(reply.into())).await.is_err() {
                                 break "send failed";
                             }
                         }
                     }
-                    Some(Ok(Message::Binary(bytes))) => {
+                    Incoming::Binary(len) => {
                         if ctx.allow() {
-                            log!("conn {conn}: ignoring binary frame ({} bytes)", bytes.len());
+                            log!("conn {conn}: ignoring binary frame ({len} bytes)");
                         }
                     }
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Incoming::TooBig => {
+                        close_with(&mut socket, security::CLOSE_MESSAGE_TOO_BIG, "message too big")
+                            .await;
+                        break "message too big";
+                    }
+                    Incoming::End(reason) => break reason,
+                    Incoming::Control => {}
                 }
             }
             Some(text) = rx.recv() => {
