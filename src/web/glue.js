@@ -91,15 +91,25 @@ const encoder = new TextEncoder();
  * `written` of them over.
  */
 export function inbound(routes, slow, maxUnits, reserve, slowUtf8) {
+  // A frame of at most `maxUnits` UTF-16 units is at most `maxBytes` of UTF-8, the core's limit.
+  const maxBytes = maxUnits * 3;
   const toCore = (data) => {
-    if (typeof data !== 'string' || data.length < LARGE_UNITS || data.length > maxUnits) {
+    if (typeof data !== 'string' || data.length < LARGE_UNITS || data.length > maxBytes) {
       slow(data);
       return;
     }
-    // ASCII fills exactly `length` bytes; anything else takes up to 3 per UTF-16 unit.
+    // ASCII fills exactly `length` bytes; anything else takes up to 3 per UTF-16 unit, but
+    // never more than the limit: a frame that does not fit is over it, and the core says so.
     let done = encoder.encodeInto(data, reserve(data.length));
-    if (done.read < data.length) done = encoder.encodeInto(data, reserve(data.length * 3));
-    slowUtf8(done.written);
+    if (done.read < data.length) {
+      done = encoder.encodeInto(data, reserve(Math.min(data.length * 3, maxBytes)));
+    }
+    if (done.read < data.length) {
+      reserve(0); // frees the buffer
+      slow(data);
+    } else {
+      slowUtf8(done.written);
+    }
   };
   return (data) => {
     if (routes !== null && typeof data === 'string' && data.length <= maxUnits && !looksLikeControl(data)) {

@@ -211,6 +211,9 @@ test('every bad input yields its error event and the client keeps working', { ti
     ['16 MB text frame (maxFrameBytes 1 MiB)',
       JSON.stringify([null, null, ROOM, 'good', { big: 'x'.repeat(16 * 1024 * 1024) }]), 'frame_too_large'],
     ['2 MB binary frame', binary(2, [ROOM, 'bin'], Buffer.alloc(2 * 1024 * 1024)), 'frame_too_large'],
+    // Under the limit in UTF-16 units, over it in UTF-8: the core's check still applies.
+    ['600k-unit frame of "é" (1.2 MB of UTF-8; maxFrameBytes 1 MiB)',
+      JSON.stringify([null, null, ROOM, 'good', { big: 'é'.repeat(600_000) }]), 'frame_too_large'],
     ['deep nesting (100k [)', '['.repeat(100_000), 'malformed_frame'],
     // A broadcast's payload is parsed by the browser (as phoenix.js does) and handed on as it is.
     ['deep nesting in a broadcast payload',
@@ -278,6 +281,26 @@ test('presence: __proto__ keys are ordinary keys, a diff before the join is harm
   await badInput('presence_diff with a __proto__ leave', JSON.stringify([pjr, null, PRES, 'presence_diff',
     { joins: {}, leaves: JSON.parse('{"__proto__":{"metas":[{"phx_ref":"P1"}]}}') }]), null);
   assert.equal(await page.evaluate(() => window.t.protoIntact()), true, 'Object.prototype untouched');
+});
+
+test('a large frame reaches the core as UTF-8 intact (a 3,000-key presence_state with non-ASCII keys and names)', async () => {
+  const pjr = server.joinRefs[PRES];
+  const state = {};
+  for (let i = 0; i < 3000; i++) state[`ü${i}`] = { metas: [{ phx_ref: `r${i}`, name: `Zoë ${i} 🎉 名前` }] };
+  const text = JSON.stringify([pjr, null, PRES, 'presence_state', state]);
+  assert.ok(text.length > 16384 * 4, `a frame of ${text.length} units takes the large-frame path`);
+  await badInput('large non-ASCII presence_state', text, null);
+  await page.waitForFunction(() => window.t.keys().length === 3000, null, { timeout: 5_000 });
+  const firstLast = await page.evaluate(() => {
+    const names = window.t.presence.list((key, p) => `${key}=${p.metas[0].name}`);
+    return [names[0], names[names.length - 1]];
+  });
+  assert.deepEqual(firstLast, ['ü0=Zoë 0 🎉 名前', 'ü2999=Zoë 2999 🎉 名前']);
+  // The same state again: nothing changes, nothing is reported.
+  const syncs = await page.evaluate(() => log.syncs);
+  await badInput('the same large state again', text, null);
+  await page.waitForFunction((n) => log.syncs > n, syncs, { timeout: 5_000 });
+  assert.equal(await page.evaluate(() => window.t.keys().length), 3000);
 });
 
 test('parsed in the page: join refs are honoured, a throwing listener is reported and the others run, listeners added or removed in delivery count from the next frame', async () => {
