@@ -1,7 +1,9 @@
 //! The sans-IO client: the socket's lifecycle, heartbeats, the timer table and the public calls.
 //! Inbound frames and channel transitions live in `routing.rs`.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+
+use super::small_map::SmallMap;
 
 use serde_json::Value;
 
@@ -74,10 +76,10 @@ pub struct Client {
     pub(super) heartbeat_ref: Option<String>,
     pub(super) timers: TimerTable,
     pub(super) channels: BTreeMap<u32, Channel>,
-    pub(super) inflight: HashMap<String, InFlight>,
-    pub(super) requests: HashMap<PushId, Request>,
+    pub(super) inflight: SmallMap<String, InFlight>,
+    pub(super) requests: SmallMap<PushId, Request>,
     pub(super) buffer: SendBuffer,
-    pub(super) presence: HashMap<u32, PresenceTracker>,
+    pub(super) presence: SmallMap<u32, PresenceTracker>,
     pub(super) stores: Stores,
     pub(super) dialect: Box<dyn WireDialect>,
     /// The topics the current connection's URL subscribes to (dialects with membership in the URL).
@@ -87,8 +89,8 @@ pub struct Client {
     pub(super) connect_started: u64,
     pub(super) last_close_code: Option<u16>,
     /// When each request was sent (only kept while telemetry is on).
-    pub(super) sent_at: HashMap<PushId, u64>,
-    pub(super) join_sent_at: HashMap<u32, u64>,
+    pub(super) sent_at: SmallMap<PushId, u64>,
+    pub(super) join_sent_at: SmallMap<u32, u64>,
     /// The latest `now` any input carried (for work that follows from an input without one).
     pub(super) last_now: u64,
     pub(super) out: VecDeque<Output>,
@@ -113,10 +115,10 @@ impl Client {
             heartbeat_ref: None,
             timers: TimerTable::default(),
             channels: BTreeMap::new(),
-            inflight: HashMap::new(),
-            requests: HashMap::new(),
+            inflight: SmallMap::new(),
+            requests: SmallMap::new(),
             buffer: SendBuffer::default(),
-            presence: HashMap::new(),
+            presence: SmallMap::new(),
             stores: Stores::default(),
             last_now: 0,
             telemetry: false,
@@ -124,8 +126,8 @@ impl Client {
             connected_topics: Vec::new(),
             connect_started: 0,
             last_close_code: None,
-            sent_at: HashMap::new(),
-            join_sent_at: HashMap::new(),
+            sent_at: SmallMap::new(),
+            join_sent_at: SmallMap::new(),
             out: VecDeque::new(),
         };
         client.tick(0);

@@ -28,6 +28,7 @@ pub mod presence_tracker;
 pub mod rng;
 mod routing;
 pub mod send_buffer;
+pub mod small_map;
 pub mod timers;
 
 pub use backoff::{Backoff, Schedule};

@@ -1,7 +1,7 @@
 //! Notification stores on the client: each owns a channel (`user:{id}:notifications`), syncs on
 //! every join, and sends its reads as pushes whose replies come back to it, not to the user.
 
-use std::collections::HashMap;
+use super::small_map::SmallMap;
 
 use serde_json::{json, Value};
 
@@ -16,10 +16,10 @@ use super::timers::TimerKey;
 /// The stores of one client, and which pushes belong to them.
 #[derive(Debug, Default)]
 pub struct Stores {
-    pub(super) by_channel: HashMap<u32, NotificationStore>,
-    pub(super) pushes: HashMap<PushId, (ChannelId, RequestTag)>,
+    pub(super) by_channel: SmallMap<u32, NotificationStore>,
+    pub(super) pushes: SmallMap<PushId, (ChannelId, RequestTag)>,
     /// The `sync` sent right behind a channel's current `phx_join`, by channel.
-    pub(super) pipelined: HashMap<u32, PushId>,
+    pub(super) pipelined: SmallMap<u32, PushId>,
 }
 
 impl Client {

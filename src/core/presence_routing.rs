@@ -10,10 +10,9 @@ impl Client {
     /// Tracks presence on `channel` from now on (idempotent). `leave_grace_ms` > 0 hides a key
     /// that leaves and returns within that time.
     pub fn track_presence(&mut self, channel: ChannelId, leave_grace_ms: u64) {
-        if self.channels.contains_key(&channel.0) {
+        if self.channels.contains_key(&channel.0) && !self.presence.contains_key(&channel.0) {
             self.presence
-                .entry(channel.0)
-                .or_insert_with(|| PresenceTracker::new(leave_grace_ms));
+                .insert(channel.0, PresenceTracker::new(leave_grace_ms));
         }
     }
 

@@ -1,7 +1,9 @@
 //! The one timer table. Every deadline of the client lives here; the driver arms a single real
 //! timer for [`TimerTable::next_deadline`].
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use super::small_map::SmallMap;
 
 /// What a deadline is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -30,7 +32,7 @@ pub enum TimerKey {
 #[derive(Debug, Default)]
 pub struct TimerTable {
     ordered: BTreeSet<(u64, TimerKey)>,
-    by_key: HashMap<TimerKey, u64>,
+    by_key: SmallMap<TimerKey, u64>,
 }
 
 impl TimerTable {

@@ -1,8 +1,8 @@
 //! The driver loop: every input goes to the core, then [`pump`] drains the core's outputs —
 //! socket actions and the timer inside the borrow, user callbacks only after it is released.
 
+use crate::core::small_map::SmallMap;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 use js_sys::Function;
@@ -51,12 +51,12 @@ pub struct Driver {
     /// A string, a function returning one, or undefined.
     pub auth_token: JsValue,
     pub listeners: Listeners,
-    pub pending: HashMap<PushId, Resolvers>,
+    pub pending: SmallMap<PushId, Resolvers>,
     pub stores: StoreViews,
     /// Parsed `presence.list()` pairs per channel, until the presence changes.
-    pub presence_lists: HashMap<u32, (JsValue, JsValue)>,
+    pub presence_lists: SmallMap<u32, (JsValue, JsValue)>,
     /// Presence lists kept up to date per change (rooms without array-index keys).
-    pub presence_mirrors: HashMap<u32, PresenceMirror>,
+    pub presence_mirrors: SmallMap<u32, PresenceMirror>,
     /// The JS mirror of the message routing the socket's inbound path delivers with.
     routes: Routes,
     ws: Option<WsConn>,
@@ -87,10 +87,10 @@ impl Driver {
             params,
             auth_token,
             listeners: Listeners::default(),
-            pending: HashMap::new(),
+            pending: SmallMap::new(),
             stores: StoreViews::default(),
-            presence_lists: HashMap::new(),
-            presence_mirrors: HashMap::new(),
+            presence_lists: SmallMap::new(),
+            presence_mirrors: SmallMap::new(),
             routes: Routes::default(),
             ws: None,
             generation: 0,

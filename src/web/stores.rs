@@ -1,7 +1,7 @@
 //! Driver-side state of notification stores: cached snapshots (the same object until something
 //! changes, as `useSyncExternalStore` requires) and the localStorage key of unconfirmed reads.
 
-use std::collections::HashMap;
+use crate::core::small_map::SmallMap;
 
 use serde_json::{json, Value};
 use wasm_bindgen::JsValue;
@@ -11,8 +11,8 @@ use crate::core::{badge, ChannelId, Client};
 
 #[derive(Default)]
 pub struct StoreViews {
-    snapshots: HashMap<u32, JsValue>,
-    storage_keys: HashMap<u32, String>,
+    snapshots: SmallMap<u32, JsValue>,
+    storage_keys: SmallMap<u32, String>,
 }
 
 impl StoreViews {
