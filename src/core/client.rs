@@ -1,7 +1,7 @@
 //! The sans-IO client: the socket's lifecycle, heartbeats, the timer table and the public calls.
 //! Inbound frames and channel transitions live in `routing.rs`.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use super::small_map::SmallMap;
 
@@ -75,7 +75,8 @@ pub struct Client {
     pub(super) routes_version: u64,
     pub(super) heartbeat_ref: Option<String>,
     pub(super) timers: TimerTable,
-    pub(super) channels: BTreeMap<u32, Channel>,
+    /// In creation order, which is id order (ids only grow).
+    pub(super) channels: SmallMap<u32, Channel>,
     pub(super) inflight: SmallMap<String, InFlight>,
     pub(super) requests: SmallMap<PushId, Request>,
     pub(super) buffer: SendBuffer,
@@ -114,7 +115,7 @@ impl Client {
             routes_version: 0,
             heartbeat_ref: None,
             timers: TimerTable::default(),
-            channels: BTreeMap::new(),
+            channels: SmallMap::new(),
             inflight: SmallMap::new(),
             requests: SmallMap::new(),
             buffer: SendBuffer::default(),

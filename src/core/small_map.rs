@@ -2,7 +2,7 @@
 //! reply, stores, per-channel state in the driver. They hold a handful to a few hundred entries,
 //! where a scan costs about what hashing does, and each value type costs the wasm a few small
 //! functions instead of a copy of a hash table's code (which is most of what such a table adds
-//! to the download). Removal does not keep the order; no caller depends on one.
+//! to the download). Entries iterate in the order they were first inserted.
 
 use std::borrow::Borrow;
 
@@ -75,7 +75,7 @@ impl<K: Eq, V> SmallMap<K, V> {
         K: Borrow<Q>,
     {
         let i = self.position(key)?;
-        Some(self.items.swap_remove(i).1)
+        Some(self.items.remove(i).1)
     }
 
     pub fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {

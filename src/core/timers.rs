@@ -1,8 +1,6 @@
 //! The one timer table. Every deadline of the client lives here; the driver arms a single real
 //! timer for [`TimerTable::next_deadline`].
 
-use std::collections::BTreeSet;
-
 use super::small_map::SmallMap;
 
 /// What a deadline is for.
@@ -28,41 +26,40 @@ pub enum TimerKey {
     NotificationExpiry(u32),
 }
 
-/// Deadlines in ms, ordered; one per key.
+/// Deadlines in ms, one per key. A client has a handful of timers plus one per request awaiting
+/// a reply, so the earliest is found by a scan (ties go to the smaller key, for determinism).
 #[derive(Debug, Default)]
 pub struct TimerTable {
-    ordered: BTreeSet<(u64, TimerKey)>,
     by_key: SmallMap<TimerKey, u64>,
 }
 
 impl TimerTable {
     pub fn set(&mut self, key: TimerKey, deadline: u64) {
-        self.cancel(key);
-        self.ordered.insert((deadline, key));
         self.by_key.insert(key, deadline);
     }
 
     pub fn cancel(&mut self, key: TimerKey) {
-        if let Some(old) = self.by_key.remove(&key) {
-            self.ordered.remove(&(old, key));
-        }
+        self.by_key.remove(&key);
     }
 
     pub fn get(&self, key: TimerKey) -> Option<u64> {
         self.by_key.get(&key).copied()
     }
 
+    fn earliest(&self) -> Option<(u64, TimerKey)> {
+        self.by_key.iter().map(|(k, d)| (*d, *k)).min()
+    }
+
     pub fn next_deadline(&self) -> Option<u64> {
-        self.ordered.first().map(|(d, _)| *d)
+        self.earliest().map(|(d, _)| d)
     }
 
     /// Removes and returns the earliest timer due at `now`, with its deadline.
     pub fn pop_due(&mut self, now: u64) -> Option<(TimerKey, u64)> {
-        let &(deadline, key) = self.ordered.first()?;
+        let (deadline, key) = self.earliest()?;
         if deadline > now {
             return None;
         }
-        self.ordered.remove(&(deadline, key));
         self.by_key.remove(&key);
         Some((key, deadline))
     }
