@@ -2,7 +2,9 @@
 //! reply, stores, per-channel state in the driver. They hold a handful to a few hundred entries,
 //! where a scan costs about what hashing does, and each value type costs the wasm a few small
 //! functions instead of a copy of a hash table's code (which is most of what such a table adds
-//! to the download). Entries iterate in the order they were first inserted.
+//! to the download). Entries iterate in the order they were first inserted. Every lookup is a
+//! scan: fine for the sizes above, slow for tens of thousands of entries (see the README's
+//! known limits).
 
 use std::borrow::Borrow;
 
