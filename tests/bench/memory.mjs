@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { WebSocketServer } from 'ws';
 import { launchBrowser } from '../js/lib/browser.mjs';
+import { writeSection } from './benchmarks_md.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..');
@@ -147,14 +148,5 @@ const table = [
 console.log(table);
 
 if (write && !quick) {
-  const path = join(repo, 'BENCHMARKS.md');
-  const begin = '<!-- memory:begin -->';
-  const end = '<!-- memory:end -->';
-  let doc = readFileSync(path, 'utf8');
-  const a = doc.indexOf(begin);
-  const b = doc.indexOf(end);
-  if (a < 0 || b < a) throw new Error('BENCHMARKS.md lacks the memory markers');
-  doc = `${doc.slice(0, a + begin.length)}\n${table}\n${doc.slice(b)}`;
-  writeFileSync(path, doc);
-  console.error('BENCHMARKS.md updated');
+  writeSection('memory', table);
 }

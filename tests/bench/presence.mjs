@@ -1,13 +1,14 @@
 // Runs the presence benchmark (tether vs phoenix.js in one Chromium page) and prints a Markdown
 // table; with --write, replaces the presence section of BENCHMARKS.md.
 // Usage: node tests/bench/presence.mjs [--quick] [--write]
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { startDemoServer, stopAll } from '../js/lib/demo_server.mjs';
 import { launchBrowser } from '../js/lib/browser.mjs';
+import { writeSection } from './benchmarks_md.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..');
@@ -63,14 +64,5 @@ const table = [
 console.log(table);
 
 if (write && !quick) {
-  const path = join(repo, 'BENCHMARKS.md');
-  const begin = '<!-- presence:begin -->';
-  const end = '<!-- presence:end -->';
-  let doc = readFileSync(path, 'utf8');
-  const a = doc.indexOf(begin);
-  const b = doc.indexOf(end);
-  if (a < 0 || b < a) throw new Error('BENCHMARKS.md lacks the presence markers');
-  doc = `${doc.slice(0, a + begin.length)}\n${table}\n${doc.slice(b)}`;
-  writeFileSync(path, doc);
-  console.error('BENCHMARKS.md updated');
+  writeSection('presence', table);
 }

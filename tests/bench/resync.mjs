@@ -15,13 +15,14 @@
 //   online: the page goes offline (context.setOffline(true)), the server restarts and a
 //     notification is created meanwhile, then the page comes back online; measured from the
 //     page's `online` event to the same resynced snapshot.
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { startDemoServer, stopAll } from '../js/lib/demo_server.mjs';
 import { launchBrowser } from '../js/lib/browser.mjs';
+import { writeSection } from './benchmarks_md.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..');
@@ -207,14 +208,5 @@ const table = [
 console.log(table);
 
 if (write && !quick) {
-  const path = join(repo, 'BENCHMARKS.md');
-  const begin = '<!-- resync:begin -->';
-  const end = '<!-- resync:end -->';
-  let doc = readFileSync(path, 'utf8');
-  const a = doc.indexOf(begin);
-  const b = doc.indexOf(end);
-  if (a < 0 || b < a) throw new Error('BENCHMARKS.md lacks the resync markers');
-  doc = `${doc.slice(0, a + begin.length)}\n${table}\n${doc.slice(b)}`;
-  writeFileSync(path, doc);
-  console.error('BENCHMARKS.md updated');
+  writeSection('resync', table);
 }

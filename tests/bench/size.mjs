@@ -3,9 +3,10 @@
 // and prints a Markdown table; with --write, replaces the size section of BENCHMARKS.md.
 // Usage: node tests/bench/size.mjs [--write]   (after pkg-template/build)
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeSection } from './benchmarks_md.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..');
@@ -48,14 +49,5 @@ const table = [
 console.log(table);
 
 if (write) {
-  const path = join(repo, 'BENCHMARKS.md');
-  const begin = '<!-- size:begin -->';
-  const end = '<!-- size:end -->';
-  let doc = readFileSync(path, 'utf8');
-  const a = doc.indexOf(begin);
-  const b = doc.indexOf(end);
-  if (a < 0 || b < a) throw new Error('BENCHMARKS.md lacks the size markers');
-  doc = `${doc.slice(0, a + begin.length)}\n${table}\n${doc.slice(b)}`;
-  writeFileSync(path, doc);
-  console.error('BENCHMARKS.md updated');
+  writeSection('size', table);
 }
