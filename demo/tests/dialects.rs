@@ -285,18 +285,7 @@ async fn a_hub_socket_lives_on_pongs_and_is_closed_when_silent() {
     assert!(quiet.is_err(), "expected silence, got {quiet:?}");
     // Not read any more: pinged once, then closed.
     tokio::time::sleep(idle * 2).await;
-    let mut pings = 0;
-    let code = tokio::time::timeout(STEP, async {
-        loop {
-            match h.ws.next().await {
-                Some(Ok(Message::Ping(_))) => pings += 1,
-                Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
-                other => panic!("expected pings then a close, got {other:?}"),
-            }
-        }
-    })
-    .await
-    .expect("close in time");
+    let (pings, code) = h.pings_then_close().await;
     // (A ping read just as the first phase ended may have gone unanswered: at most one here.)
     assert!(pings <= 1, "{pings} pings");
     assert_eq!(code, 1001);

@@ -214,18 +214,7 @@ async fn a_silent_client_is_pinged_then_closed_and_leaves_presence() {
         "left after {:?}",
         started.elapsed()
     );
-    let mut pings = 0;
-    let code = tokio::time::timeout(STEP, async {
-        loop {
-            match silent.ws.next().await {
-                Some(Ok(Message::Ping(_))) => pings += 1,
-                Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
-                other => panic!("expected pings then a close, got {other:?}"),
-            }
-        }
-    })
-    .await
-    .expect("close in time");
+    let (pings, code) = silent.pings_then_close().await;
     assert_eq!((pings, code), (1, 1001));
 
     // Three idle timeouts later the reading client is still connected.

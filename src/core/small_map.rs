@@ -35,20 +35,16 @@ impl<K: Eq, V> SmallMap<K, V> {
     where
         K: Borrow<Q>,
     {
-        self.items
-            .iter()
-            .find(|(k, _)| k.borrow() == key)
-            .map(|(_, v)| v)
+        let i = self.position(key)?;
+        self.items.get(i).map(|(_, v)| v)
     }
 
     pub fn get_mut<Q: Eq + ?Sized>(&mut self, key: &Q) -> Option<&mut V>
     where
         K: Borrow<Q>,
     {
-        self.items
-            .iter_mut()
-            .find(|(k, _)| k.borrow() == key)
-            .map(|(_, v)| v)
+        let i = self.position(key)?;
+        self.items.get_mut(i).map(|(_, v)| v)
     }
 
     pub fn contains_key<Q: Eq + ?Sized>(&self, key: &Q) -> bool

@@ -260,6 +260,24 @@ impl Client {
             .expect("a frame within 5 s")
     }
 
+    /// Reads pings until a Close frame arrives (anything else fails the test); how many pings
+    /// came first, and the close code.
+    pub async fn pings_then_close(&mut self) -> (usize, u16) {
+        let mut pings = 0;
+        let code = tokio::time::timeout(STEP, async {
+            loop {
+                match self.ws.next().await {
+                    Some(Ok(Message::Ping(_))) => pings += 1,
+                    Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
+                    other => panic!("expected pings then a close, got {other:?}"),
+                }
+            }
+        })
+        .await
+        .expect("a close within 5 s");
+        (pings, code)
+    }
+
     /// Asserts no text frame arrives within `wait`.
     pub async fn recv_none(&mut self, wait: Duration) {
         if let Ok(v) = tokio::time::timeout(wait, self.next_text()).await {
