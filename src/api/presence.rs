@@ -18,10 +18,20 @@ extern "C" {
     fn pair_of() -> Function;
 }
 
-/// Makes sure the channel has a mirror if it can; true when it has one.
+/// Makes sure the channel has an up-to-date mirror if it can; true when it has one.
 fn mirror(d: &mut Driver, channel: ChannelId) -> bool {
-    if d.presence_mirrors.contains_key(&channel.0) {
-        return true;
+    let Driver {
+        core,
+        presence_mirrors,
+        ..
+    } = d;
+    if let Some(m) = presence_mirrors.get_mut(&channel.0) {
+        if m.update(core, channel) {
+            return true;
+        }
+        // An array-index key appeared: the list is rebuilt from now on.
+        presence_mirrors.remove(&channel.0);
+        core.record_presence_touches(channel, false);
     }
     match PresenceMirror::build(&mut d.core, channel) {
         Some(m) => {

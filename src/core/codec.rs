@@ -61,7 +61,8 @@ impl fmt::Display for DecodeError {
 }
 
 /// A frame whose payload is still JSON text, borrowed from the input: only the envelope has
-/// been read. Payloads are parsed by whoever needs them, into what they need.
+/// been read, and the payload only seen to be `{…}`. Payloads are checked and parsed by whoever
+/// needs them, into what they need (`Client::route_frame` checks the ones nobody parses).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawFrame<'a> {
     pub join_ref: Option<String>,
@@ -100,6 +101,14 @@ pub fn decode_raw(text: &str, max_bytes: usize) -> Result<RawFrame<'_>, DecodeEr
             max: max_bytes,
         });
     }
+    if let Some(frame) = plain_envelope(text) {
+        return Ok(frame);
+    }
+    strict_raw(text)
+}
+
+/// [`decode_raw`] by a parser: a small frame is read whole, so its payload is checked too.
+fn strict_raw(text: &str) -> Result<RawFrame<'_>, DecodeError> {
     if text.len() >= LARGE_FRAME_BYTES {
         if let Some(frame) = split_large(text) {
             return frame;
@@ -132,6 +141,61 @@ pub fn decode_raw(text: &str, max_bytes: usize) -> Result<RawFrame<'_>, DecodeEr
         event,
         payload,
     })
+}
+
+/// The envelope as servers write it, read without a parser: `[`, two refs (`null` or a string),
+/// the topic and the event, every string free of escapes and control characters, no whitespace,
+/// then the payload from `{` to the `}` before the final `]`. `None` for anything else, which the
+/// strict reader then decides on (as it does on escapes, which need decoding).
+fn plain_envelope(text: &str) -> Option<RawFrame<'_>> {
+    let b = text.as_bytes();
+    if b.first() != Some(&b'[') || b.last() != Some(&b']') {
+        return None;
+    }
+    let mut at = 1;
+    let join_ref = plain_ref(text, &mut at)?;
+    let reference = plain_ref(text, &mut at)?;
+    let topic = plain_string(text, &mut at)?;
+    let event = plain_string(text, &mut at)?;
+    let payload = text.get(at..text.len() - 1)?;
+    if !payload.starts_with('{') || !payload.ends_with('}') {
+        return None;
+    }
+    Some(RawFrame {
+        join_ref: join_ref.map(str::to_string),
+        reference: reference.map(str::to_string),
+        topic: topic.to_string(),
+        event: event.to_string(),
+        payload,
+    })
+}
+
+/// `null` or a plain string, then a comma; `at` moves past both.
+fn plain_ref<'a>(text: &'a str, at: &mut usize) -> Option<Option<&'a str>> {
+    if text.as_bytes().get(*at..*at + 5) == Some(b"null,") {
+        *at += 5;
+        return Some(None);
+    }
+    plain_string(text, at).map(Some)
+}
+
+/// A string without escapes or control characters, then a comma; `at` moves past both.
+fn plain_string<'a>(text: &'a str, at: &mut usize) -> Option<&'a str> {
+    let b = text.as_bytes();
+    if b.get(*at) != Some(&b'"') {
+        return None;
+    }
+    let start = *at + 1;
+    let len = b
+        .get(start..)?
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+    let end = start + len;
+    if b.get(end..end + 2) != Some(b"\",") {
+        return None;
+    }
+    *at = end + 2;
+    text.get(start..end)
 }
 
 /// Frames at least this large have only their envelope checked by [`decode_raw`]: the payload is
@@ -208,8 +272,13 @@ fn split_large(text: &str) -> Option<Result<RawFrame<'_>, DecodeError>> {
 /// Decodes one text frame, payload included. `max_bytes` bounds the input before it is parsed.
 pub fn decode(text: &str, max_bytes: usize) -> Result<Frame, DecodeError> {
     let raw = decode_raw(text, max_bytes)?;
-    let payload: Value =
-        serde_json::from_str(raw.payload).map_err(|e| DecodeError::NotJson(e.to_string()))?;
+    // A payload that does not parse may be more than one element (read as one by the plain
+    // envelope reader): the strict reader says which.
+    let payload: Value = serde_json::from_str(raw.payload).map_err(|e| {
+        strict_raw(text)
+            .err()
+            .unwrap_or(DecodeError::NotJson(e.to_string()))
+    })?;
     Ok(Frame {
         join_ref: raw.join_ref,
         reference: raw.reference,

@@ -333,10 +333,11 @@ pub type Entries = Vec<(String, Presence)>;
 /// Reads a `presence_diff` payload's `joins` and `leaves` (a missing side is empty; a payload
 /// that is not JSON is an empty diff).
 pub fn parse_diff_text(text: &str) -> (Entries, Entries) {
-    diff(text).unwrap_or_default()
+    read_diff_text(text).unwrap_or_default()
 }
 
-fn diff(text: &str) -> Option<(Entries, Entries)> {
+/// A diff's joins and leaves; `None` when the text is not a diff (or not JSON).
+pub fn read_diff_text(text: &str) -> Option<(Entries, Entries)> {
     let entries = json_scan::merged(json_scan::object_entries(text).ok()?).ok()?;
     let mut joins = Vec::new();
     let mut leaves = Vec::new();
@@ -552,6 +553,11 @@ impl PresenceState {
             .as_mut()
             .map(std::mem::take)
             .unwrap_or_default()
+    }
+
+    /// How many touches are recorded and not yet taken.
+    pub fn touch_count(&self) -> usize {
+        self.touches.as_ref().map_or(0, Vec::len)
     }
 
     /// Whether some key is an array index (such keys are listed first, out of insertion order).

@@ -24,6 +24,13 @@ impl Client {
         }
     }
 
+    /// How many touches are waiting to be taken.
+    pub fn presence_touch_count(&self, channel: ChannelId) -> usize {
+        self.presence
+            .get(&channel.0)
+            .map_or(0, |t| t.state.touch_count())
+    }
+
     /// The keys touched since the last call, in order.
     pub fn take_presence_touches(&mut self, channel: ChannelId) -> Vec<super::presence::Touch> {
         self.presence
@@ -71,6 +78,13 @@ impl Client {
             match tracker.handle_diff(now, join_ref.as_deref(), payload) {
                 PresenceUpdate::Applied(changes) => Some(changes),
                 PresenceUpdate::Held => None,
+                PresenceUpdate::Malformed(e) => {
+                    self.emit(Event::Error {
+                        code: "malformed_frame",
+                        message: format!("presence_diff is not valid JSON: {e}"),
+                    });
+                    return true;
+                }
             }
         };
         self.rearm_presence_timer(channel);

@@ -3,7 +3,8 @@
 //! optional leave grace window that hides a key leaving and coming back (flicker across
 //! reconnects).
 
-use super::presence::{parse_diff_text, Presence, PresenceChange, PresenceState};
+use super::json_scan;
+use super::presence::{parse_diff_text, read_diff_text, Presence, PresenceChange, PresenceState};
 
 #[derive(Debug, Default)]
 pub struct PresenceTracker {
@@ -22,6 +23,8 @@ pub enum PresenceUpdate {
     Applied(Vec<PresenceChange>),
     /// A diff held until the current join's `presence_state` arrives.
     Held,
+    /// Not JSON: nothing applied (why, for the error event).
+    Malformed(String),
 }
 
 impl PresenceTracker {
@@ -64,11 +67,21 @@ impl PresenceTracker {
         payload: &str,
     ) -> PresenceUpdate {
         if self.pending_sync(join_ref) {
+            if let Err(e) = json_scan::check(payload) {
+                return PresenceUpdate::Malformed(e);
+            }
             self.pending.push(payload.to_string());
             return PresenceUpdate::Held;
         }
         let hold = self.hold_until(now);
-        let changes = self.apply_diff_text(payload, hold);
+        let Some((joins, leaves)) = read_diff_text(payload) else {
+            // Not a diff: an error if it is not JSON either, otherwise a diff of nothing.
+            return match json_scan::check(payload) {
+                Err(e) => PresenceUpdate::Malformed(e),
+                Ok(()) => PresenceUpdate::Applied(Vec::new()),
+            };
+        };
+        let changes = self.state.apply_diff(joins, leaves, hold);
         PresenceUpdate::Applied(self.apply_grace(changes))
     }
 

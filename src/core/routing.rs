@@ -263,6 +263,17 @@ impl Client {
     /// Routes one decoded Phoenix frame, text or binary (`binary_routing.rs`), to its reply or
     /// its channels.
     pub(super) fn route_frame(&mut self, now: u64, frame: RawFrame<'_>) {
+        // The envelope is read, the payload not yet checked. Presence reads its frames with its
+        // own checking scanners; a large payload is checked by whoever reads it (JavaScript's
+        // `JSON.parse` for a message). Any other payload is checked here, once.
+        let presence_event = frame.event == "presence_state" || frame.event == "presence_diff";
+        let large = frame.payload.len() >= LARGE_FRAME_BYTES;
+        if !presence_event && !large {
+            if let Err(e) = check_payload(frame.payload) {
+                self.emit(e);
+                return;
+            }
+        }
         if frame.event == "phx_reply" {
             if frame.topic == "phoenix" {
                 self.on_heartbeat_reply(now, frame.reference.as_deref());
@@ -337,13 +348,13 @@ impl Client {
             return;
         }
         let targets = self.message_targets(&frame.topic, frame.join_ref.as_deref());
-        if targets.is_empty() && frame.payload.len() >= LARGE_FRAME_BYTES {
-            // A large frame's payload is checked by whoever reads it; nobody will: check it here.
-            if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(frame.payload) {
-                self.emit(Event::Error {
-                    code: "malformed_frame",
-                    message: format!("frame payload is not valid JSON: {e}"),
-                });
+        // Checked only when it is read (above): nobody will read this one, so check it here.
+        let mut unchecked = presence_event || large;
+        if targets.is_empty() {
+            if unchecked {
+                if let Err(e) = check_payload(frame.payload) {
+                    self.emit(e);
+                }
             }
             return;
         }
@@ -369,6 +380,15 @@ impl Client {
                 for channel in targets {
                     if self.route_presence(now, channel, &frame.event, frame.payload) {
                         continue;
+                    }
+                    // A presence event for a channel that does not track presence: checked
+                    // before it is handed on, as any other small payload.
+                    if unchecked && !large {
+                        if let Err(e) = check_payload(frame.payload) {
+                            self.emit(e);
+                            return;
+                        }
+                        unchecked = false;
                     }
                     if self.is_store_message(channel, &frame.event) {
                         let payload = match &parsed {
@@ -764,6 +784,16 @@ impl Client {
 }
 
 /// A frame's payload text as a value; malformed (too deeply nested) is an error event.
+/// Whether a payload is JSON, without building it.
+fn check_payload(text: &str) -> Result<(), Event> {
+    serde_json::from_str::<serde::de::IgnoredAny>(text)
+        .map(drop)
+        .map_err(|e| Event::Error {
+            code: "malformed_frame",
+            message: format!("frame payload is not valid JSON: {e}"),
+        })
+}
+
 fn parse_payload(text: &str) -> Result<Value, Event> {
     serde_json::from_str(text).map_err(|e| Event::Error {
         code: "malformed_frame",

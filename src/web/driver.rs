@@ -42,6 +42,10 @@ pub struct Resolvers {
     pub what: &'static str,
 }
 
+/// How many presence changes a channel's `list()` mirror may fall behind before the pump brings
+/// it up to date; below that it catches up when read.
+const MIRROR_BACKLOG: usize = 1024;
+
 pub struct Driver {
     pub core: Client,
     pub clock: Clock,
@@ -355,8 +359,12 @@ fn collect(d: &mut Driver, event: Event, work: &mut Vec<Dispatch>) {
                 presence_mirrors,
                 ..
             } = &mut *d;
+            // The mirror catches up when it is read (`list()`, `getSnapshot()`); here only once
+            // its backlog is long, which bounds the touches the core keeps for it.
             if let Some(mirror) = presence_mirrors.get_mut(&channel.0) {
-                if !mirror.update(core, channel) {
+                if core.presence_touch_count(channel) > MIRROR_BACKLOG
+                    && !mirror.update(core, channel)
+                {
                     presence_mirrors.remove(&channel.0);
                     core.record_presence_touches(channel, false);
                 }

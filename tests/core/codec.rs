@@ -333,3 +333,118 @@ fn frame_struct_is_plain_data() {
     );
     assert_eq!(f, f.clone());
 }
+
+/// `decode_raw` reads plain envelopes by hand and anything else with a parser. Over every
+/// combination of well- and ill-formed pieces, it must agree with a JSON parser: a frame the
+/// parser reads as a valid frame gives the same envelope and payload; any other frame is either
+/// rejected or has a payload that is not one JSON value (which its reader then reports).
+#[test]
+fn envelope_reader_agrees_with_a_json_parser() {
+    use tether::core::codec::decode_raw;
+    let opens = ["[", "[ "];
+    let refs = [
+        "null",
+        r#""1""#,
+        r#""a\"b""#,
+        r#""\u00e9t""#,
+        "\"é\"",
+        "1",
+        "\"x\ny\"",
+        "nul",
+    ];
+    let names = [
+        r#""room:1""#,
+        r#""r\\o""#,
+        r#""t\ud800""#,
+        "\"ü\"",
+        "5",
+        "\"tab\t\"",
+    ];
+    let seps = [",", " ,", ", "];
+    let payloads = [
+        "{}",
+        r#"{"a":1}"#,
+        r#"{"a":}"#,
+        "{},{}",
+        "[]",
+        r#"{"a":"\ud800"}"#,
+        r#"{"a":[1,{}]}"#,
+        "{",
+    ];
+    let closes = ["]", "] ", "]x"];
+    let (mut agreed, mut checked) = (0, 0);
+    for open in opens {
+        for jr in refs {
+            for r in &refs[..4] {
+                for topic in names {
+                    for event in &names[..4] {
+                        for sep in seps {
+                            for payload in payloads {
+                                for close in closes {
+                                    let text = format!(
+                                        "{open}{jr}{sep}{r}{sep}{topic}{sep}{event}{sep}{payload}{close}"
+                                    );
+                                    checked += 1;
+                                    agreed += check_envelope(&text, decode_raw(&text, MAX));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        agreed > 1_000,
+        "only {agreed} of {checked} frames were valid: the pieces are wrong"
+    );
+}
+
+/// 1 when `text` is a valid frame (and `raw` read it the same), 0 when it is not (and `raw`
+/// rejected it or holds a payload that does not parse).
+fn check_envelope(text: &str, raw: Result<tether::core::codec::RawFrame<'_>, DecodeError>) -> u32 {
+    let string_or_null = |v: &Value| match v {
+        Value::Null => Some(None),
+        Value::String(s) => Some(Some(s.clone())),
+        _ => None,
+    };
+    let oracle = match serde_json::from_str::<Value>(text) {
+        Ok(Value::Array(items)) if items.len() == 5 => match (
+            string_or_null(&items[0]),
+            string_or_null(&items[1]),
+            &items[2],
+            &items[3],
+            &items[4],
+        ) {
+            (Some(jr), Some(r), Value::String(t), Value::String(e), Value::Object(p)) => {
+                Some((jr, r, t.clone(), e.clone(), Value::Object(p.clone())))
+            }
+            _ => None,
+        },
+        _ => None,
+    };
+    match (oracle, raw) {
+        (Some((jr, r, topic, event, payload)), Ok(f)) => {
+            assert_eq!(
+                (f.join_ref, f.reference, f.topic, f.event),
+                (jr, r, topic, event),
+                "{text:?}"
+            );
+            assert_eq!(
+                serde_json::from_str::<Value>(f.payload).ok(),
+                Some(payload),
+                "{text:?}"
+            );
+            1
+        }
+        (Some(_), Err(e)) => panic!("{text:?} is a valid frame, read as {e:?}"),
+        (None, Ok(f)) => {
+            assert!(
+                serde_json::from_str::<Value>(f.payload).is_err(),
+                "{text:?} is not a valid frame, read as {f:?}"
+            );
+            0
+        }
+        (None, Err(_)) => 0,
+    }
+}

@@ -1011,3 +1011,76 @@ fn grace_window_hides_a_return_leave_return_in_one_batch() {
     assert_eq!(presence_events(&h, ch).len(), 3);
     assert_eq!(client_list(&h, ch), vec![l("a", json!([m("a3")]))]);
 }
+
+/// Presence frames skip the envelope reader's payload check (their own readers check what they
+/// read), so a payload that is not JSON is reported from there: one error, nothing applied,
+/// whether the diff is applied, held for the state, or handed on as a message.
+#[test]
+fn presence_payloads_that_are_not_json_are_reported_once() {
+    let broken = [
+        r#"{"joins":{"a":{"metas":[{"phx_ref":"1"}]}},"leaves":{}"#,
+        r#"{"joins":{"a":{"metas":[{"phx_ref":"1",}]}},"leaves":{}}"#,
+        r#"{"joins":{},"leaves":{}},{"joins":{}}"#,
+        r#"{"joins":{"a":{"metas":[{"phx_ref":"1"}]}},"leaves":{"b":{"metas":[tru]}}}"#,
+    ];
+    let frame =
+        |event: &str, payload: &str| format!(r#"[null,null,"{TOPIC}","{event}",{payload}]"#);
+    let errors_after = |h: &mut Harness, text: &str| {
+        let before = h.errors().len();
+        h.recv_text(text);
+        h.errors()[before..].to_vec()
+    };
+
+    // Held: diffs before the first state.
+    let (mut h, ch) = tracked(0);
+    for p in broken {
+        assert_eq!(
+            errors_after(&mut h, &frame("presence_diff", p)),
+            ["malformed_frame"],
+            "{p}"
+        );
+    }
+    send(&mut h, "presence_state", json!({"b": {"metas": [m("2")]}}));
+    assert_eq!(client_list(&h, ch), vec![l("b", json!([m("2")]))]);
+    // Applied: diffs after it; and states.
+    for p in broken {
+        assert_eq!(
+            errors_after(&mut h, &frame("presence_diff", p)),
+            ["malformed_frame"],
+            "{p}"
+        );
+        assert_eq!(
+            errors_after(&mut h, &frame("presence_state", p)),
+            ["malformed_frame"],
+            "{p}"
+        );
+    }
+    assert_eq!(client_list(&h, ch), vec![l("b", json!([m("2")]))]);
+    assert_eq!(
+        presence_events(&h, ch).len(),
+        1,
+        "only the good state was applied"
+    );
+    send_diff(&mut h, json!({"c": {"metas": [m("3")]}}), json!({}));
+    assert_eq!(client_list(&h, ch).len(), 2, "still applies diffs");
+
+    // Untracked: handed on as a message only when it is JSON.
+    let mut h = Harness::new(exact_config());
+    h.connected();
+    let ch = h.channel(TOPIC);
+    h.join(ch);
+    h.reply_last("phx_join", "ok", json!({}));
+    for p in broken {
+        assert_eq!(
+            errors_after(&mut h, &frame("presence_diff", p)),
+            ["malformed_frame"],
+            "{p}"
+        );
+    }
+    assert!(h.messages(ch).is_empty());
+    // And to a topic nobody joined.
+    for p in broken {
+        let text = format!(r#"[null,null,"room:nobody","presence_diff",{p}]"#);
+        assert_eq!(errors_after(&mut h, &text), ["malformed_frame"], "{p}");
+    }
+}

@@ -339,6 +339,56 @@ test('parsed in the page: join refs are honoured, a throwing listener is reporte
   assert.equal(await errorCount(), errorsBefore, 'no error event');
 });
 
+test('list() after thousands of unread diffs (past the mirror\'s backlog) equals phoenix.js Presence on the same frames', async () => {
+  // tether keeps list() as a JavaScript Map brought up to date when read; unread, it catches up
+  // every 1,024 changes. Reads at a few points, including none for 3,000 diffs.
+  const { Presence } = await import(join(repo, 'tests', 'node_modules', 'phoenix', 'priv', 'static', 'phoenix.mjs'));
+  const pjr = server.joinRefs[PRES];
+  const handlers = {};
+  const oracle = new Presence({ on: (event, cb) => { handlers[event] = cb; }, joinRef: () => pjr });
+  let rnd = 7;
+  const next = (n) => { rnd = (rnd * 1103515245 + 12345) % 2147483648; return rnd % n; };
+  const held = new Map(); // key -> refs, what the server thinks is present
+  const state = {};
+  for (let i = 0; i < 100; i++) {
+    state[`lazy:${i}`] = { metas: [{ phx_ref: `s${i}`, n: i }] };
+    held.set(`lazy:${i}`, [`s${i}`]);
+  }
+  let syncs = await page.evaluate(() => log.syncs);
+  const deliver = async (event, payload, compare) => {
+    send(JSON.stringify([event === 'presence_state' ? pjr : null, null, PRES, event, payload]));
+    handlers[event](payload);
+    syncs += 1;
+    if (!compare) return;
+    await page.waitForFunction((n) => log.syncs >= n, syncs, { timeout: 10_000 });
+    const got = await page.evaluate(() => [window.t.presence.list((k, p) => [k, p]),
+      window.t.presence.getSnapshot().length]);
+    const want = oracle.list((k, p) => [k, p]);
+    assert.deepEqual(got[0], want, `list() after ${syncs} presence frames`);
+    assert.equal(got[1], want.length, 'getSnapshot() has as many entries');
+  };
+  await deliver('presence_state', state, true);
+  let refs = 0;
+  for (let d = 1; d <= 3_000; d++) {
+    const key = `lazy:${next(160)}`;
+    const present = held.get(key) ?? [];
+    const joins = {};
+    const leaves = {};
+    if (present.length > 0 && next(2) === 0) {
+      const ref = present[next(present.length)];
+      leaves[key] = { metas: [{ phx_ref: ref }] };
+      const rest = present.filter((r) => r !== ref);
+      if (rest.length) held.set(key, rest); else held.delete(key);
+    } else {
+      const ref = `d${refs++}`;
+      joins[key] = { metas: [{ phx_ref: ref, n: d }] };
+      held.set(key, [...present, ref]);
+    }
+    await deliver('presence_diff', { joins, leaves }, d === 1 || d === 40 || d === 3_000);
+  }
+  assert.deepEqual(pageErrors, []);
+});
+
 test('heartbeats were answered throughout: one connection, no heartbeat timeout', async () => {
   // Two more heartbeat round trips after every bad input (heartbeatMs 2000: a missed reply would
   // be a heartbeat_timeout and a reconnect).
