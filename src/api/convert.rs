@@ -32,7 +32,7 @@ pub fn js_to_json(v: &JsValue) -> Result<Value, JsValue> {
         )
     })?;
     let text: String = text.into();
-    serde_json::from_str(&text)
+    crate::core::json::parse(&text)
         .map_err(|_| tether_error("invalid_payload", "the payload is not JSON"))
 }
 

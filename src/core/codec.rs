@@ -3,7 +3,7 @@
 //! Decoding never panics: anything that is not exactly a five-element array with string-or-null
 //! refs, string topic and event and an object payload becomes a [`DecodeError`].
 
-use serde_json::value::RawValue;
+use super::json;
 use serde_json::{Map, Value};
 use std::fmt;
 
@@ -73,23 +73,20 @@ pub struct RawFrame<'a> {
     pub payload: &'a str,
 }
 
-/// Reads a string element; a string that is not valid JSON text (a lone surrogate escape) is
-/// malformed JSON, anything else of the wrong type is `wrong`.
-fn string_field<T: serde::de::DeserializeOwned>(
-    raw: &RawValue,
-    wrong: DecodeError,
-) -> Result<T, DecodeError> {
-    serde_json::from_str::<T>(raw.get()).map_err(|e| {
-        if raw.get().starts_with('"') {
-            DecodeError::NotJson(e.to_string())
-        } else {
-            wrong
-        }
-    })
+/// Reads a string element (its checked text); a string that does not decode (a lone surrogate
+/// escape) is malformed JSON, anything else of the wrong type is `wrong`.
+fn string_field(raw: &str, wrong: DecodeError) -> Result<String, DecodeError> {
+    if !raw.starts_with('"') {
+        return Err(wrong);
+    }
+    json::parse_string(raw).map_err(|e| DecodeError::NotJson(e.to_string()))
 }
 
-fn ref_field(raw: &RawValue) -> Result<Option<String>, DecodeError> {
-    string_field(raw, DecodeError::BadRef)
+fn ref_field(raw: &str) -> Result<Option<String>, DecodeError> {
+    if raw == "null" {
+        return Ok(None);
+    }
+    string_field(raw, DecodeError::BadRef).map(Some)
 }
 
 /// Reads the envelope of one text frame; the payload stays text (checked to be an object).
@@ -114,15 +111,11 @@ fn strict_raw(text: &str) -> Result<RawFrame<'_>, DecodeError> {
             return frame;
         }
     }
-    let items: Vec<&RawValue> = serde_json::from_str(text).map_err(|e| {
-        if text.trim_start().starts_with('[') {
-            DecodeError::NotJson(e.to_string())
-        } else if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() {
-            DecodeError::NotAnArray
-        } else {
-            DecodeError::NotJson(e.to_string())
-        }
-    })?;
+    let items = match json::array_elements(text) {
+        Ok(Some(items)) => items,
+        Ok(None) => return Err(DecodeError::NotAnArray),
+        Err(e) => return Err(DecodeError::NotJson(e.to_string())),
+    };
     let [join_ref, reference, topic, event, payload] = items.as_slice() else {
         return Err(DecodeError::WrongArity(items.len()));
     };
@@ -130,7 +123,6 @@ fn strict_raw(text: &str) -> Result<RawFrame<'_>, DecodeError> {
     let reference = ref_field(reference)?;
     let topic: String = string_field(topic, DecodeError::BadTopic)?;
     let event: String = string_field(event, DecodeError::BadEvent)?;
-    let payload = payload.get();
     if !payload.starts_with('{') {
         return Err(DecodeError::PayloadNotObject);
     }
@@ -242,8 +234,10 @@ fn split_large(text: &str) -> Option<Result<RawFrame<'_>, DecodeError>> {
     let &[a, b, c, d] = commas.as_slice() else {
         return None;
     };
-    let field =
-        |r: std::ops::Range<usize>| RawValue::from_string(inner.get(r)?.trim().to_string()).ok();
+    let field = |r: std::ops::Range<usize>| {
+        let text = inner.get(r)?.trim();
+        json::check(text).is_ok().then_some(text)
+    };
     let (join_ref, reference, topic, event) = (
         field(0..a)?,
         field(a + 1..b)?,
@@ -252,10 +246,10 @@ fn split_large(text: &str) -> Option<Result<RawFrame<'_>, DecodeError>> {
     );
     let payload = inner.get(d + 1..)?.trim();
     Some((|| {
-        let join_ref = ref_field(&join_ref)?;
-        let reference = ref_field(&reference)?;
-        let topic: String = string_field(&topic, DecodeError::BadTopic)?;
-        let event: String = string_field(&event, DecodeError::BadEvent)?;
+        let join_ref = ref_field(join_ref)?;
+        let reference = ref_field(reference)?;
+        let topic = string_field(topic, DecodeError::BadTopic)?;
+        let event = string_field(event, DecodeError::BadEvent)?;
         if !payload.starts_with('{') || !payload.ends_with('}') {
             return Err(DecodeError::PayloadNotObject);
         }
@@ -274,7 +268,7 @@ pub fn decode(text: &str, max_bytes: usize) -> Result<Frame, DecodeError> {
     let raw = decode_raw(text, max_bytes)?;
     // A payload that does not parse may be more than one element (read as one by the plain
     // envelope reader): the strict reader says which.
-    let payload: Value = serde_json::from_str(raw.payload).map_err(|e| {
+    let payload: Value = json::parse(raw.payload).map_err(|e| {
         strict_raw(text)
             .err()
             .unwrap_or(DecodeError::NotJson(e.to_string()))
@@ -351,7 +345,7 @@ impl JsonText {
 
     /// The payload as a value (`null` if the text is not valid JSON).
     pub fn value(&self) -> Value {
-        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+        json::parse(&self.0).unwrap_or(Value::Null)
     }
 }
 

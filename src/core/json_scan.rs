@@ -140,9 +140,7 @@ pub fn merged<'a>(
 
 /// Whether `text` is one JSON value (for values scanned past but not kept).
 pub fn check(text: &str) -> Result<(), String> {
-    serde_json::from_str::<serde::de::IgnoredAny>(text)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    super::json::check(text).map_err(|e| e.to_string())
 }
 
 /// The items of a JSON array, as text (the grammar between them checked, the items not).
@@ -206,7 +204,7 @@ fn key_text(text: &str, start: usize, end: usize) -> Result<Cow<'_, str>, String
     let inner = quoted.get(1..quoted.len() - 1).ok_or("bad key")?;
     for c in inner.bytes() {
         if c == b'\\' {
-            return serde_json::from_str::<String>(quoted)
+            return super::json::parse_string(quoted)
                 .map(Cow::Owned)
                 .map_err(|e| format!("bad key: {e}"));
         }

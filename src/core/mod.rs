@@ -18,6 +18,7 @@ pub mod config;
 pub mod dialect;
 pub mod event;
 mod fxhash;
+pub mod json;
 mod json_scan;
 pub mod notification;
 mod notification_routing;

@@ -7,50 +7,71 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
-use std::fmt;
 
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::fxhash::FxMap;
+use super::json;
 use super::json_scan;
 
 /// One meta: its JSON text exactly as the server sent it, and its `phx_ref`. Keeping the text
 /// (one allocation) instead of a parsed object makes states cheap to read, keep and hand to JS.
 #[derive(Debug, Clone)]
 pub struct Meta {
-    raw: Box<RawValue>,
+    raw: Box<str>,
     phx_ref: OwnedRef,
 }
 
 impl PartialEq for Meta {
     fn eq(&self, other: &Meta) -> bool {
-        self.raw.get() == other.raw.get()
+        self.raw == other.raw
     }
 }
 
 impl Meta {
-    pub fn from_raw(raw: Box<RawValue>) -> Meta {
-        let phx_ref = serde_json::from_str::<RefProbe>(raw.get())
-            .map(|p| p.0)
-            .unwrap_or(OwnedRef::Missing);
-        Meta { raw, phx_ref }
+    /// A meta from its JSON text, read once: checked whole, its `phx_ref` taken on the way.
+    /// `None` when the text is not JSON.
+    pub fn from_text(text: &str) -> Option<Meta> {
+        let mut phx_ref = OwnedRef::Missing;
+        let read = json::each_entry(text, |key, r| {
+            if key != "phx_ref" {
+                return r.skip();
+            }
+            phx_ref = match r.value()? {
+                Value::String(s) => OwnedRef::Str(s.into_boxed_str()),
+                Value::Number(n) => OwnedRef::Num(n.as_f64().unwrap_or(f64::NAN)),
+                Value::Bool(b) => OwnedRef::Bool(b),
+                Value::Null => OwnedRef::Null,
+                _ => OwnedRef::Unique,
+            };
+            Ok(())
+        });
+        if read.is_err() {
+            // JSON whose ref Rust cannot hold (a lone surrogate escape, or nested past the
+            // limit): kept, without a ref. Anything else is not a meta.
+            json::check(text).ok()?;
+            phx_ref = OwnedRef::Missing;
+        }
+        Some(Meta {
+            raw: text.into(),
+            phx_ref,
+        })
     }
 
     pub fn from_value(v: &Value) -> Meta {
-        let raw = RawValue::from_string(v.to_string())
-            .unwrap_or_else(|_| RawValue::from_string("null".to_string()).unwrap_or_default());
-        Meta::from_raw(raw)
+        Meta::from_text(&v.to_string()).unwrap_or(Meta {
+            raw: "null".into(),
+            phx_ref: OwnedRef::Missing,
+        })
     }
 
     /// The meta's JSON text.
     pub fn raw(&self) -> &str {
-        self.raw.get()
+        &self.raw
     }
 
     pub fn to_value(&self) -> Value {
-        serde_json::from_str(self.raw.get()).unwrap_or(Value::Null)
+        json::parse(&self.raw).unwrap_or(Value::Null)
     }
 
     fn key(&self) -> RefKey<'_> {
@@ -89,7 +110,7 @@ impl Presence {
 
     /// `{metas: [...], ...fields}`.
     pub fn to_value(&self) -> Value {
-        serde_json::from_str(&self.to_json()).unwrap_or(Value::Null)
+        json::parse(&self.to_json()).unwrap_or(Value::Null)
     }
 
     /// `{"metas":[...],...fields}` as JSON text, built from the metas' own text.
@@ -161,88 +182,6 @@ fn contains_ref(metas: &[Meta], r: &RefKey<'_>) -> bool {
 
 // ---- reading presences straight from JSON text -----------------------------------------------
 
-/// Reads only the `phx_ref` of a meta; anything that is not an object has none (as `m.phx_ref`
-/// is undefined in JavaScript).
-struct RefProbe(OwnedRef);
-
-impl<'de> serde::Deserialize<'de> for RefProbe {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RefProbe, D::Error> {
-        d.deserialize_any(RefProbeVisitor)
-    }
-}
-
-struct RefProbeVisitor;
-
-impl<'de> Visitor<'de> for RefProbeVisitor {
-    type Value = RefProbe;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a meta")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RefProbe, A::Error> {
-        let mut found = OwnedRef::Missing;
-        while let Some(is_ref) = map.next_key_seed(KeyIs("phx_ref"))? {
-            if is_ref {
-                found = match map.next_value::<Value>()? {
-                    Value::String(s) => OwnedRef::Str(s.into_boxed_str()),
-                    Value::Number(n) => OwnedRef::Num(n.as_f64().unwrap_or(f64::NAN)),
-                    Value::Bool(b) => OwnedRef::Bool(b),
-                    Value::Null => OwnedRef::Null,
-                    _ => OwnedRef::Unique,
-                };
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(RefProbe(found))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RefProbe, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(RefProbe(OwnedRef::Missing))
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<RefProbe, E> {
-        Ok(RefProbe(OwnedRef::Missing))
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<RefProbe, E> {
-        Ok(RefProbe(OwnedRef::Missing))
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<RefProbe, E> {
-        Ok(RefProbe(OwnedRef::Missing))
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<RefProbe, E> {
-        Ok(RefProbe(OwnedRef::Missing))
-    }
-    fn visit_str<E>(self, _: &str) -> Result<RefProbe, E> {
-        Ok(RefProbe(OwnedRef::Missing))
-    }
-    fn visit_unit<E>(self) -> Result<RefProbe, E> {
-        Ok(RefProbe(OwnedRef::Missing))
-    }
-}
-
-/// A map key compared with `name` without allocating.
-struct KeyIs(&'static str);
-
-impl<'de> DeserializeSeed<'de> for KeyIs {
-    type Value = bool;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for KeyIs {
-    type Value = bool;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a key")
-    }
-    fn visit_str<E>(self, v: &str) -> Result<bool, E> {
-        Ok(v == self.0)
-    }
-}
-
 /// When `text` starts with exactly how `p` is written (`{"metas":[…]}` with the metas' own
 /// text), that many bytes: a whole JSON value equal to what is held, so nothing about the key
 /// can have changed and the value needs no scan.
@@ -289,11 +228,11 @@ fn parse_presence_text(text: &str) -> Option<Presence> {
             let items = json_scan::array_items(raw).ok()?;
             let mut list = Vec::with_capacity(items.len());
             for item in items {
-                list.push(Meta::from_raw(RawValue::from_string(item.to_owned()).ok()?));
+                list.push(Meta::from_text(item)?);
             }
             metas = Some(list);
         } else {
-            fields.insert(key.into_owned(), serde_json::from_str(raw).ok()?);
+            fields.insert(key.into_owned(), json::parse(raw).ok()?);
         }
     }
     Some(Presence {

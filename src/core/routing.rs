@@ -786,16 +786,14 @@ impl Client {
 /// A frame's payload text as a value; malformed (too deeply nested) is an error event.
 /// Whether a payload is JSON, without building it.
 fn check_payload(text: &str) -> Result<(), Event> {
-    serde_json::from_str::<serde::de::IgnoredAny>(text)
-        .map(drop)
-        .map_err(|e| Event::Error {
-            code: "malformed_frame",
-            message: format!("frame payload is not valid JSON: {e}"),
-        })
+    super::json::check(text).map_err(|e| Event::Error {
+        code: "malformed_frame",
+        message: format!("frame payload is not valid JSON: {e}"),
+    })
 }
 
 fn parse_payload(text: &str) -> Result<Value, Event> {
-    serde_json::from_str(text).map_err(|e| Event::Error {
+    super::json::parse(text).map_err(|e| Event::Error {
         code: "malformed_frame",
         message: format!("frame payload is not valid JSON: {e}"),
     })

@@ -76,7 +76,7 @@ pub fn restore(storage_key: &str) -> Vec<StoredRead> {
     let Some(text) = local_storage().and_then(|s| s.get_item(storage_key).ok().flatten()) else {
         return Vec::new();
     };
-    match serde_json::from_str::<Value>(&text) {
+    match crate::core::json::parse(&text) {
         Ok(Value::Array(ops)) => ops.iter().filter_map(StoredRead::from_value).collect(),
         _ => Vec::new(),
     }

@@ -9,6 +9,7 @@ mod drift;
 mod fuzz;
 mod harness;
 mod heartbeat;
+mod json_reader;
 mod notifications;
 mod parsed;
 mod presence;

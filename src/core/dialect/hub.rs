@@ -20,7 +20,7 @@ impl WireDialect for Hub {
             });
         }
         let v: Value =
-            serde_json::from_str(text).map_err(|e| DecodeError::NotJson(e.to_string()))?;
+            crate::core::json::parse(text).map_err(|e| DecodeError::NotJson(e.to_string()))?;
         let Value::Object(mut map) = v else {
             return Err(DecodeError::PayloadNotObject);
         };

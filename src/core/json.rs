@@ -1,0 +1,890 @@
+//! Reading JSON text: into a `serde_json::Value`, or only checking it. The grammar is RFC 8259's,
+//! as strictly as serde_json reads it (the differential test `tests/core/json_reader.rs` holds
+//! the two to the same answers): no trailing commas or comments, no leading zeros, no raw
+//! control characters in strings, nothing after the value. [`parse`] builds values nested under
+//! 128 levels; integers become `u64`/`i64` when they fit and `f64` otherwise (see [`float`]); a
+//! number too large for `f64` is an error; a string must be valid UTF-16 (no lone surrogate
+//! escapes). [`check`] reads any depth on a stack of its own, requires only that escapes are
+//! well formed and numbers match the grammar, as `JSON.parse` does.
+//!
+//! Why not serde_json's own reader: every error it can report is formatted through serde's
+//! `Unexpected`, which links Rust's whole float formatting into the wasm. This reader's errors
+//! are a static text and a byte offset. Writing JSON is still serde_json's.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde_json::{Map, Number, Value};
+
+/// Why a text is not JSON, and the byte where that was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub what: &'static str,
+    pub at: usize,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at byte {}", self.what, self.at)
+    }
+}
+
+/// Nesting deeper than this is refused (serde_json's limit: the 128th level fails).
+const MAX_DEPTH: usize = 127;
+
+/// The value `text` holds.
+pub fn parse(text: &str) -> Result<Value, Error> {
+    let mut r = Reader::new(text);
+    let v = r.value()?;
+    r.end()?;
+    Ok(v)
+}
+
+/// Whether `text` is one JSON value, without building it.
+pub fn check(text: &str) -> Result<(), Error> {
+    let mut r = Reader::new(text);
+    r.skip()?;
+    r.end()
+}
+
+/// A JSON string literal's contents (`text` is the literal, quotes included).
+pub fn parse_string(text: &str) -> Result<String, Error> {
+    let mut r = Reader::new(text);
+    r.ws();
+    let s = r.string()?.into_owned();
+    r.end()?;
+    Ok(s)
+}
+
+/// The elements of a top-level array as text, each checked; `Ok(None)` when the text is JSON
+/// but not an array.
+pub fn array_elements(text: &str) -> Result<Option<Vec<&str>>, Error> {
+    let mut r = Reader::new(text);
+    r.ws();
+    if r.peek() != Some(b'[') {
+        r.skip()?;
+        r.end()?;
+        return Ok(None);
+    }
+    r.i += 1;
+    r.ws();
+    let mut items = Vec::new();
+    if r.peek() == Some(b']') {
+        r.i += 1;
+    } else {
+        loop {
+            items.push(r.raw()?);
+            r.ws();
+            match r.next() {
+                Some(b',') => continue,
+                Some(b']') => break,
+                _ => return Err(r.err_before("expected ',' or ']'")),
+            }
+        }
+    }
+    r.end()?;
+    Ok(Some(items))
+}
+
+/// The `"key": value` pairs of a top-level object, with `read` given each key and the reader
+/// at its value: it must consume the value (with [`Reader::value`] or [`Reader::skip`]).
+/// Anything but an object is checked and gives `Ok(false)`.
+pub fn each_entry<'a>(
+    text: &'a str,
+    mut read: impl FnMut(&str, &mut Reader<'a>) -> Result<(), Error>,
+) -> Result<bool, Error> {
+    let mut r = Reader::new(text);
+    r.ws();
+    if r.peek() != Some(b'{') {
+        r.skip()?;
+        r.end()?;
+        return Ok(false);
+    }
+    r.i += 1;
+    r.ws();
+    if r.peek() == Some(b'}') {
+        r.i += 1;
+        r.end()?;
+        return Ok(true);
+    }
+    loop {
+        r.ws();
+        let key = r.string()?;
+        r.colon()?;
+        read(&key, &mut r)?;
+        r.ws();
+        match r.next() {
+            Some(b',') => continue,
+            Some(b'}') => break,
+            _ => return Err(r.err_before("expected ',' or '}'")),
+        }
+    }
+    r.end()?;
+    Ok(true)
+}
+
+/// A cursor over JSON text.
+pub struct Reader<'a> {
+    text: &'a str,
+    b: &'a [u8],
+    i: usize,
+    depth: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn new(text: &'a str) -> Reader<'a> {
+        Reader {
+            text,
+            b: text.as_bytes(),
+            i: 0,
+            depth: 0,
+        }
+    }
+
+    fn err(&self, what: &'static str) -> Error {
+        Error { what, at: self.i }
+    }
+
+    fn err_before(&self, what: &'static str) -> Error {
+        Error {
+            what,
+            at: self.i.saturating_sub(1),
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        let c = self.peek()?;
+        self.i += 1;
+        Some(c)
+    }
+
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.i += 1;
+        }
+    }
+
+    fn end(&mut self) -> Result<(), Error> {
+        self.ws();
+        match self.peek() {
+            None => Ok(()),
+            Some(_) => Err(self.err("trailing characters")),
+        }
+    }
+
+    fn colon(&mut self) -> Result<(), Error> {
+        self.ws();
+        if self.next() != Some(b':') {
+            return Err(self.err_before("expected ':'"));
+        }
+        self.ws();
+        Ok(())
+    }
+
+    fn literal(&mut self, word: &'static [u8]) -> Result<(), Error> {
+        if self.b.get(self.i..self.i + word.len()) == Some(word) {
+            self.i += word.len();
+            Ok(())
+        } else {
+            Err(self.err("expected a value"))
+        }
+    }
+
+    fn enter(&mut self) -> Result<(), Error> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.err("nested too deeply"));
+        }
+        self.depth += 1;
+        self.i += 1;
+        self.ws();
+        Ok(())
+    }
+
+    /// Reads one value (after any whitespace) and builds it.
+    pub fn value(&mut self) -> Result<Value, Error> {
+        self.ws();
+        match self.peek() {
+            Some(b'{') => {
+                self.enter()?;
+                let mut map = Map::new();
+                if self.peek() == Some(b'}') {
+                    self.i += 1;
+                } else {
+                    loop {
+                        self.ws();
+                        let key = self.string()?.into_owned();
+                        self.colon()?;
+                        let v = self.value()?;
+                        map.insert(key, v);
+                        self.ws();
+                        match self.next() {
+                            Some(b',') => continue,
+                            Some(b'}') => break,
+                            _ => return Err(self.err_before("expected ',' or '}'")),
+                        }
+                    }
+                }
+                self.depth -= 1;
+                Ok(Value::Object(map))
+            }
+            Some(b'[') => {
+                self.enter()?;
+                let mut list = Vec::new();
+                if self.peek() == Some(b']') {
+                    self.i += 1;
+                } else {
+                    loop {
+                        list.push(self.value()?);
+                        self.ws();
+                        match self.next() {
+                            Some(b',') => continue,
+                            Some(b']') => break,
+                            _ => return Err(self.err_before("expected ',' or ']'")),
+                        }
+                    }
+                }
+                self.depth -= 1;
+                Ok(Value::Array(list))
+            }
+            Some(b'"') => Ok(Value::String(self.string()?.into_owned())),
+            Some(b't') => self.literal(b"true").map(|()| Value::Bool(true)),
+            Some(b'f') => self.literal(b"false").map(|()| Value::Bool(false)),
+            Some(b'n') => self.literal(b"null").map(|()| Value::Null),
+            Some(b'-' | b'0'..=b'9') => self.number().map(Value::Number),
+            Some(_) => Err(self.err("expected a value")),
+            None => Err(self.err("unexpected end of text")),
+        }
+    }
+
+    /// Reads one value (after any whitespace), checking it without building it. Nesting is
+    /// followed on a stack of its own, so any depth is read (as serde_json checks, and as
+    /// `JSON.parse` reads); numbers are checked against the grammar, not their range.
+    pub fn skip(&mut self) -> Result<(), Error> {
+        let mut open: Vec<u8> = Vec::new(); // the closing bracket of each open container
+        loop {
+            self.ws();
+            match self.peek() {
+                Some(c @ (b'{' | b'[')) => {
+                    let close = if c == b'{' { b'}' } else { b']' };
+                    self.i += 1;
+                    self.ws();
+                    if self.peek() == Some(close) {
+                        self.i += 1;
+                    } else {
+                        if close == b'}' {
+                            self.skip_string()?;
+                            self.colon()?;
+                        }
+                        open.push(close);
+                        continue;
+                    }
+                }
+                Some(b'"') => self.skip_string()?,
+                Some(b't') => self.literal(b"true")?,
+                Some(b'f') => self.literal(b"false")?,
+                Some(b'n') => self.literal(b"null")?,
+                Some(b'-' | b'0'..=b'9') => {
+                    self.number_text()?;
+                }
+                Some(_) => return Err(self.err("expected a value")),
+                None => return Err(self.err("unexpected end of text")),
+            }
+            // A value ended: close what it ends, or go on to the next element.
+            loop {
+                let Some(&close) = open.last() else {
+                    return Ok(());
+                };
+                self.ws();
+                match self.next() {
+                    Some(b',') => {
+                        if close == b'}' {
+                            self.ws();
+                            self.skip_string()?;
+                            self.colon()?;
+                        }
+                        break;
+                    }
+                    Some(x) if x == close => {
+                        open.pop();
+                    }
+                    _ => return Err(self.err_before("expected ',' or a closing bracket")),
+                }
+            }
+        }
+    }
+
+    /// The text of the value just ahead (after any whitespace), checked.
+    pub fn raw(&mut self) -> Result<&'a str, Error> {
+        self.ws();
+        let start = self.i;
+        self.skip()?;
+        Ok(self.text.get(start..self.i).unwrap_or_default())
+    }
+
+    /// The number ahead: its text, checked against the grammar.
+    fn number_text(&mut self) -> Result<(&'a str, bool), Error> {
+        let start = self.i;
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        match self.next() {
+            Some(b'0') => {}
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return Err(self.err_before("invalid number")),
+        }
+        let mut integer = true;
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            integer = false;
+            if !matches!(self.next(), Some(b'0'..=b'9')) {
+                return Err(self.err_before("invalid number"));
+            }
+            self.digits();
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.i += 1;
+            integer = false;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.i += 1;
+            }
+            if !matches!(self.next(), Some(b'0'..=b'9')) {
+                return Err(self.err_before("invalid number"));
+            }
+            self.digits();
+        }
+        Ok((self.text.get(start..self.i).unwrap_or_default(), integer))
+    }
+
+    fn digits(&mut self) {
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.i += 1;
+        }
+    }
+
+    fn number(&mut self) -> Result<Number, Error> {
+        let start = self.i;
+        let (text, integer) = self.number_text()?;
+        if integer {
+            let n = if text == "-0" {
+                Number::from_f64(-0.0)
+            } else if text.starts_with('-') {
+                text.parse::<i64>().ok().map(Number::from)
+            } else {
+                text.parse::<u64>().ok().map(Number::from)
+            };
+            if let Some(n) = n {
+                return Ok(n);
+            }
+        }
+        float(text).and_then(Number::from_f64).ok_or(Error {
+            what: "number out of range",
+            at: start,
+        })
+    }
+
+    /// The string ahead: borrowed when it has no escapes.
+    fn string(&mut self) -> Result<Cow<'a, str>, Error> {
+        if self.peek() != Some(b'"') {
+            return Err(self.err("expected a string"));
+        }
+        self.i += 1;
+        let start = self.i;
+        loop {
+            match self.next() {
+                Some(b'"') => return Ok(Cow::Borrowed(self.slice(start, self.i - 1))),
+                Some(b'\\') => break,
+                Some(0..=0x1f) => return Err(self.err_before("control character in a string")),
+                Some(_) => {}
+                None => return Err(self.err("unterminated string")),
+            }
+        }
+        let mut out = String::from(self.slice(start, self.i - 1));
+        self.i -= 1;
+        loop {
+            let run = self.i;
+            loop {
+                match self.peek() {
+                    Some(b'"' | b'\\') => break,
+                    Some(0..=0x1f) => return Err(self.err("control character in a string")),
+                    Some(_) => self.i += 1,
+                    None => return Err(self.err("unterminated string")),
+                }
+            }
+            out.push_str(self.slice(run, self.i));
+            if self.next() == Some(b'"') {
+                return Ok(Cow::Owned(out));
+            }
+            let c = match self.next() {
+                Some(b'"') => '"',
+                Some(b'\\') => '\\',
+                Some(b'/') => '/',
+                Some(b'b') => '\u{8}',
+                Some(b'f') => '\u{c}',
+                Some(b'n') => '\n',
+                Some(b'r') => '\r',
+                Some(b't') => '\t',
+                Some(b'u') => self.unicode_escape()?,
+                _ => return Err(self.err_before("invalid escape")),
+            };
+            out.push(c);
+        }
+    }
+
+    /// After `\u`: the character, pairing a surrogate escape with the one after it.
+    fn unicode_escape(&mut self) -> Result<char, Error> {
+        let at = self.i.saturating_sub(2);
+        let lone = Error {
+            what: "lone surrogate in an escape",
+            at,
+        };
+        let hi = self.hex4()?;
+        if !(0xD800..0xE000).contains(&hi) {
+            return char::from_u32(hi).ok_or(lone);
+        }
+        if hi >= 0xDC00 || self.b.get(self.i..self.i + 2) != Some(b"\\u") {
+            return Err(lone);
+        }
+        self.i += 2;
+        let lo = self.hex4()?;
+        if !(0xDC00..0xE000).contains(&lo) {
+            return Err(lone);
+        }
+        char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)).ok_or(lone)
+    }
+
+    fn hex4(&mut self) -> Result<u32, Error> {
+        let mut n = 0;
+        for _ in 0..4 {
+            let d = match self.next() {
+                Some(c @ b'0'..=b'9') => c - b'0',
+                Some(c @ b'a'..=b'f') => c - b'a' + 10,
+                Some(c @ b'A'..=b'F') => c - b'A' + 10,
+                _ => return Err(self.err_before("invalid \\u escape")),
+            };
+            n = n * 16 + u32::from(d);
+        }
+        Ok(n)
+    }
+
+    /// Checks the string ahead: escapes well formed, no raw control characters.
+    fn skip_string(&mut self) -> Result<(), Error> {
+        if self.peek() != Some(b'"') {
+            return Err(self.err("expected a string"));
+        }
+        self.i += 1;
+        loop {
+            match self.next() {
+                Some(b'"') => return Ok(()),
+                Some(b'\\') => match self.next() {
+                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {}
+                    Some(b'u') => {
+                        self.hex4()?;
+                    }
+                    _ => return Err(self.err_before("invalid escape")),
+                },
+                Some(0..=0x1f) => return Err(self.err_before("control character in a string")),
+                Some(_) => {}
+                None => return Err(self.err("unterminated string")),
+            }
+        }
+    }
+
+    /// `text[start..end]`; both ends sit next to ASCII bytes this reader stopped at.
+    fn slice(&self, start: usize, end: usize) -> &'a str {
+        self.text.get(start..end).unwrap_or_default()
+    }
+}
+
+/// A number's value as `f64` (the text matches the grammar): its first 19 significant digits
+/// as an integer, times or divided by a power of ten. Exact when the digits fit in 53 bits and
+/// the power is at most 10^22 (the usual JSON numbers); otherwise within about one and a half
+/// units in the last place, as serde_json's default reader (core's exact parser would add
+/// 15 KB to the wasm). `None` when it overflows `f64`.
+fn float(text: &str) -> Option<f64> {
+    let (negative, body) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (digits_part, exp_part) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], body.get(i + 1..).unwrap_or_default()),
+        None => (body, ""),
+    };
+    let (exp_negative, exp_digits) = match exp_part.as_bytes().first() {
+        Some(b'-') => (true, &exp_part[1..]),
+        Some(b'+') => (false, &exp_part[1..]),
+        _ => (false, exp_part),
+    };
+    // Saturated far beyond any f64 exponent, so the digits can move it back into range.
+    let magnitude = exp_digits
+        .bytes()
+        .fold(0i64, |n, d| (n * 10 + i64::from(d - b'0')).min(1 << 40));
+    let mut exponent = if exp_negative { -magnitude } else { magnitude };
+    let mut significand: u64 = 0;
+    let mut seen_point = false;
+    let mut significant = 0;
+    for c in digits_part.bytes() {
+        match c {
+            b'.' => seen_point = true,
+            b'0'..=b'9' => {
+                if significand == 0 && c == b'0' {
+                    if seen_point {
+                        exponent -= 1;
+                    }
+                } else if significant < 19 {
+                    significand = significand * 10 + u64::from(c - b'0');
+                    significant += 1;
+                    if seen_point {
+                        exponent -= 1;
+                    }
+                } else if !seen_point {
+                    exponent += 1;
+                }
+            }
+            _ => return None,
+        }
+    }
+    let mut f = significand as f64;
+    if f != 0.0 {
+        while exponent < -308 {
+            f /= 1e308;
+            exponent += 308;
+            if f == 0.0 {
+                break;
+            }
+        }
+        if exponent > 308 {
+            return None;
+        }
+        let pow = POW10
+            .get(exponent.unsigned_abs() as usize)
+            .copied()
+            .unwrap_or(1.0);
+        if exponent >= 0 {
+            f *= pow;
+        } else {
+            f /= pow;
+        }
+    }
+    if f.is_infinite() {
+        return None;
+    }
+    Some(if negative { -f } else { f })
+}
+
+/// 10^0 ..= 10^308, each the nearest `f64`.
+#[allow(clippy::excessive_precision)]
+static POW10: [f64; 309] = [
+    1.0,
+    10.0,
+    100.0,
+    1000.0,
+    10000.0,
+    100000.0,
+    1000000.0,
+    10000000.0,
+    100000000.0,
+    1000000000.0,
+    10000000000.0,
+    100000000000.0,
+    1000000000000.0,
+    10000000000000.0,
+    100000000000000.0,
+    1000000000000000.0,
+    1e+16,
+    1e+17,
+    1e+18,
+    1e+19,
+    1e+20,
+    1e+21,
+    1e+22,
+    1e+23,
+    1e+24,
+    1e+25,
+    1e+26,
+    1e+27,
+    1e+28,
+    1e+29,
+    1e+30,
+    1e+31,
+    1e+32,
+    1e+33,
+    1e+34,
+    1e+35,
+    1e+36,
+    1e+37,
+    1e+38,
+    1e+39,
+    1e+40,
+    1e+41,
+    1e+42,
+    1e+43,
+    1e+44,
+    1e+45,
+    1e+46,
+    1e+47,
+    1e+48,
+    1e+49,
+    1e+50,
+    1e+51,
+    1e+52,
+    1e+53,
+    1e+54,
+    1e+55,
+    1e+56,
+    1e+57,
+    1e+58,
+    1e+59,
+    1e+60,
+    1e+61,
+    1e+62,
+    1e+63,
+    1e+64,
+    1e+65,
+    1e+66,
+    1e+67,
+    1e+68,
+    1e+69,
+    1e+70,
+    1e+71,
+    1e+72,
+    1e+73,
+    1e+74,
+    1e+75,
+    1e+76,
+    1e+77,
+    1e+78,
+    1e+79,
+    1e+80,
+    1e+81,
+    1e+82,
+    1e+83,
+    1e+84,
+    1e+85,
+    1e+86,
+    1e+87,
+    1e+88,
+    1e+89,
+    1e+90,
+    1e+91,
+    1e+92,
+    1e+93,
+    1e+94,
+    1e+95,
+    1e+96,
+    1e+97,
+    1e+98,
+    1e+99,
+    1e+100,
+    1e+101,
+    1e+102,
+    1e+103,
+    1e+104,
+    1e+105,
+    1e+106,
+    1e+107,
+    1e+108,
+    1e+109,
+    1e+110,
+    1e+111,
+    1e+112,
+    1e+113,
+    1e+114,
+    1e+115,
+    1e+116,
+    1e+117,
+    1e+118,
+    1e+119,
+    1e+120,
+    1e+121,
+    1e+122,
+    1e+123,
+    1e+124,
+    1e+125,
+    1e+126,
+    1e+127,
+    1e+128,
+    1e+129,
+    1e+130,
+    1e+131,
+    1e+132,
+    1e+133,
+    1e+134,
+    1e+135,
+    1e+136,
+    1e+137,
+    1e+138,
+    1e+139,
+    1e+140,
+    1e+141,
+    1e+142,
+    1e+143,
+    1e+144,
+    1e+145,
+    1e+146,
+    1e+147,
+    1e+148,
+    1e+149,
+    1e+150,
+    1e+151,
+    1e+152,
+    1e+153,
+    1e+154,
+    1e+155,
+    1e+156,
+    1e+157,
+    1e+158,
+    1e+159,
+    1e+160,
+    1e+161,
+    1e+162,
+    1e+163,
+    1e+164,
+    1e+165,
+    1e+166,
+    1e+167,
+    1e+168,
+    1e+169,
+    1e+170,
+    1e+171,
+    1e+172,
+    1e+173,
+    1e+174,
+    1e+175,
+    1e+176,
+    1e+177,
+    1e+178,
+    1e+179,
+    1e+180,
+    1e+181,
+    1e+182,
+    1e+183,
+    1e+184,
+    1e+185,
+    1e+186,
+    1e+187,
+    1e+188,
+    1e+189,
+    1e+190,
+    1e+191,
+    1e+192,
+    1e+193,
+    1e+194,
+    1e+195,
+    1e+196,
+    1e+197,
+    1e+198,
+    1e+199,
+    1e+200,
+    1e+201,
+    1e+202,
+    1e+203,
+    1e+204,
+    1e+205,
+    1e+206,
+    1e+207,
+    1e+208,
+    1e+209,
+    1e+210,
+    1e+211,
+    1e+212,
+    1e+213,
+    1e+214,
+    1e+215,
+    1e+216,
+    1e+217,
+    1e+218,
+    1e+219,
+    1e+220,
+    1e+221,
+    1e+222,
+    1e+223,
+    1e+224,
+    1e+225,
+    1e+226,
+    1e+227,
+    1e+228,
+    1e+229,
+    1e+230,
+    1e+231,
+    1e+232,
+    1e+233,
+    1e+234,
+    1e+235,
+    1e+236,
+    1e+237,
+    1e+238,
+    1e+239,
+    1e+240,
+    1e+241,
+    1e+242,
+    1e+243,
+    1e+244,
+    1e+245,
+    1e+246,
+    1e+247,
+    1e+248,
+    1e+249,
+    1e+250,
+    1e+251,
+    1e+252,
+    1e+253,
+    1e+254,
+    1e+255,
+    1e+256,
+    1e+257,
+    1e+258,
+    1e+259,
+    1e+260,
+    1e+261,
+    1e+262,
+    1e+263,
+    1e+264,
+    1e+265,
+    1e+266,
+    1e+267,
+    1e+268,
+    1e+269,
+    1e+270,
+    1e+271,
+    1e+272,
+    1e+273,
+    1e+274,
+    1e+275,
+    1e+276,
+    1e+277,
+    1e+278,
+    1e+279,
+    1e+280,
+    1e+281,
+    1e+282,
+    1e+283,
+    1e+284,
+    1e+285,
+    1e+286,
+    1e+287,
+    1e+288,
+    1e+289,
+    1e+290,
+    1e+291,
+    1e+292,
+    1e+293,
+    1e+294,
+    1e+295,
+    1e+296,
+    1e+297,
+    1e+298,
+    1e+299,
+    1e+300,
+    1e+301,
+    1e+302,
+    1e+303,
+    1e+304,
+    1e+305,
+    1e+306,
+    1e+307,
+    1e+308,
+];
