@@ -393,26 +393,24 @@ impl<'a> Reader<'a> {
         }
         self.i += 1;
         let start = self.i;
-        loop {
-            match self.next() {
-                Some(b'"') => return Ok(Cow::Borrowed(self.slice(start, self.i - 1))),
-                Some(b'\\') => break,
-                Some(0..=0x1f) => return Err(self.err_before("control character in a string")),
-                Some(_) => {}
-                None => return Err(self.err("unterminated string")),
+        self.i = plain_run(self.b, self.i);
+        match self.peek() {
+            Some(b'"') => {
+                self.i += 1;
+                return Ok(Cow::Borrowed(self.slice(start, self.i - 1)));
             }
+            Some(b'\\') => {}
+            Some(_) => return Err(self.err("control character in a string")),
+            None => return Err(self.err("unterminated string")),
         }
-        let mut out = String::from(self.slice(start, self.i - 1));
-        self.i -= 1;
+        let mut out = String::from(self.slice(start, self.i));
         loop {
             let run = self.i;
-            loop {
-                match self.peek() {
-                    Some(b'"' | b'\\') => break,
-                    Some(0..=0x1f) => return Err(self.err("control character in a string")),
-                    Some(_) => self.i += 1,
-                    None => return Err(self.err("unterminated string")),
-                }
+            self.i = plain_run(self.b, self.i);
+            match self.peek() {
+                Some(b'"' | b'\\') => {}
+                Some(_) => return Err(self.err("control character in a string")),
+                None => return Err(self.err("unterminated string")),
             }
             out.push_str(self.slice(run, self.i));
             if self.next() == Some(b'"') {
@@ -477,6 +475,7 @@ impl<'a> Reader<'a> {
         }
         self.i += 1;
         loop {
+            self.i = plain_run(self.b, self.i);
             match self.next() {
                 Some(b'"') => return Ok(()),
                 Some(b'\\') => match self.next() {
@@ -497,6 +496,35 @@ impl<'a> Reader<'a> {
     fn slice(&self, start: usize, end: usize) -> &'a str {
         self.text.get(start..end).unwrap_or_default()
     }
+}
+
+/// The index of the first `"`, `\\` or control character at or after `i` (or the end): eight
+/// bytes at a time while there is none, as most string text has none.
+fn plain_run(b: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+        if zero_byte(w ^ (ONES * u64::from(b'"')))
+            | zero_byte(w ^ (ONES * u64::from(b'\\')))
+            | below_space
+            != 0
+        {
+            break;
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if c == b'"' || c == b'\\' || c < 0x20 {
+            break;
+        }
+        i += 1;
+    }
+    i
 }
 
 /// A number's value as `f64` (the text matches the grammar): its first 19 significant digits
