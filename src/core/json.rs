@@ -529,9 +529,9 @@ fn plain_run(b: &[u8], mut i: usize) -> usize {
 
 /// A number's value as `f64` (the text matches the grammar): its first 19 significant digits
 /// as an integer, times or divided by a power of ten. Exact when the digits fit in 53 bits and
-/// the power is at most 10^22 (the usual JSON numbers); otherwise within about one and a half
-/// units in the last place, as serde_json's default reader (core's exact parser would add
-/// 15 KB to the wasm). `None` when it overflows `f64`.
+/// the power is at most 10^22 (the usual JSON numbers); otherwise within two units in the last
+/// place, the best effort of serde_json's default reader (core's exact parser would add 15 KB
+/// to the wasm). `None` when it overflows `f64`.
 fn float(text: &str) -> Option<f64> {
     let (negative, body) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
