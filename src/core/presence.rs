@@ -6,7 +6,8 @@
 //! state. Keys are plain strings: `__proto__` and `constructor` are keys like any other.
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 use serde_json::{Map, Value};
 
@@ -371,10 +372,15 @@ pub enum Touch {
 pub struct PresenceState {
     index: FxMap<String, usize>,
     slots: Vec<Option<Slot>>,
-    int_keys: BTreeSet<(u32, usize)>,
+    /// How many live keys are array indexes (listed first, ascending).
+    int_keys: usize,
     live: usize,
-    /// Keys held in a grace window, by deadline.
-    holds: BTreeSet<(u64, String)>,
+    /// Grace deadlines, earliest on top. An entry whose key has since been set, held again or
+    /// removed is stale: it is dropped when it reaches the top (`prune`), and the heap is rebuilt
+    /// when stale entries outnumber the live ones.
+    holds: BinaryHeap<Reverse<(u64, String)>>,
+    /// How many keys are held.
+    held: usize,
     /// Held keys that joined again since the last `clear_returned`, with how many times (a key
     /// can return, be held and return again within one batch).
     returned: FxMap<String, u32>,
@@ -436,9 +442,10 @@ impl PresenceState {
                         fresh: false,
                     });
                 }
-                if let Some(t) = slot.held_until.take() {
-                    self.holds.remove(&(t, key.to_string()));
+                if slot.held_until.take().is_some() {
+                    self.held -= 1;
                     *self.returned.entry(key.to_string()).or_insert(0) += 1;
+                    self.prune();
                 }
                 return;
             }
@@ -450,8 +457,8 @@ impl PresenceState {
             held_until: None,
         }));
         self.index.insert(key.to_string(), i);
-        if let Some(n) = array_index(key) {
-            self.int_keys.insert((n, i));
+        if array_index(key).is_some() {
+            self.int_keys += 1;
         }
         self.live += 1;
         if let Some(touches) = self.touches.as_mut() {
@@ -466,17 +473,18 @@ impl PresenceState {
     fn hold(&mut self, key: &str, shown: Presence, until: u64) {
         if let Some(&i) = self.index.get(key) {
             if let Some(Some(slot)) = self.slots.get_mut(i) {
-                if let Some(t) = slot.held_until.replace(until) {
-                    self.holds.remove(&(t, key.to_string()));
+                if slot.held_until.replace(until).is_none() {
+                    self.held += 1;
                 }
                 slot.presence = shown;
-                self.holds.insert((until, key.to_string()));
+                self.holds.push(Reverse((until, key.to_string())));
                 if let Some(touches) = self.touches.as_mut() {
                     touches.push(Touch::Set {
                         key: key.to_string(),
                         fresh: false,
                     });
                 }
+                self.prune();
             }
         }
     }
@@ -501,7 +509,7 @@ impl PresenceState {
 
     /// Whether some key is an array index (such keys are listed first, out of insertion order).
     pub fn has_index_keys(&self) -> bool {
-        !self.int_keys.is_empty()
+        self.int_keys > 0
     }
 
     /// True once for each time a held key has joined again.
@@ -523,11 +531,12 @@ impl PresenceState {
     pub fn remove(&mut self, key: &str) -> Option<Presence> {
         let i = self.index.remove(key)?;
         let slot = self.slots.get_mut(i)?.take()?;
-        if let Some(t) = slot.held_until {
-            self.holds.remove(&(t, key.to_string()));
+        if slot.held_until.is_some() {
+            self.held -= 1;
+            self.prune();
         }
-        if let Some(n) = array_index(key) {
-            self.int_keys.remove(&(n, i));
+        if array_index(key).is_some() {
+            self.int_keys -= 1;
         }
         self.live -= 1;
         if let Some(touches) = self.touches.as_mut() {
@@ -542,13 +551,9 @@ impl PresenceState {
     fn compact(&mut self) {
         let old = std::mem::take(&mut self.slots);
         self.index.clear();
-        self.int_keys.clear();
         for slot in old.into_iter().flatten() {
             let i = self.slots.len();
             self.index.insert(slot.key.clone(), i);
-            if let Some(n) = array_index(&slot.key) {
-                self.int_keys.insert((n, i));
-            }
             self.slots.push(Some(slot));
         }
     }
@@ -561,10 +566,19 @@ impl PresenceState {
 
     /// The live slots with their indexes, in JavaScript's order.
     fn iter_slots(&self) -> impl Iterator<Item = (usize, &Slot)> + '_ {
-        let ints = self
-            .int_keys
-            .iter()
-            .filter_map(move |(_, i)| Some((*i, self.slots.get(*i)?.as_ref()?)));
+        // Array-index keys are rare: found and sorted when listed, not indexed on every change.
+        let mut ints: Vec<(u32, usize)> = Vec::new();
+        if self.int_keys > 0 {
+            for (i, slot) in self.slots.iter().enumerate() {
+                if let Some(n) = slot.as_ref().and_then(|s| array_index(&s.key)) {
+                    ints.push((n, i));
+                }
+            }
+            ints.sort_unstable();
+        }
+        let ints = ints
+            .into_iter()
+            .filter_map(move |(_, i)| Some((i, self.slots.get(i)?.as_ref()?)));
         let rest = self
             .slots
             .iter()
@@ -574,9 +588,57 @@ impl PresenceState {
         ints.chain(rest)
     }
 
-    /// Keys held in a grace window with their deadlines, earliest first.
-    pub(crate) fn held(&self) -> impl Iterator<Item = (&str, u64)> + '_ {
-        self.holds.iter().map(|(t, k)| (k.as_str(), *t))
+    /// The earliest grace deadline, if a key is held.
+    pub(crate) fn next_hold(&self) -> Option<u64> {
+        self.holds.peek().map(|Reverse((t, _))| *t)
+    }
+
+    /// The keys whose grace window ends at or before `now`, earliest first; they stay listed
+    /// until removed.
+    pub(crate) fn take_due(&mut self, now: u64) -> Vec<String> {
+        let mut due = Vec::new();
+        while let Some(Reverse((t, _))) = self.holds.peek() {
+            if *t > now {
+                break;
+            }
+            if let Some(Reverse((t, key))) = self.holds.pop() {
+                // The same hold can be in the heap twice (held, removed and held again with
+                // the same deadline); equal entries come out one after the other.
+                if self.holds_until(&key, t) && due.last() != Some(&key) {
+                    due.push(key);
+                }
+            }
+        }
+        self.prune();
+        due
+    }
+
+    fn holds_until(&self, key: &str, t: u64) -> bool {
+        self.index
+            .get(key)
+            .and_then(|i| self.slots.get(*i))
+            .and_then(|s| s.as_ref())
+            .is_some_and(|s| s.held_until == Some(t))
+    }
+
+    /// Drops stale entries from the top of `holds` (so its top is the earliest live deadline),
+    /// and rebuilds it once most of it is stale.
+    fn prune(&mut self) {
+        while let Some(Reverse((t, key))) = self.holds.peek() {
+            if self.holds_until(key, *t) {
+                break;
+            }
+            self.holds.pop();
+        }
+        if self.holds.len() > 2 * self.held + 32 {
+            let live: Vec<Reverse<(u64, String)>> = self
+                .slots
+                .iter()
+                .flatten()
+                .filter_map(|s| Some(Reverse((s.held_until?, s.key.clone()))))
+                .collect();
+            self.holds = BinaryHeap::from(live);
+        }
     }
 
     /// phoenix.js `syncDiff`: joins first (a join keeps the key's metas whose phx_ref is not in

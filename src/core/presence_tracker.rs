@@ -120,17 +120,12 @@ impl PresenceTracker {
 
     /// The earliest grace deadline, if any key is held.
     pub fn next_deadline(&self) -> Option<u64> {
-        self.state.held().map(|(_, t)| t).min()
+        self.state.next_hold()
     }
 
     /// Ends the grace windows due at `now`: those keys leave for real.
     pub fn expire(&mut self, now: u64) -> Vec<PresenceChange> {
-        let due: Vec<String> = self
-            .state
-            .held()
-            .filter(|(_, t)| *t <= now)
-            .map(|(k, _)| k.to_string())
-            .collect();
+        let due = self.state.take_due(now);
         let mut out = Vec::with_capacity(due.len());
         for key in due {
             if let Some(left) = self.state.remove(&key) {

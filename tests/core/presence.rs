@@ -1084,3 +1084,81 @@ fn presence_payloads_that_are_not_json_are_reported_once() {
         assert_eq!(errors_after(&mut h, &text), ["malformed_frame"], "{p}");
     }
 }
+
+/// Grace windows under churn: keys leave and return again and again, each leave starting a new
+/// window. Every key still away when its window ends leaves exactly once, at that time; the
+/// next deadline is always the earliest window still open; and the bookkeeping of windows that
+/// ended early (a return) does not pile up.
+#[test]
+fn grace_windows_under_churn_end_exactly_once_at_their_time() {
+    use std::collections::BTreeMap;
+    use tether::core::PresenceTracker;
+    const GRACE: u64 = 1_000;
+    let mut t = PresenceTracker::new(GRACE);
+    let meta = |k: usize, gen: usize| json!({"phx_ref": format!("r{k}-{gen}")});
+    let state: serde_json::Map<String, Value> = (0..300)
+        .map(|k| (format!("k{k}"), json!({"metas": [meta(k, 0)]})))
+        .collect();
+    let mut now = 0;
+    t.handle_state(now, Some("1"), &Value::Object(state).to_string())
+        .expect("state");
+    // What the server says is present, and when each absent key's window ends.
+    let mut refs: Vec<Option<usize>> = vec![Some(0); 300];
+    let mut window: BTreeMap<usize, u64> = BTreeMap::new();
+    let mut left: BTreeMap<usize, u64> = BTreeMap::new();
+    let mut seed = 7u64;
+    for round in 1..=400 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let k = (seed >> 33) as usize % 300;
+        let diff = match refs[k] {
+            Some(g) => {
+                refs[k] = None;
+                window.insert(k, now + GRACE);
+                json!({"joins": {}, "leaves": {format!("k{k}"): {"metas": [meta(k, g)]}}})
+            }
+            None => {
+                refs[k] = Some(round);
+                window.remove(&k);
+                left.remove(&k);
+                json!({"joins": {format!("k{k}"): {"metas": [meta(k, round)]}}, "leaves": {}})
+            }
+        };
+        t.handle_diff(now, Some("1"), &diff.to_string());
+        now += 7;
+        for change in t.expire(now) {
+            let PresenceChange::Leave { key, .. } = change else {
+                panic!("expiry only reports leaves: {change:?}");
+            };
+            let k: usize = key[1..].parse().expect("key");
+            assert_eq!(
+                window.remove(&k).filter(|&end| end <= now).map(|_| ()),
+                Some(()),
+                "k{k} left at {now}, its window was {:?}",
+                window.get(&k)
+            );
+            assert!(left.insert(k, now).is_none(), "k{k} left twice");
+        }
+        assert_eq!(
+            t.next_deadline(),
+            window.values().min().copied(),
+            "round {round}"
+        );
+    }
+    assert!(left.len() > 20, "windows ended during the churn: {}", left.len());
+    now += GRACE;
+    let last = t.expire(now);
+    assert_eq!(last.len(), window.len(), "every open window ends");
+    assert_eq!(t.next_deadline(), None);
+    let listed: Vec<String> = t.list().map(|(k, _)| k.to_string()).collect();
+    let present: Vec<String> = (0..300)
+        .filter(|&k| refs[k].is_some())
+        .map(|k| format!("k{k}"))
+        .collect();
+    let mut listed_sorted = listed.clone();
+    listed_sorted.sort();
+    let mut present_sorted = present;
+    present_sorted.sort();
+    assert_eq!(listed_sorted, present_sorted);
+}
