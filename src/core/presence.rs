@@ -370,7 +370,8 @@ pub enum Touch {
 /// Key → presence with JavaScript's iteration order, O(1) lookup, insert and remove.
 #[derive(Debug, Default, Clone)]
 pub struct PresenceState {
-    index: FxMap<String, usize>,
+    /// (Every map in presence is an `FxMap<Cow<str>, usize>`: one copy of the hash table's code.)
+    index: FxMap<Cow<'static, str>, usize>,
     slots: Vec<Option<Slot>>,
     /// How many live keys are array indexes (listed first, ascending).
     int_keys: usize,
@@ -383,7 +384,7 @@ pub struct PresenceState {
     held: usize,
     /// Held keys that joined again since the last `clear_returned`, with how many times (a key
     /// can return, be held and return again within one batch).
-    returned: FxMap<String, u32>,
+    returned: FxMap<Cow<'static, str>, usize>,
     /// When recording: every key set or removed, in order (for a mirror kept elsewhere).
     touches: Option<Vec<Touch>>,
 }
@@ -444,7 +445,7 @@ impl PresenceState {
                 }
                 if slot.held_until.take().is_some() {
                     self.held -= 1;
-                    *self.returned.entry(key.to_string()).or_insert(0) += 1;
+                    *self.returned.entry(Cow::Owned(key.to_string())).or_insert(0) += 1;
                     self.prune();
                 }
                 return;
@@ -456,7 +457,7 @@ impl PresenceState {
             presence,
             held_until: None,
         }));
-        self.index.insert(key.to_string(), i);
+        self.index.insert(Cow::Owned(key.to_string()), i);
         if array_index(key).is_some() {
             self.int_keys += 1;
         }
@@ -553,7 +554,7 @@ impl PresenceState {
         self.index.clear();
         for slot in old.into_iter().flatten() {
             let i = self.slots.len();
-            self.index.insert(slot.key.clone(), i);
+            self.index.insert(Cow::Owned(slot.key.clone()), i);
             self.slots.push(Some(slot));
         }
     }
@@ -819,9 +820,13 @@ impl PresenceState {
         wanted: Option<Vec<bool>>,
     ) -> Vec<PresenceChange> {
         let next = js_order(next);
-        let wanted_keys: Option<FxMap<&str, ()>> = match wanted {
+        let wanted_keys: Option<FxMap<Cow<'_, str>, usize>> = match wanted {
             Some(_) => None,
-            None => Some(next.iter().map(|(k, _)| (k.as_ref(), ())).collect()),
+            None => Some(
+                next.iter()
+                    .map(|(k, _)| (Cow::Borrowed(k.as_ref()), 0))
+                    .collect(),
+            ),
         };
         let mut leaves: Vec<(String, Presence)> = Vec::new();
         for (i, slot) in self.iter_slots() {
