@@ -15,7 +15,8 @@
 //! or a join_ref/ref/topic/event/status that is not UTF-8 is a [`BinaryError`] (`malformed_frame`);
 //! a frame over the size limit is `frame_too_large`, rejected before anything is read.
 
-use serde_json::{json, Value};
+use crate::core::json;
+use serde_json::Value;
 use std::fmt;
 
 /// Frame kinds of the Phoenix V2 binary serializer.
@@ -177,7 +178,10 @@ impl BinaryFrame<'_> {
     pub fn json_payload(&self) -> Value {
         let payload = binary_payload(self.payload);
         match &self.status {
-            Some(status) => json!({ "status": status, "response": payload }),
+            Some(status) => json::object([
+                ("status", Value::from(status.as_str())),
+                ("response", payload),
+            ]),
             None => payload,
         }
     }
@@ -185,7 +189,10 @@ impl BinaryFrame<'_> {
 
 /// How binary payload bytes are handed to the user: `{"byteLength": n, "base64": "..."}`.
 pub fn binary_payload(bytes: &[u8]) -> Value {
-    json!({ "byteLength": bytes.len(), "base64": base64(bytes) })
+    json::object([
+        ("byteLength", Value::from(bytes.len())),
+        ("base64", Value::String(base64(bytes))),
+    ])
 }
 
 /// Standard base64 (RFC 4648, with padding).

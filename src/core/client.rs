@@ -644,7 +644,10 @@ impl Client {
                 }
                 None => PushOutcome::Error {
                     status: "error".into(),
-                    response: serde_json::json!({ "reason": "this protocol cannot send" }),
+                    response: super::json::object([(
+                        "reason",
+                        Value::from("this protocol cannot send"),
+                    )]),
                 },
             };
             self.requests.remove(&push);

@@ -32,6 +32,17 @@ impl fmt::Display for Error {
 /// Nesting deeper than this is refused (serde_json's limit: the 128th level fails).
 const MAX_DEPTH: usize = 127;
 
+/// An object of these fields, in this order (instead of `serde_json::json!`, whose
+/// `to_value(..).unwrap()` links serde_json's error formatting for values that cannot fail).
+pub fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
+    Value::Object(
+        fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
+}
+
 /// The value `text` holds.
 pub fn parse(text: &str) -> Result<Value, Error> {
     let mut r = Reader::new(text);
@@ -538,12 +549,15 @@ fn float(text: &str) -> Option<f64> {
         None => (false, text),
     };
     let (digits_part, exp_part) = match body.find(['e', 'E']) {
-        Some(i) => (&body[..i], body.get(i + 1..).unwrap_or_default()),
+        Some(i) => (
+            body.get(..i).unwrap_or_default(),
+            body.get(i + 1..).unwrap_or_default(),
+        ),
         None => (body, ""),
     };
     let (exp_negative, exp_digits) = match exp_part.as_bytes().first() {
-        Some(b'-') => (true, &exp_part[1..]),
-        Some(b'+') => (false, &exp_part[1..]),
+        Some(b'-') => (true, exp_part.get(1..).unwrap_or_default()),
+        Some(b'+') => (false, exp_part.get(1..).unwrap_or_default()),
         _ => (false, exp_part),
     };
     // Saturated far beyond any f64 exponent, so the digits can move it back into range.

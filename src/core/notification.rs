@@ -130,12 +130,12 @@ fn parse_iso8601(s: &str) -> Option<u64> {
         return None;
     }
     let mut ms = 0i64;
-    let mut rest = &s[19..];
+    let mut rest = s.get(19..)?;
     if let Some(frac) = rest.strip_prefix('.') {
         let digits: String = frac.chars().take_while(|c| c.is_ascii_digit()).collect();
         let scaled: String = digits.chars().chain("000".chars()).take(3).collect();
         ms = scaled.parse().ok()?;
-        rest = &frac[digits.len()..];
+        rest = frac.get(digits.len()..)?;
     }
     let offset_min = match rest {
         "" | "Z" | "z" => 0,
@@ -146,7 +146,7 @@ fn parse_iso8601(s: &str) -> Option<u64> {
                 _ => return None,
             };
             let oh: i64 = rest.get(1..3)?.parse().ok()?;
-            let om: i64 = rest.get(rest.len() - 2..)?.parse().ok()?;
+            let om: i64 = rest.get(rest.len().saturating_sub(2)..)?.parse().ok()?;
             sign * (oh * 60 + om)
         }
     };

@@ -5,7 +5,8 @@
 
 use std::collections::VecDeque;
 
-use serde_json::{json, Value};
+use crate::core::json;
+use serde_json::Value;
 
 use super::notification::{badge, iso8601, Notification};
 
@@ -20,8 +21,8 @@ pub enum ReadOp {
 impl ReadOp {
     pub fn to_value(&self) -> Value {
         match self {
-            ReadOp::Ids(ids) => json!({ "ids": ids }),
-            ReadOp::All => json!({ "all": true }),
+            ReadOp::Ids(ids) => json::object([("ids", Value::from(ids.clone()))]),
+            ReadOp::All => json::object([("all", Value::Bool(true))]),
         }
     }
 
@@ -56,7 +57,10 @@ impl From<ReadOp> for StoredRead {
 impl StoredRead {
     pub fn to_value(&self) -> Value {
         match (&self.op, &self.until) {
-            (ReadOp::All, Some(until)) => json!({ "all": true, "until": until }),
+            (ReadOp::All, Some(until)) => json::object([
+                ("all", Value::Bool(true)),
+                ("until", Value::from(until.as_str())),
+            ]),
             (op, _) => op.to_value(),
         }
     }
@@ -327,7 +331,7 @@ impl NotificationStore {
             fx.requests.push(StoreRequest::Push {
                 tag: RequestTag::Sync,
                 event: "sync",
-                payload: json!({}),
+                payload: json::object([]),
             });
         }
         self.flush(&mut fx);
@@ -357,12 +361,18 @@ impl NotificationStore {
             if !p.in_flight {
                 p.in_flight = true;
                 let (event, payload) = match &p.op {
-                    ReadOp::Ids(ids) => ("mark_read", json!({ "ids": ids })),
+                    ReadOp::Ids(ids) => (
+                        "mark_read",
+                        json::object([("ids", Value::from(ids.clone()))]),
+                    ),
                     // `until`: the newest notification the user saw, so one the server creates
                     // meanwhile stays unread.
                     ReadOp::All => match &p.until {
-                        Some(until) => ("mark_all_read", json!({ "until": until })),
-                        None => ("mark_all_read", json!({})),
+                        Some(until) => (
+                            "mark_all_read",
+                            json::object([("until", Value::from(until.as_str()))]),
+                        ),
+                        None => ("mark_all_read", json::object([])),
                     },
                 };
                 fx.requests.push(StoreRequest::Push {
@@ -417,7 +427,7 @@ impl NotificationStore {
             fx.requests.push(StoreRequest::Push {
                 tag: RequestTag::Sync,
                 event: "sync",
-                payload: json!({}),
+                payload: json::object([]),
             });
         }
         fx

@@ -445,7 +445,10 @@ impl PresenceState {
                 }
                 if slot.held_until.take().is_some() {
                     self.held -= 1;
-                    *self.returned.entry(Cow::Owned(key.to_string())).or_insert(0) += 1;
+                    *self
+                        .returned
+                        .entry(Cow::Owned(key.to_string()))
+                        .or_insert(0) += 1;
                     self.prune();
                 }
                 return;

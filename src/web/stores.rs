@@ -3,7 +3,8 @@
 
 use crate::core::small_map::SmallMap;
 
-use serde_json::{json, Value};
+use crate::core::json;
+use serde_json::Value;
 use wasm_bindgen::JsValue;
 
 use crate::core::notification_store::StoredRead;
@@ -35,12 +36,12 @@ impl StoreViews {
             return JsValue::UNDEFINED;
         };
         let unread = store.unread_count();
-        let value = json!({
-            "items": store.items(now),
-            "unreadCount": unread,
-            "badge": badge(unread),
-            "status": store.status().name(),
-        });
+        let value = json::object([
+            ("items", Value::Array(store.items(now))),
+            ("unreadCount", Value::from(unread)),
+            ("badge", Value::String(badge(unread))),
+            ("status", Value::from(store.status().name())),
+        ]);
         let snapshot = serde_json::to_string(&value)
             .ok()
             .and_then(|t| js_sys::JSON::parse(&t).ok())

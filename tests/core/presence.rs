@@ -1146,7 +1146,11 @@ fn grace_windows_under_churn_end_exactly_once_at_their_time() {
             "round {round}"
         );
     }
-    assert!(left.len() > 20, "windows ended during the churn: {}", left.len());
+    assert!(
+        left.len() > 20,
+        "windows ended during the churn: {}",
+        left.len()
+    );
     now += GRACE;
     let last = t.expire(now);
     assert_eq!(last.len(), window.len(), "every open window ends");

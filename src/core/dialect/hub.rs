@@ -1,6 +1,7 @@
 //! MemoriesDB hub: subscriptions in the query string, `pub` frames out, `{channel, content}` in.
 
-use serde_json::{json, Value};
+use crate::core::json;
+use serde_json::Value;
 
 use super::{as_object, Inbound, Protocol, WireDialect};
 use crate::core::codec::DecodeError;
@@ -72,11 +73,17 @@ impl WireDialect for Hub {
         let content = if event == "message" {
             payload.clone()
         } else {
-            json!({ "event": event, "payload": payload })
+            json::object([("event", Value::from(event)), ("payload", payload.clone())])
         };
         Some(
-            json!({ "method": "pub", "params": { "channel": topic, "content": content } })
-                .to_string(),
+            json::object([
+                ("method", Value::from("pub")),
+                (
+                    "params",
+                    json::object([("channel", Value::from(topic)), ("content", content)]),
+                ),
+            ])
+            .to_string(),
         )
     }
 

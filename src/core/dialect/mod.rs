@@ -100,6 +100,6 @@ pub(crate) fn as_object(v: Value) -> Value {
     if v.is_object() {
         v
     } else {
-        serde_json::json!({ "value": v })
+        crate::core::json::object([("value", v)])
     }
 }
