@@ -284,7 +284,7 @@ async fn presence_shows_both_members_and_a_closed_one_leaves_within_a_second() {
     let ch1 = s1
         .channel(room.into(), Some(obj(&[("name", "ada".into())])))
         .unwrap();
-    let p1 = ch1.presence(None).unwrap();
+    let p1 = ch1.presence_view(None).unwrap();
     let syncs = Recorder::new();
     let _u = p1.on_sync(syncs.function()).unwrap();
     JsFuture::from(ch1.join()).await.unwrap();
@@ -295,7 +295,7 @@ async fn presence_shows_both_members_and_a_closed_one_leaves_within_a_second() {
     let ch2 = s2
         .channel(room.into(), Some(obj(&[("name", "grace".into())])))
         .unwrap();
-    let p2 = ch2.presence(None).unwrap();
+    let p2 = ch2.presence_view(None).unwrap();
     JsFuture::from(ch2.join()).await.unwrap();
     wait_for(3_000, "both see two members", || {
         listed(&p1).length() == 2 && listed(&p2).length() == 2
@@ -335,7 +335,7 @@ async fn presence_counts_tabs_as_metas_and_list_takes_a_chooser() {
         .channel(room.into(), Some(obj(&[("name", "watcher".into())])))
         .unwrap();
     let p = ch
-        .presence(Some(obj(&[("leaveGraceMs", 0.into())])))
+        .presence_view(Some(obj(&[("leaveGraceMs", 0.into())])))
         .unwrap();
     JsFuture::from(ch.join()).await.unwrap();
     wait_for(3_000, "two keys", || listed(&p).length() == 2).await;

@@ -26,6 +26,21 @@ impl Channel {
         Channel { shared, id, topic }
     }
 
+    /// [`Channel::presence`] as the Rust type (its JS methods unbound).
+    pub fn presence_view(
+        &self,
+        options: Option<JsValue>,
+    ) -> Result<super::presence::PresenceView, JsValue> {
+        let grace = super::options::leave_grace(&options.unwrap_or_default())?;
+        let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
+        d.core.track_presence(self.id, grace);
+        drop(d);
+        Ok(super::presence::PresenceView::new(
+            self.shared.clone(),
+            self.id,
+        ))
+    }
+
     /// A promise settled when request `push` ends.
     fn promise(&self, push: PushId, what: &'static str) -> Promise {
         let mut resolvers = None;
@@ -145,19 +160,15 @@ impl Channel {
     }
 
     /// This channel's presence (created on first call; later calls return a view of the same
-    /// state). `leaveGraceMs` (default 0) hides a key that leaves and comes back within it.
+    /// state). `leaveGraceMs` (default 0) hides a key that leaves and comes back within it. Its
+    /// methods are bound, so `useSyncExternalStore(presence.subscribe, presence.getSnapshot)`
+    /// works.
+    #[wasm_bindgen(unchecked_return_type = "Presence")]
     pub fn presence(
         &self,
         #[wasm_bindgen(unchecked_param_type = "PresenceOptions")] options: Option<JsValue>,
-    ) -> Result<super::presence::PresenceView, JsValue> {
-        let grace = super::options::leave_grace(&options.unwrap_or_default())?;
-        let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
-        d.core.track_presence(self.id, grace);
-        drop(d);
-        Ok(super::presence::PresenceView::new(
-            self.shared.clone(),
-            self.id,
-        ))
+    ) -> Result<JsValue, JsValue> {
+        Ok(super::presence::bound(self.presence_view(options)?))
     }
 
     /// Calls `callback({rejoin, response})` after every successful join, so an app can pull what

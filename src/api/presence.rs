@@ -16,6 +16,12 @@ extern "C" {
     fn presence_list(pairs: &JsValue, chooser: Option<&Function>) -> JsValue;
     fn presence_values(pairs: &JsValue) -> JsValue;
     fn pair_of() -> Function;
+    fn bind_methods(obj: JsValue) -> JsValue;
+}
+
+/// The view as JavaScript gets it: every method bound to it, so each can be passed on alone.
+pub(crate) fn bound(view: PresenceView) -> JsValue {
+    bind_methods(view.into())
 }
 
 /// Makes sure the channel has an up-to-date mirror if it can; true when it has one.

@@ -435,7 +435,9 @@ fn notify_presence(shared: &Shared, channel: ChannelId) {
         let Ok(mut d) = shared.try_borrow_mut() else {
             return;
         };
-        let Ok((_, list)) = crate::api::presence::cached_list(&mut d, channel) else {
+        // The same frozen array `getSnapshot()` returns: from the list mirror, so a change
+        // costs a copy of the list, not a rebuild of it.
+        let Ok(list) = crate::api::presence::snapshot(&mut d, channel) else {
             return;
         };
         let subs: Vec<Function> = d

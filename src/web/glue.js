@@ -172,6 +172,17 @@ export function presence_list(pairs, chooser) { return chooser ? pairs.map((e) =
 export function presence_values(pairs) { return Object.freeze(pairs.map((e) => e[1])); }
 export function pair_of() { return (k, v) => [k, v]; }
 
+// Every method of a class instance as an own property bound to it, so a method can be passed
+// on alone (React's `useSyncExternalStore(presence.subscribe, presence.getSnapshot)`).
+export function bind_methods(obj) {
+  const proto = Object.getPrototypeOf(obj);
+  for (const name of Object.getOwnPropertyNames(proto)) {
+    const d = Object.getOwnPropertyDescriptor(proto, name);
+    if (name !== 'constructor' && typeof d.value === 'function') obj[name] = d.value.bind(obj);
+  }
+  return obj;
+}
+
 // The notification store as users see it: plain functions bound to the wasm handle.
 export function bound_store(h) {
   return Object.freeze({

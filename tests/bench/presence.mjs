@@ -44,6 +44,7 @@ try {
   const sizes = quick ? [1000] : [1000, 10_000, 100_000];
   for (const n of sizes) await measure(`rejoin presence_state, ${n.toLocaleString('en')} keys, 1 % changed`, 'rejoin', [n, RUNS], 'ms');
   for (const n of quick ? [1000] : [1000, 10_000, 100_000]) await measure(`single-key diff on a ${n.toLocaleString('en')}-key room (1,000 diffs)`, 'diffs', [n, 1000, RUNS], 'µs/diff');
+  await measure(`single-key diff, then the fresh list to a subscriber, ${(quick ? 1000 : 10_000).toLocaleString('en')}-key room (200 diffs)`, 'rendered', [quick ? 1000 : 10_000, 200, RUNS], 'µs/diff');
   await measure(`list() of a ${(quick ? 1000 : 10_000).toLocaleString('en')}-key room, right after a change`, 'list', [quick ? 1000 : 10_000, RUNS], 'ms');
 } finally {
   await browser.close();

@@ -82,6 +82,37 @@ window.bench = {
     if (c.size() !== n) throw new Error(`${name}: expected ${n} keys after diffs, got ${c.size()}`);
     return times;
   },
+  /**
+   * µs per single-key diff with a subscriber that receives the fresh list each time — what a
+   * rendering app does: tether's `presence.subscribe(cb)` (Svelte's `$presence`), phoenix.js's
+   * `onSync(() => presence.list())`. One sample per run of `count` diffs.
+   */
+  rendered(name, n, count, runs) {
+    const c = clients[name];
+    c.feed(stateText(c.joinRef(), n, 1));
+    const texts = [];
+    for (let k = 0; k < count; k++) texts.push(diffText(k >> 1, k % 2 === 0));
+    let seen = 0;
+    let stop;
+    if (name === 'tether') {
+      stop = tPresence.subscribe((list) => { seen = list.length; });
+    } else {
+      pPresence.onSync(() => { seen = pPresence.list().length; });
+      stop = () => pPresence.onSync(() => {});
+    }
+    const times = [];
+    try {
+      for (let r = 0; r < runs; r++) {
+        const t0 = performance.now();
+        for (const t of texts) c.feed(t);
+        times.push(((performance.now() - t0) * 1000) / count);
+      }
+    } finally {
+      stop();
+    }
+    if (seen !== n) throw new Error(`${name}: the subscriber last saw ${seen} keys, expected ${n}`);
+    return times;
+  },
   /** ms per list() of an n-key room right after a change (one sample per run, 20 calls). */
   list(name, n, runs) {
     const c = clients[name];

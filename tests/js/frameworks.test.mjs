@@ -1,12 +1,13 @@
 // Framework fit of the built package (target/npm/tether), in Chromium against the demo server:
 // - Svelte 5: a real component compiled with svelte/compiler uses `$store` on the notification
-//   store and on the presence list; svelte/store's `get` and `derived` work on the store.
-//   The API has no presence store, so the presence list is `readable` wrapping onSync + list
-//   (the pattern an app would write; this test checks it stays correct).
-// - React 19: `useSyncExternalStore(store.subscribe, store.getSnapshot)` renders once per change
-//   of the snapshot, not once per frame: frames that leave the snapshot alone (heartbeats,
-//   traffic on another channel, toast notifications, which are not stored) cause no render and
-//   no store callback; each stored notification causes exactly one.
+//   store and `$presence` on the presence view (itself a Svelte store), and on a `readable`
+//   wrapping onSync + list (with keys, the pattern an app might write); svelte/store's `get` and
+//   `derived` work on the store.
+// - React 19: `useSyncExternalStore(x.subscribe, x.getSnapshot)` on the notification store and
+//   on the presence view (methods passed detached: they are bound) renders once per change of
+//   the snapshot, not once per frame: frames that leave a snapshot alone (heartbeats, traffic on
+//   another channel, toast notifications, which are not stored) cause no render and no store
+//   callback; each stored notification and each presence change causes exactly one.
 // The page is bundled with esbuild (JSX, Svelte's runtime, React) with "tether" left external
 // and mapped by an import map to the package's dist files, served by the demo server.
 //
@@ -26,13 +27,14 @@ import { notify, preparePackagePage, signIn, testsDir } from './lib/package.mjs'
 const STEP_MS = 10_000;
 
 const BELL_SVELTE = `<script>
-  let { store, people } = $props();
+  let { store, people, presence } = $props();
 </script>
 <p id="s-badge">{$store.badge}</p>
 <p id="s-unread">{$store.unreadCount}</p>
 <p id="s-status">{$store.status}</p>
 <ul id="s-items">{#each $store.items as n (n.id)}<li>{n.title}</li>{/each}</ul>
 <ul id="s-people">{#each $people as p (p.key)}<li>{p.key}:{p.tabs}</li>{/each}</ul>
+<p id="s-tabs">{$presence.map((p) => p.metas.length).join(",")}</p>
 `;
 
 const ENTRY_JSX = `
@@ -45,7 +47,7 @@ import Bell from "./Bell.svelte.js";
 
 await init();
 const q = new URLSearchParams(location.search);
-const t = (window.t = { renders: 0, rendered: [], storeCalls: 0, pushed: [], badges: [], errors: [], others: [] });
+const t = (window.t = { renders: 0, rendered: [], presenceRenders: 0, presenceRendered: [], storeCalls: 0, pushed: [], badges: [], errors: [], others: [] });
 const socket = new Socket(q.get("ws"), { authToken: q.get("token"), heartbeatMs: 250, reconnect: { minMs: 100, maxMs: 500 } });
 socket.onError((e) => t.errors.push(e.code));
 socket.connect();
@@ -58,7 +60,7 @@ const presence = room.presence({});
 // Svelte: the presence list as a readable store (onSync + list); the notification store as is.
 const rows = () => presence.list((key, p) => ({ key, tabs: p.metas.length }));
 const people = readable(rows(), (set) => presence.onSync(() => set(rows())));
-mount(Bell, { target: document.getElementById("svelte"), props: { store, people } });
+mount(Bell, { target: document.getElementById("svelte"), props: { store, people, presence } });
 derived(store, (s) => s.badge).subscribe((b) => t.badges.push(b));
 t.svelteGet = () => { const s = get(store); return { unread: s.unreadCount, badge: s.badge, items: s.items.length, same: s === store.getSnapshot() }; };
 t.peopleGet = () => get(people);
@@ -70,7 +72,13 @@ function Badge() {
   t.rendered.push(snap.unreadCount);
   return <span id="r-badge">{snap.badge}</span>;
 }
-createRoot(document.getElementById("react")).render(<Badge />);
+function People() {
+  const list = useSyncExternalStore(presence.subscribe, presence.getSnapshot);
+  t.presenceRenders += 1;
+  t.presenceRendered.push(list.length);
+  return <span id="r-people">{list.length}</span>;
+}
+createRoot(document.getElementById("react")).render(<><Badge /><People /></>);
 
 // A second socket joining the same room: someone else in the presence list.
 t.addPeer = async (name) => {
@@ -148,16 +156,20 @@ test('Svelte $store and React useSyncExternalStore on the notification store and
   await page.evaluate(() => window.t.addPeer('bob'));
   await page.waitForFunction(() => document.querySelector('#s-people').textContent.includes('bob:1'), null, { timeout: STEP_MS });
   assert.deepEqual(await page.evaluate(() => window.t.peopleGet()), [{ key: 'ada', tabs: 1 }, { key: 'bob', tabs: 1 }]);
+  await page.waitForFunction(() => document.querySelector('#s-tabs').textContent === '1,1'
+    && document.querySelector('#r-people').textContent === '2', null, { timeout: STEP_MS });
 
   // Frames that leave the snapshot alone: no render, no store callback.
   await sleep(300);
   const before = await page.evaluate(() => ({ renders: window.t.renders, storeCalls: window.t.storeCalls }));
+  const presenceBefore = await page.evaluate(() => window.t.presenceRenders);
   await page.evaluate(() => window.t.echo(10));
   for (let i = 0; i < 3; i++) await notify(server.url, { user: ada.user_id, kind: 'toast', title: `toast ${i}` });
   await page.waitForFunction(() => window.t.pushed.filter((k) => k === 'toast').length === 3, null, { timeout: STEP_MS });
   await sleep(800); // a few heartbeats (every 250 ms) and their replies
   const quiet = await page.evaluate(() => ({ renders: window.t.renders, storeCalls: window.t.storeCalls }));
   assert.deepEqual(quiet, before, 'echo replies, heartbeats and toasts (not stored) change nothing');
+  assert.equal(await page.evaluate(() => window.t.presenceRenders), presenceBefore, 'nor the presence list');
 
   // Each stored notification is one change: one store callback, one React render.
   for (let i = 1; i <= 3; i++) {
@@ -183,9 +195,19 @@ test('Svelte $store and React useSyncExternalStore on the notification store and
   await page.waitForFunction(() => document.querySelector('#r-badge').textContent === '' && document.querySelector('#s-badge').textContent === '', null, { timeout: STEP_MS });
   assert.equal(await page.evaluate(() => window.t.svelteGet().unread), 0);
 
+  assert.equal(await page.evaluate(() => window.t.presenceRenders), presenceBefore, 'notifications leave the presence list alone');
+
+  // A presence change (bob leaves) is one React render and reaches Svelte's $presence.
+  await page.evaluate(() => window.t.others.forEach((s) => s.disconnect()));
+  await page.waitForFunction(() => document.querySelector('#s-tabs').textContent === '1'
+    && document.querySelector('#r-people').textContent === '1', null, { timeout: STEP_MS });
+  await sleep(300);
+  const presenceAfter = await page.evaluate(() => window.t.presenceRendered.slice(-2));
+  assert.equal(await page.evaluate(() => window.t.presenceRenders), presenceBefore + 1, `one render for the leave: ${presenceAfter}`);
+  assert.deepEqual(presenceAfter, [2, 1]);
+
   assert.deepEqual(pageErrors, []);
   assert.deepEqual(await page.evaluate(() => window.t.errors), []);
-  await page.evaluate(() => window.t.others.forEach((s) => s.disconnect()));
   await page.close();
   await server.stop();
 });

@@ -152,6 +152,11 @@ export async function main(): Promise<void> {
   const useSyncExternalStoreArgs: [(onChange: () => void) => () => void, () => NotificationSnapshot] =
     [store.subscribe, store.getSnapshot];
   render(svelteStore, useSyncExternalStoreArgs);
+  // The presence view is the same kind of store, of its list.
+  const sveltePresence: { subscribe(run: (value: readonly PresenceEntry[]) => void): () => void } = presence;
+  const presenceArgs: [(onChange: () => void) => () => void, () => readonly PresenceEntry[]] =
+    [presence.subscribe, presence.getSnapshot];
+  render(sveltePresence, presenceArgs);
 
   // Unsubscribes and teardown.
   for (const f of [off, offState, offError, offSync, unsubscribe, offNotification]) f();
