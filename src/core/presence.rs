@@ -323,18 +323,30 @@ pub fn array_index(key: &str) -> Option<u32> {
 
 /// Orders entries of a JSON object as JavaScript iterates it.
 pub fn js_order<K: AsRef<str>, T>(entries: Vec<(K, T)>) -> Vec<(K, T)> {
-    if !entries
+    let mut ints: Vec<(u32, usize)> = entries
         .iter()
-        .any(|(k, _)| array_index(k.as_ref()).is_some())
-    {
+        .enumerate()
+        .filter_map(|(i, (k, _))| Some((array_index(k.as_ref())?, i)))
+        .collect();
+    if ints.is_empty() {
         return entries;
     }
-    let (mut ints, rest): (Vec<_>, Vec<_>) = entries
-        .into_iter()
-        .partition(|(k, _)| array_index(k.as_ref()).is_some());
-    ints.sort_by_key(|(k, _)| array_index(k.as_ref()));
-    ints.extend(rest);
-    ints
+    sort_index_keys(&mut ints);
+    let mut slots: Vec<Option<(K, T)>> = entries.into_iter().map(Some).collect();
+    let mut out = Vec::with_capacity(slots.len());
+    for &(_, i) in &ints {
+        if let Some(entry) = slots.get_mut(i).and_then(Option::take) {
+            out.push(entry);
+        }
+    }
+    out.extend(slots.into_iter().flatten());
+    out
+}
+
+/// Sorts `(array index, position)` pairs: by index, equal indexes in their order. The one sort
+/// presence uses (each sort of another element type would be another copy of the sort's code).
+fn sort_index_keys(keys: &mut [(u32, usize)]) {
+    keys.sort_unstable();
 }
 
 /// One key of a `presence_state` being read (see [`PresenceState::apply_state_text`]).
@@ -578,7 +590,7 @@ impl PresenceState {
                     ints.push((n, i));
                 }
             }
-            ints.sort_unstable();
+            sort_index_keys(&mut ints);
         }
         let ints = ints
             .into_iter()
