@@ -105,33 +105,9 @@ pub fn each_entry<'a>(
     mut read: impl FnMut(&str, &mut Reader<'a>) -> Result<(), Error>,
 ) -> Result<bool, Error> {
     let mut r = Reader::new(text);
-    r.ws();
-    if r.peek() != Some(b'{') {
-        r.skip()?;
-        r.end()?;
-        return Ok(false);
-    }
-    r.i += 1;
-    r.ws();
-    if r.peek() == Some(b'}') {
-        r.i += 1;
-        r.end()?;
-        return Ok(true);
-    }
-    loop {
-        r.ws();
-        let key = r.string()?;
-        r.colon()?;
-        read(&key, &mut r)?;
-        r.ws();
-        match r.next() {
-            Some(b',') => continue,
-            Some(b'}') => break,
-            _ => return Err(r.err_before("expected ',' or '}'")),
-        }
-    }
+    let object = r.object(|key, r| read(&key, r))?;
     r.end()?;
-    Ok(true)
+    Ok(object)
 }
 
 /// A cursor over JSON text.
@@ -143,7 +119,8 @@ pub struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn new(text: &'a str) -> Reader<'a> {
+    /// A reader at the start of `text`; [`Reader::end`] checks that nothing follows a value.
+    pub fn new(text: &'a str) -> Reader<'a> {
         Reader {
             text,
             b: text.as_bytes(),
@@ -179,7 +156,84 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn end(&mut self) -> Result<(), Error> {
+    /// Where the reader is: a byte offset into the text.
+    pub fn pos(&self) -> usize {
+        self.i
+    }
+
+    /// Moves back to an offset this reader was at (to read a value again another way).
+    pub fn rewind(&mut self, pos: usize) {
+        self.i = pos.min(self.i);
+    }
+
+    /// The text between two offsets this reader was at.
+    pub fn text_between(&self, start: usize, end: usize) -> &'a str {
+        self.slice(start, end)
+    }
+
+    /// Reads the object ahead (after any whitespace), calling `read(key, reader)` at each value,
+    /// which must consume it. Anything but an object is checked and gives `Ok(false)`.
+    pub fn object(
+        &mut self,
+        mut read: impl FnMut(Cow<'a, str>, &mut Reader<'a>) -> Result<(), Error>,
+    ) -> Result<bool, Error> {
+        self.ws();
+        if self.peek() != Some(b'{') {
+            self.skip()?;
+            return Ok(false);
+        }
+        self.enter()?;
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+        } else {
+            loop {
+                self.ws();
+                let key = self.string()?;
+                self.colon()?;
+                read(key, self)?;
+                self.ws();
+                match self.next() {
+                    Some(b',') => continue,
+                    Some(b'}') => break,
+                    _ => return Err(self.err_before("expected ',' or '}'")),
+                }
+            }
+        }
+        self.depth -= 1;
+        Ok(true)
+    }
+
+    /// Reads the array ahead (after any whitespace), calling `read(reader)` at each element,
+    /// which must consume it. Anything but an array is checked and gives `Ok(false)`.
+    pub fn array(
+        &mut self,
+        mut read: impl FnMut(&mut Reader<'a>) -> Result<(), Error>,
+    ) -> Result<bool, Error> {
+        self.ws();
+        if self.peek() != Some(b'[') {
+            self.skip()?;
+            return Ok(false);
+        }
+        self.enter()?;
+        if self.peek() == Some(b']') {
+            self.i += 1;
+        } else {
+            loop {
+                read(self)?;
+                self.ws();
+                match self.next() {
+                    Some(b',') => continue,
+                    Some(b']') => break,
+                    _ => return Err(self.err_before("expected ',' or ']'")),
+                }
+            }
+        }
+        self.depth -= 1;
+        Ok(true)
+    }
+
+    /// Checks that only whitespace is left.
+    pub fn end(&mut self) -> Result<(), Error> {
         self.ws();
         match self.peek() {
             None => Ok(()),

@@ -6,18 +6,6 @@
 
 use std::borrow::Cow;
 
-use super::fxhash::FxMap;
-
-/// The object's entries in order, values as text. Repeated keys are kept as they come.
-pub fn object_entries(text: &str) -> Result<Vec<(Cow<'_, str>, &str)>, String> {
-    let mut scan = ObjectScan::new(text)?;
-    let mut out = Vec::new();
-    while let Some(key) = scan.next_key()? {
-        out.push((key, scan.value(None)?));
-    }
-    Ok(out)
-}
-
 /// A cursor over a JSON object's top level: keys one by one, each followed by taking its value.
 /// A caller that already knows the text a value may have (see [`ObjectScan::rest`]) can take it
 /// by length and skip scanning it.
@@ -103,71 +91,9 @@ impl<'a> ObjectScan<'a> {
     }
 }
 
-/// Repeated keys merged as `JSON.parse` does: the first position, the last value. A value that
-/// is replaced is still checked (`JSON.parse` would refuse the whole text for it).
-pub fn merged<'a>(
-    entries: Vec<(Cow<'a, str>, &'a str)>,
-) -> Result<Vec<(Cow<'a, str>, &'a str)>, String> {
-    let mut out: Vec<(Cow<'a, str>, &'a str)> = Vec::with_capacity(entries.len());
-    // Repeats are rare: a short object is searched, a long one indexed.
-    let mut index: Option<FxMap<Cow<'a, str>, usize>> = None;
-    for (key, value) in entries {
-        let at = if out.len() < 16 {
-            out.iter().position(|(k, _)| *k == key)
-        } else {
-            let index = index.get_or_insert_with(|| {
-                out.iter()
-                    .enumerate()
-                    .map(|(i, (k, _))| (k.clone(), i))
-                    .collect()
-            });
-            let at = index.get(&key).copied();
-            if at.is_none() {
-                index.insert(key.clone(), out.len());
-            }
-            at
-        };
-        match at.and_then(|i| out.get_mut(i)) {
-            Some(slot) => {
-                check(slot.1)?;
-                slot.1 = value;
-            }
-            None => out.push((key, value)),
-        }
-    }
-    Ok(out)
-}
-
 /// Whether `text` is one JSON value (for values scanned past but not kept).
 pub fn check(text: &str) -> Result<(), String> {
     super::json::check(text).map_err(|e| e.to_string())
-}
-
-/// The items of a JSON array, as text (the grammar between them checked, the items not).
-pub fn array_items(text: &str) -> Result<Vec<&str>, String> {
-    let b = text.as_bytes();
-    let mut i = skip_ws(b, 0);
-    if b.get(i) != Some(&b'[') {
-        return Err(format!("expected an array at byte {i}"));
-    }
-    i = skip_ws(b, i + 1);
-    let mut out = Vec::new();
-    if b.get(i) == Some(&b']') {
-        return end(b, i + 1).map(|()| out);
-    }
-    loop {
-        let item_end = value_end(b, i).ok_or_else(|| format!("bad item at byte {i}"))?;
-        out.push(
-            text.get(i..item_end)
-                .ok_or_else(|| format!("bad item at byte {i}"))?,
-        );
-        i = skip_ws(b, item_end);
-        match b.get(i) {
-            Some(b',') => i = skip_ws(b, i + 1),
-            Some(b']') => return end(b, i + 1).map(|()| out),
-            _ => return Err(format!("expected ',' or ']' at byte {i}")),
-        }
-    }
 }
 
 fn end(b: &[u8], i: usize) -> Result<(), String> {
@@ -259,6 +185,16 @@ fn value_end(b: &[u8], start: usize) -> Option<usize> {
 mod tests {
     use super::*;
 
+    /// The object's entries in order, values as text.
+    fn object_entries(text: &str) -> Result<Vec<(Cow<'_, str>, &str)>, String> {
+        let mut scan = ObjectScan::new(text)?;
+        let mut out = Vec::new();
+        while let Some(key) = scan.next_key()? {
+            out.push((key, scan.value(None)?));
+        }
+        Ok(out)
+    }
+
     #[test]
     fn entries_keys_and_value_texts() {
         let e = object_entries(
@@ -276,22 +212,6 @@ mod tests {
             ]
         );
         assert!(object_entries("{}").unwrap().is_empty());
-        assert_eq!(
-            array_items(r#"[ {"a":"]"} ,1,"x",[2] ]"#).unwrap(),
-            vec![r#"{"a":"]"}"#, "1", r#""x""#, "[2]"]
-        );
-        assert!(array_items("[]").unwrap().is_empty());
-        for bad in ["", "{}", "[", "[1,]", "[1 2]", "[1]]", "[,]"] {
-            assert!(array_items(bad).is_err(), "{bad:?} must be refused");
-        }
-        let m = merged(vec![
-            ("a".into(), "1"),
-            ("b".into(), "2"),
-            ("a".into(), "3"),
-        ])
-        .unwrap();
-        assert_eq!(m, vec![("a".into(), "3"), ("b".into(), "2")]);
-        assert!(merged(vec![("a".into(), "1x"), ("a".into(), "3")]).is_err());
     }
 
     #[test]

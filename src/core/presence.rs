@@ -218,46 +218,136 @@ fn strip_prefix<'a>(hay: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
 }
 
 /// Reads one presence (`{metas: [...], ...}`) from JSON text; `None` when it is not one (or not
-/// JSON). The object and the metas array are scanned; each meta and any other field is parsed,
-/// so everything kept has been checked.
+/// JSON).
 fn parse_presence_text(text: &str) -> Option<Presence> {
-    let entries = json_scan::merged(json_scan::object_entries(text).ok()?).ok()?;
-    let mut metas = None;
+    let mut r = json::Reader::new(text);
+    let p = read_presence(&mut r).ok()?;
+    r.end().ok()?;
+    p
+}
+
+// The readers below take a presence map, a presence and a meta in one pass over the text, each
+// value checked as it is read (`JSON.parse`'s rules: a repeated key keeps its first position and
+// its last value, and every value must be JSON, replaced or not).
+
+/// The presence at the reader: `Ok(None)` when the value is JSON but not a presence.
+fn read_presence(r: &mut json::Reader<'_>) -> Result<Option<Presence>, json::Error> {
+    let mut metas: Option<Option<Vec<Meta>>> = None;
     let mut fields = Map::new();
-    for (key, raw) in entries {
+    let mut bad_field = false;
+    let object = r.object(|key, r| {
         if key == "metas" {
-            let items = json_scan::array_items(raw).ok()?;
-            let mut list = Vec::with_capacity(items.len());
-            for item in items {
-                list.push(Meta::from_text(item)?);
-            }
-            metas = Some(list);
+            let mut list = Vec::new();
+            let array = r.array(|r| {
+                list.push(read_meta(r)?);
+                Ok(())
+            })?;
+            metas = Some(array.then_some(list));
         } else {
-            fields.insert(key.into_owned(), json::parse(raw).ok()?);
+            // A field is kept as a value, read on its own (as it was sent).
+            match json::parse(r.raw()?) {
+                Ok(v) => {
+                    fields.insert(key.into_owned(), v);
+                }
+                Err(_) => bad_field = true,
+            }
         }
-    }
-    Some(Presence {
-        metas: metas?,
-        fields,
+        Ok(())
+    })?;
+    Ok(match metas {
+        Some(Some(metas)) if object && !bad_field => Some(Presence { metas, fields }),
+        _ => None,
     })
 }
 
-/// A presence map's entries, or `None` when the text is not JSON at all.
-fn presence_map(text: &str) -> Option<(Vec<(String, Presence)>, usize)> {
-    let entries = json_scan::merged(json_scan::object_entries(text).ok()?).ok()?;
+/// The meta at the reader, its `phx_ref` taken on the way.
+fn read_meta(r: &mut json::Reader<'_>) -> Result<Meta, json::Error> {
+    let start = r.pos();
+    let mut phx_ref = OwnedRef::Missing;
+    let probed = r.object(|key, r| {
+        if key != "phx_ref" {
+            return r.skip();
+        }
+        phx_ref = owned_ref(r.value()?);
+        Ok(())
+    });
+    if probed.is_err() {
+        // Not JSON, or a ref Rust cannot hold: read again as a whole, as `Meta::from_text` does.
+        r.rewind(start);
+        let raw = r.raw()?;
+        return Ok(Meta::from_text(raw).unwrap_or(Meta {
+            raw: raw.into(),
+            phx_ref: OwnedRef::Missing,
+        }));
+    }
+    let raw = r.text_between(start, r.pos()).trim_start();
+    Ok(Meta {
+        raw: raw.into(),
+        phx_ref,
+    })
+}
+
+/// A `phx_ref` value as it is compared.
+fn owned_ref(v: Value) -> OwnedRef {
+    match v {
+        Value::String(s) => OwnedRef::Str(s.into_boxed_str()),
+        Value::Number(n) => OwnedRef::Num(n.as_f64().unwrap_or(f64::NAN)),
+        Value::Bool(b) => OwnedRef::Bool(b),
+        Value::Null => OwnedRef::Null,
+        _ => OwnedRef::Unique,
+    }
+}
+
+/// The presence map at the reader, and how many entries were not presences; `Ok(None)` when
+/// the value is JSON but not an object.
+fn read_presence_map(r: &mut json::Reader<'_>) -> Result<Option<(Entries, usize)>, json::Error> {
+    let mut entries: Vec<(Cow<'_, str>, Option<Presence>)> = Vec::new();
+    let mut index: Option<FxMap<Cow<'_, str>, usize>> = None;
+    let object = r.object(|key, r| {
+        let p = read_presence(r)?;
+        // Repeats are rare: a short map is searched, a long one indexed.
+        let at = if entries.len() < 16 {
+            entries.iter().position(|(k, _)| *k == key)
+        } else {
+            let index = index.get_or_insert_with(|| {
+                entries
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (k, _))| (k.clone(), i))
+                    .collect()
+            });
+            let at = index.get(&key).copied();
+            if at.is_none() {
+                index.insert(key.clone(), entries.len());
+            }
+            at
+        };
+        match at.and_then(|i| entries.get_mut(i)) {
+            Some(slot) => slot.1 = p,
+            None => entries.push((key, p)),
+        }
+        Ok(())
+    })?;
+    if !object {
+        return Ok(None);
+    }
     let mut skipped = 0;
     let mut out = Vec::with_capacity(entries.len());
-    for (key, raw) in entries {
-        match parse_presence_text(raw) {
+    for (key, p) in entries {
+        match p {
             Some(p) => out.push((key.into_owned(), p)),
-            None => {
-                // Not a presence is skipped; not JSON makes the whole map invalid.
-                json_scan::check(raw).ok()?;
-                skipped += 1;
-            }
+            None => skipped += 1,
         }
     }
-    Some((out, skipped))
+    Ok(Some((out, skipped)))
+}
+
+/// A presence map's entries, or `None` when the text is not a JSON object.
+fn presence_map(text: &str) -> Option<(Entries, usize)> {
+    let mut r = json::Reader::new(text);
+    let map = read_presence_map(&mut r).ok()?;
+    r.end().ok()?;
+    map
 }
 
 /// Reads a presence map (`{key: {metas: [...]}, ...}`) from JSON text in the server's order,
@@ -276,19 +366,30 @@ pub fn parse_diff_text(text: &str) -> (Entries, Entries) {
     read_diff_text(text).unwrap_or_default()
 }
 
-/// A diff's joins and leaves; `None` when the text is not a diff (or not JSON).
+/// A diff's joins and leaves; `None` when the text is not a diff (or not JSON). Read in one pass.
 pub fn read_diff_text(text: &str) -> Option<(Entries, Entries)> {
-    let entries = json_scan::merged(json_scan::object_entries(text).ok()?).ok()?;
-    let mut joins = Vec::new();
-    let mut leaves = Vec::new();
-    for (key, raw) in entries {
-        match &*key {
-            "joins" => joins = presence_map(raw)?.0,
-            "leaves" => leaves = presence_map(raw)?.0,
-            _ => json_scan::check(raw).ok()?,
-        }
+    let mut r = json::Reader::new(text);
+    // Per side: untouched, or the last value's presences (`None`: not a presence map).
+    let mut joins: Option<Option<Entries>> = None;
+    let mut leaves: Option<Option<Entries>> = None;
+    let object = r
+        .object(|key, r| {
+            match &*key {
+                "joins" => joins = Some(read_presence_map(r)?.map(|(e, _)| e)),
+                "leaves" => leaves = Some(read_presence_map(r)?.map(|(e, _)| e)),
+                _ => r.skip()?,
+            }
+            Ok(())
+        })
+        .ok()?;
+    r.end().ok()?;
+    if !object {
+        return None;
     }
-    Some((joins, leaves))
+    Some((
+        joins.unwrap_or(Some(Vec::new()))?,
+        leaves.unwrap_or(Some(Vec::new()))?,
+    ))
 }
 
 /// What applying a state or diff did, in the order phoenix.js calls `onJoin` / `onLeave`.
