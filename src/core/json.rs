@@ -33,7 +33,7 @@ impl fmt::Display for Error {
 const MAX_DEPTH: usize = 127;
 
 /// An object of these fields, in this order (instead of `serde_json::json!`, whose
-/// `to_value(..).unwrap()` links serde_json's error formatting for values that cannot fail).
+/// unwrapped `to_value` links serde_json's error formatting for values that cannot fail).
 pub fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
     Value::Object(
         fields
@@ -71,30 +71,13 @@ pub fn parse_string(text: &str) -> Result<String, Error> {
 /// but not an array.
 pub fn array_elements(text: &str) -> Result<Option<Vec<&str>>, Error> {
     let mut r = Reader::new(text);
-    r.ws();
-    if r.peek() != Some(b'[') {
-        r.skip()?;
-        r.end()?;
-        return Ok(None);
-    }
-    r.i += 1;
-    r.ws();
     let mut items = Vec::new();
-    if r.peek() == Some(b']') {
-        r.i += 1;
-    } else {
-        loop {
-            items.push(r.raw()?);
-            r.ws();
-            match r.next() {
-                Some(b',') => continue,
-                Some(b']') => break,
-                _ => return Err(r.err_before("expected ',' or ']'")),
-            }
-        }
-    }
+    let array = r.array(|r| {
+        items.push(r.raw()?);
+        Ok(())
+    })?;
     r.end()?;
-    Ok(Some(items))
+    Ok(array.then_some(items))
 }
 
 /// The `"key": value` pairs of a top-level object, with `read` given each key and the reader
@@ -274,45 +257,20 @@ impl<'a> Reader<'a> {
         self.ws();
         match self.peek() {
             Some(b'{') => {
-                self.enter()?;
                 let mut map = Map::new();
-                if self.peek() == Some(b'}') {
-                    self.i += 1;
-                } else {
-                    loop {
-                        self.ws();
-                        let key = self.string()?.into_owned();
-                        self.colon()?;
-                        let v = self.value()?;
-                        map.insert(key, v);
-                        self.ws();
-                        match self.next() {
-                            Some(b',') => continue,
-                            Some(b'}') => break,
-                            _ => return Err(self.err_before("expected ',' or '}'")),
-                        }
-                    }
-                }
-                self.depth -= 1;
+                self.object(|key, r| {
+                    let v = r.value()?;
+                    map.insert(key.into_owned(), v);
+                    Ok(())
+                })?;
                 Ok(Value::Object(map))
             }
             Some(b'[') => {
-                self.enter()?;
                 let mut list = Vec::new();
-                if self.peek() == Some(b']') {
-                    self.i += 1;
-                } else {
-                    loop {
-                        list.push(self.value()?);
-                        self.ws();
-                        match self.next() {
-                            Some(b',') => continue,
-                            Some(b']') => break,
-                            _ => return Err(self.err_before("expected ',' or ']'")),
-                        }
-                    }
-                }
-                self.depth -= 1;
+                self.array(|r| {
+                    list.push(r.value()?);
+                    Ok(())
+                })?;
                 Ok(Value::Array(list))
             }
             Some(b'"') => Ok(Value::String(self.string()?.into_owned())),
