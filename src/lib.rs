@@ -11,3 +11,11 @@ pub mod core;
 pub mod api;
 #[cfg(target_arch = "wasm32")]
 mod web;
+
+// talc instead of the standard library's dlmalloc: 2.4 KB less gzip, and as flat over a million
+// frames (BENCHMARKS.md, P3 and P5).
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+// SAFETY: `new_global` requires single-threaded wasm, which this build is (wasm32 without the
+// atomics feature: no threads, so the allocator's lock is never entered twice).
+static ALLOCATOR: talc::TalckWasm = unsafe { talc::TalckWasm::new_global() };
