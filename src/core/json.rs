@@ -80,19 +80,6 @@ pub fn array_elements(text: &str) -> Result<Option<Vec<&str>>, Error> {
     Ok(array.then_some(items))
 }
 
-/// The `"key": value` pairs of a top-level object, with `read` given each key and the reader
-/// at its value: it must consume the value (with [`Reader::value`] or [`Reader::skip`]).
-/// Anything but an object is checked and gives `Ok(false)`.
-pub fn each_entry<'a>(
-    text: &'a str,
-    mut read: impl FnMut(&str, &mut Reader<'a>) -> Result<(), Error>,
-) -> Result<bool, Error> {
-    let mut r = Reader::new(text);
-    let object = r.object(|key, r| read(&key, r))?;
-    r.end()?;
-    Ok(object)
-}
-
 /// A cursor over JSON text.
 pub struct Reader<'a> {
     text: &'a str,

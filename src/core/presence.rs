@@ -33,30 +33,10 @@ impl Meta {
     /// A meta from its JSON text, read once: checked whole, its `phx_ref` taken on the way.
     /// `None` when the text is not JSON.
     pub fn from_text(text: &str) -> Option<Meta> {
-        let mut phx_ref = OwnedRef::Missing;
-        let read = json::each_entry(text, |key, r| {
-            if key != "phx_ref" {
-                return r.skip();
-            }
-            phx_ref = match r.value()? {
-                Value::String(s) => OwnedRef::Str(s.into_boxed_str()),
-                Value::Number(n) => OwnedRef::Num(n.as_f64().unwrap_or(f64::NAN)),
-                Value::Bool(b) => OwnedRef::Bool(b),
-                Value::Null => OwnedRef::Null,
-                _ => OwnedRef::Unique,
-            };
-            Ok(())
-        });
-        if read.is_err() {
-            // JSON whose ref Rust cannot hold (a lone surrogate escape, or nested past the
-            // limit): kept, without a ref. Anything else is not a meta.
-            json::check(text).ok()?;
-            phx_ref = OwnedRef::Missing;
-        }
-        Some(Meta {
-            raw: text.into(),
-            phx_ref,
-        })
+        let mut r = json::Reader::new(text);
+        let meta = read_meta(&mut r).ok()?;
+        r.end().ok()?;
+        Some(meta)
     }
 
     pub fn from_value(v: &Value) -> Meta {
@@ -263,28 +243,35 @@ fn read_presence(r: &mut json::Reader<'_>) -> Result<Option<Presence>, json::Err
 /// The meta at the reader, its `phx_ref` taken on the way.
 fn read_meta(r: &mut json::Reader<'_>) -> Result<Meta, json::Error> {
     let start = r.pos();
+    if let Ok(phx_ref) = probe_ref(r) {
+        let raw = r.text_between(start, r.pos()).trim_start();
+        return Ok(Meta {
+            raw: raw.into(),
+            phx_ref,
+        });
+    }
+    // Not JSON, or a ref Rust cannot hold (a lone surrogate escape, or nested past the limit):
+    // checked as a whole, then probed on its own; a ref that still cannot be read is missing.
+    r.rewind(start);
+    let raw = r.raw()?;
+    let phx_ref = probe_ref(&mut json::Reader::new(raw)).unwrap_or(OwnedRef::Missing);
+    Ok(Meta {
+        raw: raw.into(),
+        phx_ref,
+    })
+}
+
+/// The `phx_ref` of the value at the reader (missing unless it is an object that has one).
+fn probe_ref(r: &mut json::Reader<'_>) -> Result<OwnedRef, json::Error> {
     let mut phx_ref = OwnedRef::Missing;
-    let probed = r.object(|key, r| {
+    r.object(|key, r| {
         if key != "phx_ref" {
             return r.skip();
         }
         phx_ref = owned_ref(r.value()?);
         Ok(())
-    });
-    if probed.is_err() {
-        // Not JSON, or a ref Rust cannot hold: read again as a whole, as `Meta::from_text` does.
-        r.rewind(start);
-        let raw = r.raw()?;
-        return Ok(Meta::from_text(raw).unwrap_or(Meta {
-            raw: raw.into(),
-            phx_ref: OwnedRef::Missing,
-        }));
-    }
-    let raw = r.text_between(start, r.pos()).trim_start();
-    Ok(Meta {
-        raw: raw.into(),
-        phx_ref,
-    })
+    })?;
+    Ok(phx_ref)
 }
 
 /// A `phx_ref` value as it is compared.
