@@ -9,7 +9,7 @@ use super::socket::busy;
 use super::subscription::unsubscribe_fn;
 use crate::core::ChannelId;
 use crate::web::driver::{Driver, Shared};
-use crate::web::presence_mirror::{pairs_text, PresenceMirror};
+use crate::web::presence_mirror::{catch_up, pairs_text, PresenceMirror};
 
 #[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
@@ -31,13 +31,8 @@ fn mirror(d: &mut Driver, channel: ChannelId) -> bool {
         presence_mirrors,
         ..
     } = d;
-    if let Some(m) = presence_mirrors.get_mut(&channel.0) {
-        if m.update(core, channel) {
-            return true;
-        }
-        // An array-index key appeared: the list is rebuilt from now on.
-        presence_mirrors.remove(&channel.0);
-        core.record_presence_touches(channel, false);
+    if catch_up(presence_mirrors, core, channel) {
+        return true;
     }
     match PresenceMirror::build(&mut d.core, channel) {
         Some(m) => {

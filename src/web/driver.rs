@@ -10,7 +10,7 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use super::clock::Clock;
 use super::listeners::Listeners;
-use super::presence_mirror::PresenceMirror;
+use super::presence_mirror::{catch_up, PresenceMirror};
 use super::routes::Routes;
 use super::stores::StoreViews;
 use super::timer::DriverTimer;
@@ -361,13 +361,8 @@ fn collect(d: &mut Driver, event: Event, work: &mut Vec<Dispatch>) {
             } = &mut *d;
             // The mirror catches up when it is read (`list()`, `getSnapshot()`); here only once
             // its backlog is long, which bounds the touches the core keeps for it.
-            if let Some(mirror) = presence_mirrors.get_mut(&channel.0) {
-                if core.presence_touch_count(channel) > MIRROR_BACKLOG
-                    && !mirror.update(core, channel)
-                {
-                    presence_mirrors.remove(&channel.0);
-                    core.record_presence_touches(channel, false);
-                }
+            if core.presence_touch_count(channel) > MIRROR_BACKLOG {
+                catch_up(presence_mirrors, core, channel);
             }
             collect_presence(d, channel, changes, work)
         }

@@ -8,6 +8,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::api::convert::presence_to_js;
 use crate::core::presence::array_index;
+use crate::core::small_map::SmallMap;
 use crate::core::{ChannelId, Client, Touch};
 
 #[wasm_bindgen(module = "/src/web/glue.js")]
@@ -103,4 +104,23 @@ impl PresenceMirror {
         self.snapshot = Some(values.clone());
         values
     }
+}
+
+/// Brings the channel's mirror up to date, if it has one; a mirror that can no longer follow (an
+/// array-index key appeared) is dropped and the core stops recording for it. True when an
+/// up-to-date mirror remains.
+pub fn catch_up(
+    mirrors: &mut SmallMap<u32, PresenceMirror>,
+    core: &mut Client,
+    channel: ChannelId,
+) -> bool {
+    let Some(mirror) = mirrors.get_mut(&channel.0) else {
+        return false;
+    };
+    if mirror.update(core, channel) {
+        return true;
+    }
+    mirrors.remove(&channel.0);
+    core.record_presence_touches(channel, false);
+    false
 }
