@@ -12,9 +12,8 @@ pub fn json_to_js(v: &Value) -> JsValue {
         Value::Null => JsValue::NULL,
         Value::Bool(b) => JsValue::from_bool(*b),
         Value::String(s) => JsValue::from_str(s),
-        _ => serde_json::to_string(v)
+        _ => JSON::parse(&crate::core::json::text(v))
             .ok()
-            .and_then(|text| JSON::parse(&text).ok())
             .unwrap_or(JsValue::NULL),
     }
 }

@@ -31,7 +31,7 @@ impl Client {
                 return;
             }
         };
-        let payload = frame.json_payload().to_string();
+        let payload = crate::core::json::text(&frame.json_payload());
         self.route_frame(
             now,
             RawFrame {

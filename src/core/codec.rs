@@ -336,7 +336,7 @@ impl JsonText {
     }
 
     pub fn from_value(v: &Value) -> JsonText {
-        JsonText(v.to_string().into_boxed_str())
+        JsonText(json::text(v).into_boxed_str())
     }
 
     pub fn text(&self) -> &str {

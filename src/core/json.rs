@@ -43,6 +43,13 @@ pub fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
     )
 }
 
+/// `v` as JSON text. Every JSON writing in the library goes through here or through
+/// `serde_json::to_string` on a `Value`, so the wasm holds one copy of the writer (`Value`'s
+/// `Display` would add another, over `fmt`).
+pub fn text(v: &Value) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
 /// The value `text` holds.
 pub fn parse(text: &str) -> Result<Value, Error> {
     let mut r = Reader::new(text);

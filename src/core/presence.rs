@@ -431,10 +431,36 @@ pub fn js_order<K: AsRef<str>, T>(entries: Vec<(K, T)>) -> Vec<(K, T)> {
     out
 }
 
-/// Sorts `(array index, position)` pairs: by index, equal indexes in their order. The one sort
-/// presence uses (each sort of another element type would be another copy of the sort's code).
-fn sort_index_keys(keys: &mut [(u32, usize)]) {
-    keys.sort_unstable();
+/// Sorts `(array index, position)` pairs, given in position order, by index; equal indexes keep
+/// their order. A least-significant-digit radix sort, a byte per pass (a pass whose byte is the
+/// same in every key is skipped): linear time, and a few hundred bytes of wasm where the
+/// standard library's sort costs over 4 KB.
+fn sort_index_keys(keys: &mut Vec<(u32, usize)>) {
+    let mut other = vec![(0u32, 0usize); keys.len()];
+    for shift in [0u32, 8, 16, 24] {
+        let digit = |k: u32| ((k >> shift) & 0xff) as usize;
+        let mut starts = [0usize; 256];
+        for &(k, _) in keys.iter() {
+            starts[digit(k)] += 1;
+        }
+        if starts.contains(&keys.len()) {
+            continue;
+        }
+        let mut sum = 0;
+        for slot in starts.iter_mut() {
+            let n = *slot;
+            *slot = sum;
+            sum += n;
+        }
+        for &entry in keys.iter() {
+            let d = digit(entry.0);
+            if let Some(to) = other.get_mut(starts[d]) {
+                *to = entry;
+            }
+            starts[d] += 1;
+        }
+        std::mem::swap(keys, &mut other);
+    }
 }
 
 /// One key of a `presence_state` being read (see [`PresenceState::apply_state_text`]).
@@ -987,7 +1013,7 @@ pub fn parse_presences(v: Value) -> (Vec<(String, Presence)>, usize) {
 
 #[cfg(test)]
 mod tests {
-    use super::strip_prefix;
+    use super::{js_order, sort_index_keys, strip_prefix};
 
     #[test]
     fn strip_prefix_compares_every_byte_at_every_length() {
@@ -1001,5 +1027,50 @@ mod tests {
             }
         }
         assert_eq!(strip_prefix(b"short", b"shorter"), None);
+    }
+
+    /// The radix sort against the standard sort, on index sets that exercise every byte pass
+    /// (and the skipped ones): small, byte-spanning, up to u32::MAX - 1, with duplicates.
+    #[test]
+    fn index_keys_sort_like_a_stable_sort() {
+        let mut seed = 0x9e37_79b9_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for (len, bound) in [
+            (0, 1),
+            (1, 9),
+            (50, 10),
+            (300, 256),
+            (2_000, 70_000),
+            (5_000, 1 << 25),
+            (5_000, u32::MAX as u64 - 1),
+        ] {
+            let mut keys: Vec<(u32, usize)> =
+                (0..len).map(|i| ((next() % bound) as u32, i)).collect();
+            let mut want = keys.clone();
+            want.sort_by_key(|&(k, _)| k);
+            sort_index_keys(&mut keys);
+            assert_eq!(keys, want, "{len} keys below {bound}");
+        }
+    }
+
+    #[test]
+    fn entries_come_in_javascript_property_order() {
+        let entries = vec![
+            ("b", 1),
+            ("10", 2),
+            ("a", 3),
+            ("2", 4),
+            ("01", 5),
+            ("4294967295", 6),
+            ("0", 7),
+            ("300", 8),
+        ];
+        let keys: Vec<&str> = js_order(entries).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["0", "2", "10", "300", "b", "a", "01", "4294967295"]);
     }
 }
