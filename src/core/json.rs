@@ -29,6 +29,9 @@ impl fmt::Display for Error {
     }
 }
 
+/// What [`Reader::object`] calls at each entry, with its key.
+type ReadEntry<'a, 'f> = dyn FnMut(Cow<'a, str>, &mut Reader<'a>) -> Result<(), Error> + 'f;
+
 /// Nesting deeper than this is refused (serde_json's limit: the 128th level fails).
 const MAX_DEPTH: usize = 127;
 
@@ -154,6 +157,16 @@ impl<'a> Reader<'a> {
         &mut self,
         mut read: impl FnMut(Cow<'a, str>, &mut Reader<'a>) -> Result<(), Error>,
     ) -> Result<bool, Error> {
+        self.object_with(&mut read)
+    }
+
+    /// [`Reader::object`]'s loop, once for every caller (a trait object instead of a copy of
+    /// the loop per closure: the reader's callers cost the wasm a few bytes each).
+    #[inline(never)]
+    fn object_with(
+        &mut self,
+        read: &mut ReadEntry<'a, '_>,
+    ) -> Result<bool, Error> {
         self.ws();
         if self.peek() != Some(b'{') {
             self.skip()?;
@@ -185,6 +198,15 @@ impl<'a> Reader<'a> {
     pub fn array(
         &mut self,
         mut read: impl FnMut(&mut Reader<'a>) -> Result<(), Error>,
+    ) -> Result<bool, Error> {
+        self.array_with(&mut read)
+    }
+
+    /// [`Reader::array`]'s loop, once for every caller (see [`Reader::object_with`]).
+    #[inline(never)]
+    fn array_with(
+        &mut self,
+        read: &mut dyn FnMut(&mut Reader<'a>) -> Result<(), Error>,
     ) -> Result<bool, Error> {
         self.ws();
         if self.peek() != Some(b'[') {

@@ -10,13 +10,24 @@ use std::borrow::Borrow;
 
 #[derive(Debug, Clone)]
 pub struct SmallMap<K, V> {
-    items: Vec<(K, V)>,
+    /// Keys and values side by side: a lookup scans `keys` alone, and its code is one copy
+    /// per key type, shared by every value type.
+    keys: Vec<K>,
+    values: Vec<V>,
 }
 
 impl<K, V> Default for SmallMap<K, V> {
     fn default() -> Self {
-        SmallMap { items: Vec::new() }
+        SmallMap {
+            keys: Vec::new(),
+            values: Vec::new(),
+        }
     }
+}
+
+/// Where `key` is in `keys`.
+fn position<K: Borrow<Q>, Q: Eq + ?Sized>(keys: &[K], key: &Q) -> Option<usize> {
+    keys.iter().position(|k| k.borrow() == key)
 }
 
 impl<K: Eq, V> SmallMap<K, V> {
@@ -24,45 +35,34 @@ impl<K: Eq, V> SmallMap<K, V> {
         Self::default()
     }
 
-    fn position<Q: Eq + ?Sized>(&self, key: &Q) -> Option<usize>
-    where
-        K: Borrow<Q>,
-    {
-        self.items.iter().position(|(k, _)| k.borrow() == key)
-    }
-
     pub fn get<Q: Eq + ?Sized>(&self, key: &Q) -> Option<&V>
     where
         K: Borrow<Q>,
     {
-        let i = self.position(key)?;
-        self.items.get(i).map(|(_, v)| v)
+        self.values.get(position(&self.keys, key)?)
     }
 
     pub fn get_mut<Q: Eq + ?Sized>(&mut self, key: &Q) -> Option<&mut V>
     where
         K: Borrow<Q>,
     {
-        let i = self.position(key)?;
-        self.items.get_mut(i).map(|(_, v)| v)
+        self.values.get_mut(position(&self.keys, key)?)
     }
 
     pub fn contains_key<Q: Eq + ?Sized>(&self, key: &Q) -> bool
     where
         K: Borrow<Q>,
     {
-        self.position(key).is_some()
+        position(&self.keys, key).is_some()
     }
 
     /// Sets `key` to `value`; the value it replaces, if any.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
-        match self.position(&key) {
-            Some(i) => self
-                .items
-                .get_mut(i)
-                .map(|slot| std::mem::replace(&mut slot.1, value)),
+        match position(&self.keys, &key).and_then(|i| self.values.get_mut(i)) {
+            Some(slot) => Some(std::mem::replace(slot, value)),
             None => {
-                self.items.push((key, value));
+                self.keys.push(key);
+                self.values.push(value);
                 None
             }
         }
@@ -72,44 +72,58 @@ impl<K: Eq, V> SmallMap<K, V> {
     where
         K: Borrow<Q>,
     {
-        let i = self.position(key)?;
-        Some(self.items.remove(i).1)
+        let i = position(&self.keys, key)?;
+        self.keys.remove(i);
+        Some(self.values.remove(i))
     }
 
     pub fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
-        self.items.retain_mut(|(k, v)| keep(k, v));
+        let mut i = 0;
+        while i < self.keys.len() {
+            let kept = match (self.keys.get(i), self.values.get_mut(i)) {
+                (Some(k), Some(v)) => keep(k, v),
+                _ => return,
+            };
+            if kept {
+                i += 1;
+            } else {
+                self.keys.remove(i);
+                self.values.remove(i);
+            }
+        }
     }
 
     pub fn clear(&mut self) {
-        self.items.clear();
+        self.keys.clear();
+        self.values.clear();
     }
 
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.keys.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.keys.is_empty()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> + '_ {
-        self.items.iter().map(|(k, v)| (k, v))
+        self.keys.iter().zip(self.values.iter())
     }
 
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&K, &mut V)> + '_ {
-        self.items.iter_mut().map(|(k, v)| (&*k, v))
+        self.keys.iter().zip(self.values.iter_mut())
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &K> + '_ {
-        self.items.iter().map(|(k, _)| k)
+        self.keys.iter()
     }
 
     pub fn values(&self) -> impl Iterator<Item = &V> + '_ {
-        self.items.iter().map(|(_, v)| v)
+        self.values.iter()
     }
 
     pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> + '_ {
-        self.items.iter_mut().map(|(_, v)| v)
+        self.values.iter_mut()
     }
 }
 
