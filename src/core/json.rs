@@ -163,10 +163,7 @@ impl<'a> Reader<'a> {
     /// [`Reader::object`]'s loop, once for every caller (a trait object instead of a copy of
     /// the loop per closure: the reader's callers cost the wasm a few bytes each).
     #[inline(never)]
-    fn object_with(
-        &mut self,
-        read: &mut ReadEntry<'a, '_>,
-    ) -> Result<bool, Error> {
+    fn object_with(&mut self, read: &mut ReadEntry<'a, '_>) -> Result<bool, Error> {
         self.ws();
         if self.peek() != Some(b'{') {
             self.skip()?;

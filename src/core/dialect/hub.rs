@@ -75,16 +75,13 @@ impl WireDialect for Hub {
         } else {
             json::object([("event", Value::from(event)), ("payload", payload.clone())])
         };
-        Some(
-            json::object([
-                ("method", Value::from("pub")),
-                (
-                    "params",
-                    json::object([("channel", Value::from(topic)), ("content", content)]),
-                ),
-            ])
-            .to_string(),
-        )
+        Some(json::text(&json::object([
+            ("method", Value::from("pub")),
+            (
+                "params",
+                json::object([("channel", Value::from(topic)), ("content", content)]),
+            ),
+        ])))
     }
 
     fn connect_query(&self, topics: &[String]) -> Vec<(String, String)> {
