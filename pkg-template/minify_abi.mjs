@@ -66,12 +66,13 @@ const parts = [bytes.subarray(0, 8)];
 const map = { imports: [], exports: [] };
 let counter = 0;
 while (at < bytes.length) {
+  const sectionStart = at;
   const id = u8();
-  const size = Number(leb());
-  const bodyStart = at;
+  const size = Number(leb()); // possibly padded: other sections are copied byte for byte
   const bodyEnd = at + size;
+  if (bodyEnd > bytes.length) fail('truncated section');
   if (id !== 2 && id !== 7) {
-    parts.push(bytes.subarray(bodyStart - 1 - encLeb(size).length, bodyEnd));
+    parts.push(bytes.subarray(sectionStart, bodyEnd));
     at = bodyEnd;
     continue;
   }
