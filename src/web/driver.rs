@@ -218,10 +218,10 @@ pub fn pump(shared: &Shared) {
                 }
             }
             d.sync_routes();
-            let now = d.now();
             let deadline = d.core.poll_timeout();
-            if let Some(t) = d.timer.as_mut() {
-                t.arm(deadline, now);
+            let Driver { timer, clock, .. } = &mut *d;
+            if let Some(t) = timer.as_mut() {
+                t.arm(deadline, || clock.now());
             }
         }
         if work.is_empty() {

@@ -23,8 +23,9 @@ impl DriverTimer {
     }
 
     /// Arms the timer for `deadline` (absolute ms), or disarms it for `None`. Re-arming for the
-    /// same deadline keeps the running timer.
-    pub fn arm(&mut self, deadline: Option<u64>, now: u64) {
+    /// same deadline keeps the running timer; `now` is read only when a timer is set (most
+    /// frames leave the deadline as it was, and reading the clock crosses into JS).
+    pub fn arm(&mut self, deadline: Option<u64>, now: impl FnOnce() -> u64) {
         if deadline == self.deadline && (self.handle.is_some() || deadline.is_none()) {
             return;
         }
@@ -35,7 +36,7 @@ impl DriverTimer {
         let Some(window) = web_sys::window() else {
             return;
         };
-        let delay = at.saturating_sub(now).min(MAX_DELAY_MS) as i32;
+        let delay = at.saturating_sub(now()).min(MAX_DELAY_MS) as i32;
         if let Ok(handle) = window.set_timeout_with_callback_and_timeout_and_arguments_0(
             self.callback.as_ref().unchecked_ref(),
             delay,
