@@ -265,6 +265,12 @@ fn collect(d: &mut Driver, event: Event, work: &mut Vec<Dispatch>) {
                 work.push(Dispatch::Call(f.clone(), arg.clone()));
             }
         }
+        // An error or telemetry object is made only when someone listens: a JS `Error` records
+        // its stack, which costs more than the frame that caused it (a server sending stale
+        // replies or malformed frames at full rate would otherwise pay it on every frame).
+        Event::Error { .. } | Event::HeartbeatTimeout | Event::SendDropped { .. }
+            if d.listeners.error.is_empty() => {}
+        Event::Telemetry(_) if d.listeners.telemetry.is_empty() => {}
         Event::Error { code, message } => {
             let arg = tether_error(code, &message);
             for (_, f) in &d.listeners.error {
@@ -341,6 +347,7 @@ fn collect(d: &mut Driver, event: Event, work: &mut Vec<Dispatch>) {
                         work.push(Dispatch::Call(f.clone(), arg.clone()));
                     }
                 }
+                Err(_) if d.listeners.error.is_empty() => {}
                 Err(_) => {
                     let err = tether_error(
                         "malformed_frame",
