@@ -86,16 +86,20 @@ const encoder = new TextEncoder();
 
 /**
  * The socket's `receive(data)`; `routes` null sends everything to the core (other dialects).
- * The core takes a frame as `slow(data)`, or a large text frame as its UTF-8 bytes: `reserve(n)`
- * gives a Uint8Array of n bytes inside wasm memory, `slowUtf8(written)` hands the first
- * `written` of them over.
+ * The core takes a text frame as `slowText(string)`, a binary one as `slowBinary(arrayBuffer)`,
+ * or a large text frame as its UTF-8 bytes: `reserve(n)` gives a Uint8Array of n bytes inside
+ * wasm memory, `slowUtf8(written)` hands the first `written` of them over.
  */
-export function inbound(routes, slow, maxUnits, reserve, slowUtf8) {
+export function inbound(routes, slowText, slowBinary, maxUnits, reserve, slowUtf8) {
   // A frame of at most `maxUnits` UTF-16 units is at most `maxBytes` of UTF-8, the core's limit.
   const maxBytes = maxUnits * 3;
   const toCore = (data) => {
-    if (typeof data !== 'string' || data.length < LARGE_UNITS || data.length > maxBytes) {
-      slow(data);
+    if (typeof data !== 'string') {
+      slowBinary(data);
+      return;
+    }
+    if (data.length < LARGE_UNITS || data.length > maxBytes) {
+      slowText(data);
       return;
     }
     // ASCII fills exactly `length` bytes; anything else takes up to 3 per UTF-16 unit, but
@@ -106,7 +110,7 @@ export function inbound(routes, slow, maxUnits, reserve, slowUtf8) {
     }
     if (done.read < data.length) {
       reserve(0); // frees the buffer
-      slow(data);
+      slowText(data);
     } else {
       slowUtf8(done.written);
     }

@@ -14,10 +14,12 @@ use web_sys::{BinaryType, CloseEvent, Event, WebSocket};
 #[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
     /// A `receive(data)` function: plain messages parsed and delivered through `routes` (see
-    /// `routes.rs`), everything else passed to `slow`; `routes` null: everything to `slow`.
+    /// `routes.rs`), every other text frame passed to `slow_text` and binary frames to
+    /// `slow_binary`; `routes` null: nothing delivered in JS.
     fn inbound(
         routes: &JsValue,
-        slow: &Function,
+        slow_text: &Function,
+        slow_binary: &Function,
         max_units: u32,
         reserve: &Function,
         slow_utf8: &Function,
@@ -41,7 +43,8 @@ pub enum SocketSignal {
 pub struct WsConn {
     ws: WebSocket,
     _on_open: Closure<dyn FnMut(Event)>,
-    _slow: Closure<dyn FnMut(JsValue)>,
+    _slow_text: Closure<dyn FnMut(String)>,
+    _slow_binary: Closure<dyn FnMut(JsValue)>,
     _reserve: Closure<dyn FnMut(u32) -> js_sys::Uint8Array>,
     _slow_utf8: Closure<dyn FnMut(u32)>,
     receive: Function,
@@ -72,14 +75,17 @@ impl WsConn {
         ws.set_binary_type(BinaryType::Arraybuffer);
         let s = signal.clone();
         let on_open = Closure::<dyn FnMut(Event)>::new(move |_: Event| s(SocketSignal::Open));
+        // A text frame comes in as the closure's `String` argument (copied into wasm on the way
+        // in, with no call back out to JS to read it).
         let s = signal.clone();
-        let on_data =
-            Closure::<dyn FnMut(JsValue)>::new(move |data: JsValue| match data.as_string() {
-                Some(text) => s(SocketSignal::Text(text)),
-                None => s(SocketSignal::Binary(
-                    js_sys::Uint8Array::new(&data).to_vec(),
-                )),
-            });
+        let slow_text =
+            Closure::<dyn FnMut(String)>::new(move |text: String| s(SocketSignal::Text(text)));
+        let s = signal.clone();
+        let slow_binary = Closure::<dyn FnMut(JsValue)>::new(move |data: JsValue| {
+            s(SocketSignal::Binary(
+                js_sys::Uint8Array::new(&data).to_vec(),
+            ))
+        });
         // A large text frame arrives as UTF-8 that JS writes into `buffer` (see glue.js).
         let buffer: Rc<RefCell<Vec<u8>>> = Rc::default();
         let b = buffer.clone();
@@ -102,7 +108,8 @@ impl WsConn {
         });
         let receive = inbound(
             routes,
-            on_data.as_ref().unchecked_ref(),
+            slow_text.as_ref().unchecked_ref(),
+            slow_binary.as_ref().unchecked_ref(),
             max_units,
             reserve.as_ref().unchecked_ref(),
             slow_utf8.as_ref().unchecked_ref(),
@@ -123,7 +130,8 @@ impl WsConn {
         Ok(WsConn {
             ws,
             _on_open: on_open,
-            _slow: on_data,
+            _slow_text: slow_text,
+            _slow_binary: slow_binary,
             _reserve: reserve,
             _slow_utf8: slow_utf8,
             receive,
