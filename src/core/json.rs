@@ -46,9 +46,8 @@ pub fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
     )
 }
 
-/// `v` as JSON text. Every JSON writing in the library goes through here or through
-/// `serde_json::to_string` on a `Value`, so the wasm holds one copy of the writer (`Value`'s
-/// `Display` would add another, over `fmt`).
+/// `v` as JSON text, by serde_json's writer. Not `v.to_string()`: `Value`'s `Display` runs the
+/// same writer through `fmt`, a second copy of it in the wasm.
 pub fn text(v: &Value) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }

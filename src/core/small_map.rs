@@ -77,20 +77,22 @@ impl<K: Eq, V> SmallMap<K, V> {
         Some(self.values.remove(i))
     }
 
+    /// Keeps the entries `keep` says yes to, in order: one pass, kept entries swapped forward.
     pub fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
-        let mut i = 0;
-        while i < self.keys.len() {
-            let kept = match (self.keys.get(i), self.values.get_mut(i)) {
+        let mut kept = 0;
+        for i in 0..self.keys.len() {
+            let yes = match (self.keys.get(i), self.values.get_mut(i)) {
                 (Some(k), Some(v)) => keep(k, v),
-                _ => return,
+                _ => true,
             };
-            if kept {
-                i += 1;
-            } else {
-                self.keys.remove(i);
-                self.values.remove(i);
+            if yes {
+                self.keys.swap(kept, i);
+                self.values.swap(kept, i);
+                kept += 1;
             }
         }
+        self.keys.truncate(kept);
+        self.values.truncate(kept);
     }
 
     pub fn clear(&mut self) {
