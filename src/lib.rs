@@ -4,6 +4,18 @@
 //! the send buffer), tested natively with a virtual clock; `web` (wasm32 only) drives it with a
 //! real WebSocket, one timer and the page's listeners; `api` (wasm32 only) is the wasm-bindgen
 //! surface that JavaScript imports.
+//!
+//! `no_std` with `alloc`: the standard library is linked only with the `std` feature (on by
+//! default, and what the browser tests build with). The npm package is built without it, so its
+//! wasm carries no `std` panic machinery: a panic there is an immediate trap (see [`panic`]).
+
+#![no_std]
+
+extern crate alloc;
+#[cfg(any(test, feature = "std"))]
+extern crate std;
+
+mod prelude;
 
 pub mod core;
 
@@ -19,3 +31,13 @@ mod web;
 // SAFETY: `new_global` requires single-threaded wasm, which this build is (wasm32 without the
 // atomics feature: no threads, so the allocator's lock is never entered twice).
 static ALLOCATOR: talc::TalckWasm = unsafe { talc::TalckWasm::new_global() };
+
+/// Without `std` (the npm package's build) a panic traps at once, as `std`'s handler does in a
+/// `panic = "abort"` wasm build after formatting a message nobody sees. The message is not
+/// formatted, so Rust's formatting of panic messages stays out of the module. (Bad input never
+/// panics; this is for bugs.)
+#[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+#[panic_handler]
+fn panic(_: &::core::panic::PanicInfo<'_>) -> ! {
+    ::core::arch::wasm32::unreachable()
+}

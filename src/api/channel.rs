@@ -1,5 +1,7 @@
 //! `Channel`: a topic on a socket — join, push, receive, leave.
 
+use crate::prelude::*;
+
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 

@@ -1,5 +1,7 @@
 //! Conversions between the core's values and JavaScript, and the `Error` objects JS receives.
 
+use crate::prelude::*;
+
 use js_sys::{Object, Reflect, JSON};
 use serde_json::Value;
 use wasm_bindgen::JsValue;

@@ -2,6 +2,8 @@
 //! contract and React's `useSyncExternalStore` (its methods are bound, so
 //! `useSyncExternalStore(store.subscribe, store.getSnapshot)` works).
 
+use crate::prelude::*;
+
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
 

@@ -1,10 +1,12 @@
 //! Reads the JavaScript option objects into the core's [`Config`].
 
+use crate::prelude::*;
+
 use js_sys::{Function, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::convert::tether_error;
-use crate::core::{Backoff, Config, Schedule};
+use crate::core::{round, Backoff, Config, Schedule};
 
 fn get(obj: &JsValue, key: &str) -> JsValue {
     if obj.is_object() {
@@ -31,7 +33,7 @@ fn number(obj: &JsValue, key: &str, path: &str) -> Result<Option<f64>, JsValue> 
 }
 
 fn ms(obj: &JsValue, key: &str, path: &str) -> Result<Option<u64>, JsValue> {
-    Ok(number(obj, key, path)?.map(|n| n.round() as u64))
+    Ok(number(obj, key, path)?.map(round))
 }
 
 /// Reads `{minMs, maxMs, jitter, maxAttempts, resetAfterMs, schedule}` over `defaults`.
@@ -51,7 +53,7 @@ fn backoff(obj: &JsValue, name: &str, defaults: Backoff) -> Result<Backoff, JsVa
                 .ok()
                 .and_then(|v| v.as_f64())
                 .filter(|n| n.is_finite() && *n >= 0.0)
-                .map(|n| n.round() as u64)
+                .map(round)
                 .unwrap_or(1_000)
         }));
     } else if !schedule.is_undefined() && !schedule.is_null() {
@@ -79,7 +81,7 @@ fn backoff(obj: &JsValue, name: &str, defaults: Backoff) -> Result<Backoff, JsVa
         }
     }
     if let Some(v) = number(obj, "maxAttempts", &format!("{name}.maxAttempts"))? {
-        out.max_attempts = Some(v.round() as u32);
+        out.max_attempts = Some(round(v).min(u32::MAX as u64) as u32);
     }
     if let Some(v) = ms(obj, "resetAfterMs", &format!("{name}.resetAfterMs"))? {
         out.reset_after_ms = v;

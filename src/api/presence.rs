@@ -1,6 +1,8 @@
 //! `Presence`: who is on a channel, merged from `presence_state` / `presence_diff` exactly as
 //! phoenix.js does, with an optional leave grace window.
 
+use crate::prelude::*;
+
 use js_sys::{Array, Function, JSON};
 use wasm_bindgen::prelude::*;
 

@@ -1,5 +1,7 @@
 //! `Socket`: one connection to a Phoenix endpoint, kept alive across failures.
 
+use crate::prelude::*;
+
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
 

@@ -1,7 +1,7 @@
 //! Unsubscribe functions: every `on…(callback)` returns `() => void` that removes the callback.
 
-use std::cell::RefCell;
-use std::rc::{Rc, Weak};
+use ::core::cell::RefCell;
+use alloc::rc::{Rc, Weak};
 
 use js_sys::Function;
 use wasm_bindgen::prelude::*;

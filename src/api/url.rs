@@ -1,6 +1,8 @@
 //! The socket URL and the token subprotocols. Phoenix: `<endpoint>/websocket?<params>&vsn=2.0.0`;
 //! the other dialects use the endpoint as given, plus their own query (`hub`: `c=<channel>`).
 
+use crate::prelude::*;
+
 use js_sys::{Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 

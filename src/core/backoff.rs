@@ -1,6 +1,8 @@
 //! Retry delays: exponential growth with jitter between a minimum and a cap, a fixed table
 //! (phoenix.js style), or a caller-supplied function.
 
+use crate::prelude::*;
+
 use super::rng::RandomSource;
 
 /// How long to wait before retry number `attempt` (1-based).
@@ -18,8 +20,8 @@ pub enum Schedule {
     Custom(Box<dyn FnMut(u32) -> u64>),
 }
 
-impl std::fmt::Debug for Schedule {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl ::core::fmt::Debug for Schedule {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
         match self {
             Schedule::Exponential {
                 min_ms,
@@ -82,7 +84,7 @@ impl Backoff {
                 };
                 let span = (ceiling - min) as f64 * jitter;
                 let r = rng.next_f64().clamp(0.0, 1.0);
-                ceiling - (span * r).round() as u64
+                ceiling - round(span * r)
             }
             Schedule::Table(table) => match table.get(attempt as usize - 1).or(table.last()) {
                 Some(ms) => *ms,
@@ -96,5 +98,43 @@ impl Backoff {
     /// True when attempt `attempt` (1-based) is past the limit.
     pub fn exhausted(&self, attempt: u32) -> bool {
         matches!(self.max_attempts, Some(max) if attempt > max)
+    }
+}
+
+/// `x` rounded to the nearest integer, halves away from zero, as `f64::round` (which needs the
+/// standard library); for non-negative finite `x`, saturating at `u64::MAX`.
+pub fn round(x: f64) -> u64 {
+    let whole = x as u64;
+    if x - whole as f64 >= 0.5 {
+        whole.saturating_add(1)
+    } else {
+        whole
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round;
+
+    #[test]
+    fn round_is_f64_round_for_non_negative_numbers() {
+        let xs = [
+            0.0,
+            0.4,
+            0.5,
+            0.49999999999999994,
+            1.5,
+            2.5,
+            1_000.499,
+            1_000.5,
+            4_503_599_627_370_495.5,
+            9_007_199_254_740_993.0,
+            1e19,
+        ];
+        for x in xs {
+            assert_eq!(round(x), x.round() as u64, "{x}");
+        }
+        assert_eq!(round(1e30), u64::MAX);
+        assert_eq!(round(f64::MAX), u64::MAX);
     }
 }

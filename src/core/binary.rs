@@ -15,9 +15,11 @@
 //! or a join_ref/ref/topic/event/status that is not UTF-8 is a [`BinaryError`] (`malformed_frame`);
 //! a frame over the size limit is `frame_too_large`, rejected before anything is read.
 
+use crate::prelude::*;
+
 use crate::core::json;
+use ::core::fmt;
 use serde_json::Value;
-use std::fmt;
 
 /// Frame kinds of the Phoenix V2 binary serializer.
 pub const KIND_PUSH: u8 = 0;
@@ -110,7 +112,7 @@ fn fields<'a, const N: usize>(
     for (i, name) in names.iter().enumerate() {
         let len = bytes[1 + i] as usize;
         out[i] =
-            std::str::from_utf8(&bytes[at..at + len]).map_err(|_| BinaryError::NotUtf8(name))?;
+            ::core::str::from_utf8(&bytes[at..at + len]).map_err(|_| BinaryError::NotUtf8(name))?;
         at += len;
     }
     Ok((out, &bytes[at..]))

@@ -2,6 +2,8 @@
 //! frames (replies, heartbeats, channels, presence, stores), with the payload bytes delivered as
 //! `{"byteLength": n, "base64": "..."}`.
 
+use crate::prelude::*;
+
 use super::binary::decode_binary;
 use super::client::Client;
 use super::codec::RawFrame;

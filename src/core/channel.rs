@@ -1,6 +1,8 @@
 //! One channel's bookkeeping. Transitions are driven by [`super::Client`], which owns the socket,
 //! the timers and the refs.
 
+use crate::prelude::*;
+
 use serde_json::Value;
 
 use super::event::{ChannelState, PushId};

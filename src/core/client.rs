@@ -1,7 +1,9 @@
 //! The sans-IO client: the socket's lifecycle, heartbeats, the timer table and the public calls.
 //! Inbound frames and channel transitions live in `routing.rs`.
 
-use std::collections::VecDeque;
+use crate::prelude::*;
+
+use alloc::collections::VecDeque;
 
 use super::small_map::SmallMap;
 

@@ -3,9 +3,11 @@
 //! Decoding never panics: anything that is not exactly a five-element array with string-or-null
 //! refs, string topic and event and an object payload becomes a [`DecodeError`].
 
+use crate::prelude::*;
+
 use super::json;
+use ::core::fmt;
 use serde_json::{Map, Value};
-use std::fmt;
 
 /// One Phoenix V2 message.
 #[derive(Debug, Clone, PartialEq)]
@@ -234,7 +236,7 @@ fn split_large(text: &str) -> Option<Result<RawFrame<'_>, DecodeError>> {
     let &[a, b, c, d] = commas.as_slice() else {
         return None;
     };
-    let field = |r: std::ops::Range<usize>| {
+    let field = |r: ::core::ops::Range<usize>| {
         let text = inner.get(r)?.trim();
         json::check(text).is_ok().then_some(text)
     };

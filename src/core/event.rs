@@ -1,5 +1,7 @@
 //! What the client tells its driver and its user.
 
+use crate::prelude::*;
+
 use serde_json::Value;
 
 /// Identifies a channel of one [`super::Client`].

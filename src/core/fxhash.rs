@@ -2,8 +2,8 @@
 //! strings that come in large numbers, such as presence keys. Not resistant to deliberate
 //! collisions; the keys come from the server the client already trusts with its state.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use ::core::hash::{BuildHasherDefault, Hasher};
+use hashbrown::HashMap;
 
 const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 

@@ -11,8 +11,10 @@
 //! `Unexpected`, which links Rust's whole float formatting into the wasm. This reader's errors
 //! are a static text and a byte offset. Writing JSON is still serde_json's.
 
-use std::borrow::Cow;
-use std::fmt;
+use crate::prelude::*;
+
+use ::core::fmt;
+use alloc::borrow::Cow;
 
 use serde_json::{Map, Number, Value};
 

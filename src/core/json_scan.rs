@@ -4,7 +4,9 @@
 //! all the work they need; the values that did change are parsed, and so checked, by the caller.
 //! The grammar around the values (braces, keys, colons, commas, whitespace) is checked here.
 
-use std::borrow::Cow;
+use crate::prelude::*;
+
+use alloc::borrow::Cow;
 
 /// A cursor over a JSON object's top level: keys one by one, each followed by taking its value.
 /// A caller that already knows the text a value may have (see [`ObjectScan::rest`]) can take it

@@ -32,7 +32,7 @@ pub mod send_buffer;
 pub mod small_map;
 pub mod timers;
 
-pub use backoff::{Backoff, Schedule};
+pub use backoff::{round, Backoff, Schedule};
 pub use client::{CallError, Client};
 pub use codec::{decode, encode, DecodeError, Frame, Reply};
 pub use config::Config;

@@ -3,6 +3,8 @@
 //! `{id, kind: transient | toast | activity | alert | system, title, body?, data, read_at | null,
 //! inserted_at, expires_at?}` — timestamps are ISO-8601 strings or unix milliseconds.
 
+use crate::prelude::*;
+
 use serde_json::Value;
 
 /// How a notification is delivered and counted (seed 001's table).
@@ -117,7 +119,7 @@ fn parse_iso8601(s: &str) -> Option<u64> {
     {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse::<i64>().ok() };
+    let num = |r: ::core::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse::<i64>().ok() };
     let (y, mo, d, h, mi, se) = (
         num(0..4)?,
         num(5..7)?,

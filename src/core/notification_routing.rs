@@ -1,6 +1,8 @@
 //! Notification stores on the client: each owns a channel (`user:{id}:notifications`), syncs on
 //! every join, and sends its reads as pushes whose replies come back to it, not to the user.
 
+use crate::prelude::*;
+
 use super::small_map::SmallMap;
 
 use serde_json::{json, Value};

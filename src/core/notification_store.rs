@@ -3,7 +3,9 @@
 //! the server refuses them. Pure state: [`super::Client`] feeds it frames and replies and sends
 //! what it asks for.
 
-use std::collections::VecDeque;
+use crate::prelude::*;
+
+use alloc::collections::VecDeque;
 
 use crate::core::json;
 use serde_json::Value;

@@ -5,9 +5,11 @@
 //! A diff costs in proportion to the diff; a state is reconciled in one pass without copying the
 //! state. Keys are plain strings: `__proto__` and `constructor` are keys like any other.
 
-use std::borrow::Cow;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use crate::prelude::*;
+
+use ::core::cmp::Reverse;
+use alloc::borrow::Cow;
+use alloc::collections::BinaryHeap;
 
 use serde_json::{Map, Value};
 
@@ -459,7 +461,7 @@ fn sort_index_keys(keys: &mut Vec<(u32, usize)>) {
             }
             starts[d] += 1;
         }
-        std::mem::swap(keys, &mut other);
+        ::core::mem::swap(keys, &mut other);
     }
 }
 
@@ -628,7 +630,7 @@ impl PresenceState {
     pub fn take_touches(&mut self) -> Vec<Touch> {
         self.touches
             .as_mut()
-            .map(std::mem::take)
+            .map(::core::mem::take)
             .unwrap_or_default()
     }
 
@@ -679,7 +681,7 @@ impl PresenceState {
     }
 
     fn compact(&mut self) {
-        let old = std::mem::take(&mut self.slots);
+        let old = ::core::mem::take(&mut self.slots);
         self.index.clear();
         for slot in old.into_iter().flatten() {
             let i = self.slots.len();
@@ -1014,6 +1016,7 @@ pub fn parse_presences(v: Value) -> (Vec<(String, Presence)>, usize) {
 #[cfg(test)]
 mod tests {
     use super::{js_order, sort_index_keys, strip_prefix};
+    use crate::prelude::*;
 
     #[test]
     fn strip_prefix_compares_every_byte_at_every_length() {

@@ -1,6 +1,8 @@
 //! Presence on the client: channels that track presence get their `presence_state` and
 //! `presence_diff` frames merged into a [`PresenceTracker`] instead of delivered as messages.
 
+use crate::prelude::*;
+
 use super::client::Client;
 use super::event::{ChannelId, Event};
 use super::presence_tracker::{PresenceTracker, PresenceUpdate};

@@ -3,6 +3,8 @@
 //! optional leave grace window that hides a key leaving and coming back (flicker across
 //! reconnects).
 
+use crate::prelude::*;
+
 use super::json_scan;
 use super::presence::{parse_diff_text, read_diff_text, Presence, PresenceChange, PresenceState};
 
@@ -51,7 +53,7 @@ impl PresenceTracker {
         let hold = self.hold_until(now);
         let mut changes = self.state.apply_state_text(payload, hold)?;
         self.synced_join_ref = join_ref.map(str::to_string);
-        for diff in std::mem::take(&mut self.pending) {
+        for diff in ::core::mem::take(&mut self.pending) {
             changes.extend(self.apply_diff_text(&diff, hold));
         }
         Ok(self.apply_grace(changes))

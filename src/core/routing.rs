@@ -1,6 +1,8 @@
 //! Channels on the client: the calls (`channel`, `join`, `push`, `leave`), inbound frames routed
 //! to their channel, and the channel state transitions.
 
+use crate::prelude::*;
+
 use serde_json::Value;
 
 use super::channel::{accepts, Channel};

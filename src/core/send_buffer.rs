@@ -1,7 +1,9 @@
 //! Sends waiting for the socket to open or their channel to be joined: bounded in count, each
 //! with a time-to-live.
 
-use std::collections::VecDeque;
+use crate::prelude::*;
+
+use alloc::collections::VecDeque;
 
 use serde_json::Value;
 

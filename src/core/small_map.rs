@@ -6,7 +6,9 @@
 //! scan: fine for the sizes above, slow for tens of thousands of entries (see the README's
 //! known limits).
 
-use std::borrow::Borrow;
+use crate::prelude::*;
+
+use alloc::borrow::Borrow;
 
 #[derive(Debug, Clone)]
 pub struct SmallMap<K, V> {
@@ -59,7 +61,7 @@ impl<K: Eq, V> SmallMap<K, V> {
     /// Sets `key` to `value`; the value it replaces, if any.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         match position(&self.keys, &key).and_then(|i| self.values.get_mut(i)) {
-            Some(slot) => Some(std::mem::replace(slot, value)),
+            Some(slot) => Some(::core::mem::replace(slot, value)),
             None => {
                 self.keys.push(key);
                 self.values.push(value);
@@ -132,6 +134,7 @@ impl<K: Eq, V> SmallMap<K, V> {
 #[cfg(test)]
 mod tests {
     use super::SmallMap;
+    use crate::prelude::*;
 
     #[test]
     fn behaves_as_a_map() {

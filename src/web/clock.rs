@@ -1,6 +1,6 @@
 //! Wall-clock milliseconds for the core, never going backwards.
 
-use std::cell::Cell;
+use ::core::cell::Cell;
 
 /// Reads `Date.now()` (it keeps running while a laptop sleeps, which drift detection needs) and
 /// clamps it so the core never sees time run backwards when the system clock is set back.

@@ -1,9 +1,11 @@
 //! The driver loop: every input goes to the core, then [`pump`] drains the core's outputs —
 //! socket actions and the timer inside the borrow, user callbacks only after it is released.
 
+use crate::prelude::*;
+
 use crate::core::small_map::SmallMap;
-use std::cell::RefCell;
-use std::rc::{Rc, Weak};
+use ::core::cell::RefCell;
+use alloc::rc::{Rc, Weak};
 
 use js_sys::Function;
 use wasm_bindgen::{JsCast, JsValue};

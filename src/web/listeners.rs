@@ -1,5 +1,7 @@
 //! The user's callbacks, by kind, each with the id its unsubscribe function removes.
 
+use crate::prelude::*;
+
 use js_sys::Function;
 
 use crate::core::ChannelId;

@@ -3,6 +3,8 @@
 //! rather than a rebuild. Rooms with array-index keys (which JavaScript orders first) fall back to
 //! rebuilding the list, cached until the next change.
 
+use crate::prelude::*;
+
 use js_sys::{Function, JSON};
 use wasm_bindgen::prelude::*;
 

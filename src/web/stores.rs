@@ -1,6 +1,8 @@
 //! Driver-side state of notification stores: cached snapshots (the same object until something
 //! changes, as `useSyncExternalStore` requires) and the localStorage key of unconfirmed reads.
 
+use crate::prelude::*;
+
 use crate::core::small_map::SmallMap;
 
 use crate::core::json;

@@ -2,8 +2,10 @@
 //! handlers (so a replaced socket can never deliver stale events) and closes the socket.
 //! Inbound frames take the path in `glue.js`: parsed by the browser, envelope into wasm.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use crate::prelude::*;
+
+use ::core::cell::RefCell;
+use alloc::rc::Rc;
 
 use js_sys::Function;
 use wasm_bindgen::closure::Closure;
@@ -96,7 +98,7 @@ impl WsConn {
         });
         let s = signal.clone();
         let slow_utf8 = Closure::<dyn FnMut(u32)>::new(move |written: u32| {
-            let mut bytes = std::mem::take(&mut *buffer.borrow_mut());
+            let mut bytes = ::core::mem::take(&mut *buffer.borrow_mut());
             bytes.truncate(written as usize);
             // TextEncoder writes well-formed UTF-8 (a lone surrogate becomes U+FFFD, as in
             // wasm-bindgen's own string copy). Were it ever not, the bytes would go on as a

@@ -1,6 +1,8 @@
 //! The page's `online` / `offline` (window) and `visibilitychange` (document) listeners, owned
 //! together and removed on drop.
 
+use crate::prelude::*;
+
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{Event, EventTarget};

@@ -1,5 +1,7 @@
 //! MemoriesDB hub: subscriptions in the query string, `pub` frames out, `{channel, content}` in.
 
+use crate::prelude::*;
+
 use crate::core::json;
 use serde_json::Value;
 

@@ -7,6 +7,8 @@
 //! - `nova` (nova_pubsub): the endpoint path is the channel; inbound frames are
 //!   `{"event","data"}`; the heartbeat is the text `ping` answered by `pong`.
 
+use crate::prelude::*;
+
 mod hub;
 mod nova;
 mod phoenix;

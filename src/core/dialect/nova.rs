@@ -1,5 +1,7 @@
 //! nova_pubsub: the endpoint path is the channel; `{event, data}` in; `ping` / `pong`.
 
+use crate::prelude::*;
+
 use serde_json::Value;
 
 use super::{as_object, Inbound, Protocol, WireDialect};

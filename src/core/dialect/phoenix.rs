@@ -1,5 +1,7 @@
 //! Phoenix Channels V2 JSON.
 
+use crate::prelude::*;
+
 use serde_json::Value;
 
 use super::{Inbound, Protocol, WireDialect};
