@@ -24,13 +24,19 @@ pub mod api;
 #[cfg(target_arch = "wasm32")]
 mod web;
 
+#[cfg(any(target_arch = "wasm32", test))]
+mod size_classes;
+
 // talc instead of the standard library's dlmalloc: 2.4 KB less gzip, and as flat over a million
-// frames (BENCHMARKS.md, P3 and P5).
+// frames (BENCHMARKS.md, P3 and P5). Small blocks are recycled in front of it by size class
+// (`size_classes.rs`): O(1) for the many small strings a frame allocates and frees.
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
 // SAFETY: `new_global` requires single-threaded wasm, which this build is (wasm32 without the
-// atomics feature: no threads, so the allocator's lock is never entered twice).
-static ALLOCATOR: talc::TalckWasm = unsafe { talc::TalckWasm::new_global() };
+// atomics feature: no threads, so the allocator's lock is never entered twice); the size-class
+// lists rely on the same.
+static ALLOCATOR: size_classes::SizeClasses<talc::TalckWasm> =
+    size_classes::SizeClasses::new(unsafe { talc::TalckWasm::new_global() });
 
 /// Without `std` (the npm package's build) a panic traps at once, as `std`'s handler does in a
 /// `panic = "abort"` wasm build after formatting a message nobody sees. The message is not
