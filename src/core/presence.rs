@@ -187,16 +187,27 @@ fn held_text_len(p: &Presence, text: &str) -> Option<usize> {
 /// `hay` after `prefix`, if it starts with it. Compared eight bytes at a time: in wasm a slice
 /// comparison is a byte-by-byte loop, and this comparison is most of a rejoin's work.
 fn strip_prefix<'a>(hay: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
-    let head = hay.get(..prefix.len())?;
-    let mut a = head.chunks_exact(8);
-    let mut b = prefix.chunks_exact(8);
-    let word = |c: &[u8]| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8]));
-    for (x, y) in (&mut a).zip(&mut b) {
-        if word(x) != word(y) {
+    let n = prefix.len();
+    if hay.len() < n {
+        return None;
+    }
+    let words = n / 8;
+    let (h, p) = (hay.as_ptr(), prefix.as_ptr());
+    for i in 0..words {
+        // SAFETY: (i + 1) * 8 <= n, and both slices are at least n bytes long; the reads are
+        // unaligned reads of plain bytes.
+        let (x, y) = unsafe {
+            (
+                h.add(i * 8).cast::<u64>().read_unaligned(),
+                p.add(i * 8).cast::<u64>().read_unaligned(),
+            )
+        };
+        if x != y {
             return None;
         }
     }
-    (a.remainder() == b.remainder()).then(|| hay.get(prefix.len()..).unwrap_or_default())
+    let tail = words * 8;
+    (hay.get(tail..n)? == prefix.get(tail..)?).then(|| hay.get(n..).unwrap_or_default())
 }
 
 /// Reads one presence (`{metas: [...], ...}`) from JSON text; `None` when it is not one (or not
