@@ -14,7 +14,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..');
 const quick = process.argv.includes('--quick');
 const write = process.argv.includes('--write');
-const RUNS = quick ? 1 : Number(process.env.BENCH_RUNS || 7);
+const RUNS = quick ? 1 : Number(process.env.BENCH_RUNS || 11);
 
 const dir = mkdtempSync(join(tmpdir(), 'tether-bench-'));
 cpSync(join(repo, 'demo', 'static', 'pkg'), join(dir, 'pkg'), { recursive: true });
@@ -30,11 +30,29 @@ try {
   page.on('pageerror', (e) => console.error('page error:', e));
   await page.goto(`${server.url}/presence.html`);
   await page.waitForFunction(() => window.benchReady === true, null, { timeout: 30_000 });
-  const measure = async (label, fn, args, unit) => {
+  // Each figure: one untimed sample per client, then RUNS samples each, alternating who goes
+  // first. Before each sample the room's state is fed and its list read, untimed (`gen` is the
+  // state's generation). (The last of `args` is the run count; each call here takes one
+  // sample, with `fed` set.) The untimed first sample matters: V8 compiles wasm with a baseline
+  // compiler first and tiers hot functions up in the background, as it does JavaScript, and
+  // without it the first figure of a kind measured part of that warm-up. No garbage collection
+  // is forced between samples: a forced full collection (CDP HeapProfiler.collectGarbage) made
+  // phoenix.js's next diffs about twice as slow and would tilt the figures (BENCHMARKS.md, P1).
+  const measure = async (label, fn, args, unit, gen = 1) => {
+    const n = args[0];
+    const one = [...args.slice(0, -1), 1, true];
+    const sample = async (name) => {
+      await page.evaluate(({ name, n, gen }) => window.bench.state(name, n, gen), { name, n, gen });
+      return (await page.evaluate(({ fn, name, args }) => window.bench[fn](name, ...args), { fn, name, args: one }))[0];
+    };
+    for (const name of ['tether', 'phoenix']) await sample(name);
+    const samples = { tether: [], phoenix: [] };
+    for (let r = 0; r < args.at(-1); r++) {
+      for (const name of r % 2 ? ['phoenix', 'tether'] : ['tether', 'phoenix']) samples[name].push(await sample(name));
+    }
     const out = {};
     for (const name of ['tether', 'phoenix']) {
-      const samples = await page.evaluate(({ fn, name, args }) => window.bench[fn](name, ...args), { fn, name, args });
-      const s = [...samples].sort((a, b) => a - b);
+      const s = [...samples[name]].sort((a, b) => a - b);
       out[name] = { median: s[Math.floor(s.length / 2)], min: s[0], max: s.at(-1) };
     }
     const row = { label, unit, ...out, ratio: out.phoenix.median / out.tether.median };
@@ -42,7 +60,7 @@ try {
     console.error(`${label}: tether ${row.tether.median.toFixed(3)} ${unit}, phoenix ${row.phoenix.median.toFixed(3)} ${unit}, ×${row.ratio.toFixed(2)}`);
   };
   const sizes = quick ? [1000] : [1000, 10_000, 100_000];
-  for (const n of sizes) await measure(`rejoin presence_state, ${n.toLocaleString('en')} keys, 1 % changed`, 'rejoin', [n, RUNS], 'ms');
+  for (const n of sizes) await measure(`rejoin presence_state, ${n.toLocaleString('en')} keys, 1 % changed`, 'rejoin', [n, RUNS], 'ms', 2);
   for (const n of quick ? [1000] : [1000, 10_000, 100_000]) await measure(`single-key diff on a ${n.toLocaleString('en')}-key room (1,000 diffs)`, 'diffs', [n, 1000, RUNS], 'µs/diff');
   await measure(`single-key diff, then the fresh list to a subscriber, ${(quick ? 1000 : 10_000).toLocaleString('en')}-key room (200 diffs)`, 'rendered', [quick ? 1000 : 10_000, 200, RUNS], 'µs/diff');
   await measure(`list() of a ${(quick ? 1000 : 10_000).toLocaleString('en')}-key room, right after a change`, 'list', [quick ? 1000 : 10_000, RUNS], 'ms');

@@ -52,11 +52,23 @@ function median(xs) {
 }
 
 window.bench = {
-  /** ms to reconcile a presence_state of n keys with 1 % of metas changed (one sample). */
-  rejoin(name, n, runs) {
+  /**
+   * Feeds a presence_state of n keys, generation `gen` (see stateText), and reads the list once,
+   * as an app renders after a sync (tether's list mirror then holds the state); not timed.
+   */
+  state(name, n, gen) {
+    const c = clients[name];
+    c.feed(stateText(c.joinRef(), n, gen));
+    if (c.size() !== n) throw new Error(`${name}: expected ${n} keys after the state`);
+  },
+  /**
+   * ms to reconcile a presence_state of n keys with 1 % of metas changed (one sample per run).
+   * Each figure below first feeds the room's state (with `fed`, the caller already did: `state`).
+   */
+  rejoin(name, n, runs, fed = false) {
     const c = clients[name];
     const frames = [1, 2].map((g) => stateText(c.joinRef(), n, g));
-    c.feed(stateText(c.joinRef(), n, 2)); // warm: the room exists
+    if (!fed) c.feed(stateText(c.joinRef(), n, 2)); // the room exists, at generation 2
     const times = [];
     for (let r = 0; r < runs; r++) {
       const text = frames[r % 2];
@@ -68,9 +80,9 @@ window.bench = {
     return times;
   },
   /** µs per single-key diff, over `count` diffs on an n-key room (one sample per run). */
-  diffs(name, n, count, runs) {
+  diffs(name, n, count, runs, fed = false) {
     const c = clients[name];
-    c.feed(stateText(c.joinRef(), n, 1));
+    if (!fed) c.feed(stateText(c.joinRef(), n, 1));
     const texts = [];
     for (let k = 0; k < count; k++) texts.push(diffText(k >> 1, k % 2 === 0));
     const times = [];
@@ -87,9 +99,9 @@ window.bench = {
    * rendering app does: tether's `presence.subscribe(cb)` (Svelte's `$presence`), phoenix.js's
    * `onSync(() => presence.list())`. One sample per run of `count` diffs.
    */
-  rendered(name, n, count, runs) {
+  rendered(name, n, count, runs, fed = false) {
     const c = clients[name];
-    c.feed(stateText(c.joinRef(), n, 1));
+    if (!fed) c.feed(stateText(c.joinRef(), n, 1));
     const texts = [];
     for (let k = 0; k < count; k++) texts.push(diffText(k >> 1, k % 2 === 0));
     let seen = 0;
@@ -114,9 +126,9 @@ window.bench = {
     return times;
   },
   /** ms per list() of an n-key room right after a change (one sample per run, 20 calls). */
-  list(name, n, runs) {
+  list(name, n, runs, fed = false) {
     const c = clients[name];
-    c.feed(stateText(c.joinRef(), n, 1));
+    if (!fed) c.feed(stateText(c.joinRef(), n, 1));
     const times = [];
     for (let r = 0; r < runs; r++) {
       let total = 0;
