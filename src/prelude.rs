@@ -2,7 +2,6 @@
 //! allocates: each module starts with `use crate::prelude::*;`.
 
 pub use alloc::boxed::Box;
-pub use alloc::format;
 pub use alloc::string::{String, ToString};
 pub use alloc::vec;
 pub use alloc::vec::Vec;

@@ -71,16 +71,16 @@ pub fn reply_error(what: &str, outcome: &PushOutcome) -> JsValue {
                 .get("reason")
                 .and_then(Value::as_str)
                 .unwrap_or(status);
-            let err = tether_error("error", &format!("{what} failed: {reason}"));
+            let err = tether_error("error", &[what, " failed: ", reason].concat());
             set(err.unchecked_ref(), "status", &JsValue::from_str(status));
             set(err.unchecked_ref(), "response", &json_to_js(response));
             err
         }
-        PushOutcome::Timeout => tether_error("timeout", &format!("{what} timed out")),
+        PushOutcome::Timeout => tether_error("timeout", &[what, " timed out"].concat()),
         PushOutcome::Dropped(reason) => {
             let err = tether_error(
                 "dropped",
-                &format!("{what} was dropped before it was sent: {}", reason.name()),
+                &[what, " was dropped before it was sent: ", reason.name()].concat(),
             );
             set(
                 err.unchecked_ref(),

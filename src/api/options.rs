@@ -17,7 +17,10 @@ fn get(obj: &JsValue, key: &str) -> JsValue {
 }
 
 fn invalid(path: &str, want: &str) -> JsValue {
-    tether_error("invalid_option", &format!("option {path} must be {want}"))
+    tether_error(
+        "invalid_option",
+        &["option ", path, " must be ", want].concat(),
+    )
 }
 
 /// A non-negative finite number, if present.
@@ -58,7 +61,7 @@ fn backoff(obj: &JsValue, name: &str, defaults: Backoff) -> Result<Backoff, JsVa
         }));
     } else if !schedule.is_undefined() && !schedule.is_null() {
         return Err(invalid(
-            &format!("{name}.schedule"),
+            &[name, ".schedule"].concat(),
             "a function (attempt) => ms",
         ));
     } else if let Schedule::Exponential {
@@ -67,23 +70,23 @@ fn backoff(obj: &JsValue, name: &str, defaults: Backoff) -> Result<Backoff, JsVa
         jitter,
     } = &mut out.schedule
     {
-        if let Some(v) = ms(obj, "minMs", &format!("{name}.minMs"))? {
+        if let Some(v) = ms(obj, "minMs", &[name, ".minMs"].concat())? {
             *min_ms = v;
         }
-        if let Some(v) = ms(obj, "maxMs", &format!("{name}.maxMs"))? {
+        if let Some(v) = ms(obj, "maxMs", &[name, ".maxMs"].concat())? {
             *max_ms = v;
         }
-        if let Some(v) = number(obj, "jitter", &format!("{name}.jitter"))? {
+        if let Some(v) = number(obj, "jitter", &[name, ".jitter"].concat())? {
             if v > 1.0 {
-                return Err(invalid(&format!("{name}.jitter"), "between 0 and 1"));
+                return Err(invalid(&[name, ".jitter"].concat(), "between 0 and 1"));
             }
             *jitter = v;
         }
     }
-    if let Some(v) = number(obj, "maxAttempts", &format!("{name}.maxAttempts"))? {
+    if let Some(v) = number(obj, "maxAttempts", &[name, ".maxAttempts"].concat())? {
         out.max_attempts = Some(round(v).min(u32::MAX as u64) as u32);
     }
-    if let Some(v) = ms(obj, "resetAfterMs", &format!("{name}.resetAfterMs"))? {
+    if let Some(v) = ms(obj, "resetAfterMs", &[name, ".resetAfterMs"].concat())? {
         out.reset_after_ms = v;
     }
     Ok(out)

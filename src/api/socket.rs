@@ -119,7 +119,7 @@ impl Socket {
         #[wasm_bindgen(unchecked_param_type = "NotificationStoreOptions")] options: Option<JsValue>,
     ) -> Result<JsValue, JsValue> {
         let (cap, persist) = super::options::store_options(&options.unwrap_or_default())?;
-        let storage_key = persist.then(|| format!("tether:notifications:{user_id}"));
+        let storage_key = persist.then(|| ["tether:notifications:", &user_id].concat());
         let restored = storage_key
             .as_deref()
             .map(crate::web::stores::restore)
@@ -127,9 +127,12 @@ impl Socket {
         let channel = {
             let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
             let now = d.now();
-            let channel =
-                d.core
-                    .notifications(now, &format!("user:{user_id}:notifications"), cap, restored);
+            let channel = d.core.notifications(
+                now,
+                &["user:", &user_id, ":notifications"].concat(),
+                cap,
+                restored,
+            );
             d.stores.register(channel, storage_key);
             channel
         };

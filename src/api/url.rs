@@ -16,9 +16,9 @@ pub fn socket_url(
 ) -> String {
     let mut base = endpoint.trim_end_matches('/').to_string();
     if let Some(rest) = base.strip_prefix("http://") {
-        base = format!("ws://{rest}");
+        base = ["ws://", rest].concat();
     } else if let Some(rest) = base.strip_prefix("https://") {
-        base = format!("wss://{rest}");
+        base = ["wss://", rest].concat();
     } else if base.starts_with('/') {
         if let Some(loc) = web_sys::window().map(|w| w.location()) {
             let scheme = if loc.protocol().ok().as_deref() == Some("https:") {
@@ -26,7 +26,7 @@ pub fn socket_url(
             } else {
                 "ws"
             };
-            base = format!("{scheme}://{}{base}", loc.host().unwrap_or_default());
+            base = [scheme, "://", &loc.host().unwrap_or_default(), &base].concat();
         }
     }
     if phoenix && !base.ends_with("/websocket") {
@@ -59,8 +59,8 @@ pub fn socket_url(
     if query.is_empty() {
         base
     } else {
-        let sep = if base.contains('?') { '&' } else { '?' };
-        format!("{base}{sep}{query}")
+        let sep = if base.contains('?') { "&" } else { "?" };
+        [&base, sep, &query].concat()
     }
 }
 
@@ -91,7 +91,7 @@ pub fn token_protocols(token: Option<&str>) -> Vec<String> {
     match token {
         Some(t) if !t.is_empty() => vec![
             "phoenix".into(),
-            format!("base64url.bearer.phx.{}", base64url(t.as_bytes())),
+            ["base64url.bearer.phx.", &base64url(t.as_bytes())].concat(),
         ],
         _ => Vec::new(),
     }

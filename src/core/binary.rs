@@ -67,23 +67,39 @@ impl BinaryError {
     }
 }
 
+impl BinaryError {
+    /// What is wrong, in a sentence.
+    pub fn message(&self) -> String {
+        let n = |v: usize| super::text::decimal(v as u64);
+        match self {
+            BinaryError::TooLarge { bytes, max } => [
+                "binary frame of ",
+                &n(*bytes),
+                " bytes exceeds the limit of ",
+                &n(*max),
+                " bytes",
+            ]
+            .concat(),
+            BinaryError::Empty => "empty binary frame".into(),
+            BinaryError::UnknownKind(k) => {
+                ["binary frame of unknown kind ", &n(usize::from(*k))].concat()
+            }
+            BinaryError::Truncated { needed, len } => [
+                "binary frame truncated: ",
+                &n(*needed),
+                " bytes needed, ",
+                &n(*len),
+                " received",
+            ]
+            .concat(),
+            BinaryError::NotUtf8(field) => ["binary frame ", field, " is not valid UTF-8"].concat(),
+        }
+    }
+}
+
 impl fmt::Display for BinaryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            BinaryError::TooLarge { bytes, max } => {
-                write!(
-                    f,
-                    "binary frame of {bytes} bytes exceeds the limit of {max} bytes"
-                )
-            }
-            BinaryError::Empty => f.write_str("empty binary frame"),
-            BinaryError::UnknownKind(k) => write!(f, "binary frame of unknown kind {k}"),
-            BinaryError::Truncated { needed, len } => write!(
-                f,
-                "binary frame truncated: {needed} bytes needed, {len} received"
-            ),
-            BinaryError::NotUtf8(field) => write!(f, "binary frame {field} is not valid UTF-8"),
-        }
+        f.write_str(&self.message())
     }
 }
 

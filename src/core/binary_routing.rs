@@ -28,7 +28,7 @@ impl Client {
             Err(e) => {
                 self.emit(Event::Error {
                     code: e.code(),
-                    message: e.to_string(),
+                    message: e.message(),
                 });
                 return;
             }

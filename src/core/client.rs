@@ -321,7 +321,12 @@ impl Client {
         }
         self.emit(Event::Error {
             code: "clock_drift",
-            message: format!("timers fired {lateness} ms late; checking the connection"),
+            message: [
+                "timers fired ",
+                &super::text::decimal(lateness),
+                " ms late; checking the connection",
+            ]
+            .concat(),
         });
         self.probe_connection(now);
     }
@@ -366,10 +371,12 @@ impl Client {
                     });
                     self.emit(Event::Error {
                         code: "connect_timeout",
-                        message: format!(
-                            "the WebSocket did not open within {} ms",
-                            self.cfg.timeout_ms
-                        ),
+                        message: [
+                            "the WebSocket did not open within ",
+                            &super::text::decimal(self.cfg.timeout_ms),
+                            " ms",
+                        ]
+                        .concat(),
                     });
                     self.connection_lost(now);
                 }
@@ -430,7 +437,10 @@ impl Client {
         self.timers.cancel(TimerKey::Heartbeat);
         self.heartbeat_ref = None;
         if self.telemetry {
-            let code = self.last_close_code.take().map(|c| c.to_string());
+            let code = self
+                .last_close_code
+                .take()
+                .map(|c| super::text::decimal(c.into()));
             let up = self.opened_at.map(|t| now.saturating_sub(t));
             self.telemetry(Telemetry {
                 event: "disconnect",
@@ -513,7 +523,7 @@ impl Client {
 
     pub(super) fn make_ref(&mut self) -> String {
         self.next_ref += 1;
-        self.next_ref.to_string()
+        super::text::decimal(self.next_ref)
     }
 
     pub(super) fn make_push_id(&mut self) -> PushId {

@@ -6,6 +6,7 @@
 use crate::prelude::*;
 
 use super::json;
+use super::text::decimal;
 use ::core::fmt;
 use serde_json::{Map, Value};
 
@@ -43,22 +44,33 @@ impl DecodeError {
     }
 }
 
+impl DecodeError {
+    /// What is wrong, in a sentence.
+    pub fn message(&self) -> String {
+        let n = |v: usize| decimal(v as u64);
+        match self {
+            DecodeError::TooLarge { bytes, max } => [
+                "frame of ",
+                &n(*bytes),
+                " bytes exceeds the limit of ",
+                &n(*max),
+                " bytes",
+            ]
+            .concat(),
+            DecodeError::NotJson(e) => ["frame is not JSON: ", e].concat(),
+            DecodeError::NotAnArray => "frame is not a JSON array".into(),
+            DecodeError::WrongArity(k) => ["frame has ", &n(*k), " elements, expected 5"].concat(),
+            DecodeError::BadRef => "frame ref or join_ref is neither a string nor null".into(),
+            DecodeError::BadTopic => "frame topic is not a string".into(),
+            DecodeError::BadEvent => "frame event is not a string".into(),
+            DecodeError::PayloadNotObject => "frame payload is not a JSON object".into(),
+        }
+    }
+}
+
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DecodeError::TooLarge { bytes, max } => {
-                write!(f, "frame of {bytes} bytes exceeds the limit of {max} bytes")
-            }
-            DecodeError::NotJson(e) => write!(f, "frame is not JSON: {e}"),
-            DecodeError::NotAnArray => f.write_str("frame is not a JSON array"),
-            DecodeError::WrongArity(n) => write!(f, "frame has {n} elements, expected 5"),
-            DecodeError::BadRef => {
-                f.write_str("frame ref or join_ref is neither a string nor null")
-            }
-            DecodeError::BadTopic => f.write_str("frame topic is not a string"),
-            DecodeError::BadEvent => f.write_str("frame event is not a string"),
-            DecodeError::PayloadNotObject => f.write_str("frame payload is not a JSON object"),
-        }
+        f.write_str(&self.message())
     }
 }
 
@@ -81,7 +93,7 @@ fn string_field(raw: &str, wrong: DecodeError) -> Result<String, DecodeError> {
     if !raw.starts_with('"') {
         return Err(wrong);
     }
-    json::parse_string(raw).map_err(|e| DecodeError::NotJson(e.to_string()))
+    json::parse_string(raw).map_err(|e| DecodeError::NotJson(e.message()))
 }
 
 fn ref_field(raw: &str) -> Result<Option<String>, DecodeError> {
@@ -116,7 +128,7 @@ fn strict_raw(text: &str) -> Result<RawFrame<'_>, DecodeError> {
     let items = match json::array_elements(text) {
         Ok(Some(items)) => items,
         Ok(None) => return Err(DecodeError::NotAnArray),
-        Err(e) => return Err(DecodeError::NotJson(e.to_string())),
+        Err(e) => return Err(DecodeError::NotJson(e.message())),
     };
     let [join_ref, reference, topic, event, payload] = items.as_slice() else {
         return Err(DecodeError::WrongArity(items.len()));
@@ -273,7 +285,7 @@ pub fn decode(text: &str, max_bytes: usize) -> Result<Frame, DecodeError> {
     let payload: Value = json::parse(raw.payload).map_err(|e| {
         strict_raw(text)
             .err()
-            .unwrap_or(DecodeError::NotJson(e.to_string()))
+            .unwrap_or(DecodeError::NotJson(e.message()))
     })?;
     Ok(Frame {
         join_ref: raw.join_ref,

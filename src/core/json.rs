@@ -25,9 +25,21 @@ pub struct Error {
     pub at: usize,
 }
 
+impl Error {
+    /// "what at byte N".
+    pub fn message(&self) -> String {
+        [
+            self.what,
+            " at byte ",
+            &super::text::decimal(self.at as u64),
+        ]
+        .concat()
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at byte {}", self.what, self.at)
+        f.write_str(&self.message())
     }
 }
 

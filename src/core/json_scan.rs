@@ -23,7 +23,7 @@ impl<'a> ObjectScan<'a> {
         let b = text.as_bytes();
         let i = skip_ws(b, 0);
         if b.get(i) != Some(&b'{') {
-            return Err(format!("expected an object at byte {i}"));
+            return Err(at_byte("expected an object", i));
         }
         Ok(ObjectScan {
             text,
@@ -54,17 +54,17 @@ impl<'a> ObjectScan<'a> {
                     self.finished = true;
                     return end(b, i + 1).map(|()| None);
                 }
-                _ => return Err(format!("expected ',' or '}}' at byte {i}")),
+                _ => return Err(at_byte("expected ',' or '}'", i)),
             }
         }
         if b.get(i) != Some(&b'"') {
-            return Err(format!("expected a key at byte {i}"));
+            return Err(at_byte("expected a key", i));
         }
-        let key_end = string_end(b, i).ok_or_else(|| format!("unterminated key at byte {i}"))?;
+        let key_end = string_end(b, i).ok_or_else(|| at_byte("unterminated key", i))?;
         let key = key_text(self.text, i, key_end)?;
         i = skip_ws(b, key_end);
         if b.get(i) != Some(&b':') {
-            return Err(format!("expected ':' at byte {i}"));
+            return Err(at_byte("expected ':'", i));
         }
         self.i = skip_ws(b, i + 1);
         Ok(Some(key))
@@ -83,11 +83,11 @@ impl<'a> ObjectScan<'a> {
             Some(n) => i.checked_add(n),
             None => value_end(self.text.as_bytes(), i),
         }
-        .ok_or_else(|| format!("bad value at byte {i}"))?;
+        .ok_or_else(|| at_byte("bad value", i))?;
         let value = self
             .text
             .get(i..value_end)
-            .ok_or_else(|| format!("bad value at byte {i}"))?;
+            .ok_or_else(|| at_byte("bad value", i))?;
         self.i = value_end;
         Ok(value)
     }
@@ -95,7 +95,7 @@ impl<'a> ObjectScan<'a> {
 
 /// Whether `text` is one JSON value (for values scanned past but not kept).
 pub fn check(text: &str) -> Result<(), String> {
-    super::json::check(text).map_err(|e| e.to_string())
+    super::json::check(text).map_err(|e| e.message())
 }
 
 fn end(b: &[u8], i: usize) -> Result<(), String> {
@@ -103,7 +103,7 @@ fn end(b: &[u8], i: usize) -> Result<(), String> {
     if i == b.len() {
         Ok(())
     } else {
-        Err(format!("trailing characters at byte {i}"))
+        Err(at_byte("trailing characters", i))
     }
 }
 
@@ -134,7 +134,7 @@ fn key_text(text: &str, start: usize, end: usize) -> Result<Cow<'_, str>, String
         if c == b'\\' {
             return super::json::parse_string(quoted)
                 .map(Cow::Owned)
-                .map_err(|e| format!("bad key: {e}"));
+                .map_err(|e| ["bad key: ", &e.message()].concat());
         }
         if c < 0x20 {
             return Err("control character in a key".into());
@@ -181,6 +181,11 @@ fn value_end(b: &[u8], start: usize) -> Option<usize> {
             Some(i)
         }
     }
+}
+
+/// "what at byte i".
+fn at_byte(what: &str, i: usize) -> String {
+    [what, " at byte ", &super::text::decimal(i as u64)].concat()
 }
 
 #[cfg(test)]

@@ -30,6 +30,7 @@ pub mod rng;
 mod routing;
 pub mod send_buffer;
 pub mod small_map;
+pub mod text;
 pub mod timers;
 
 pub use backoff::{round, Backoff, Schedule};

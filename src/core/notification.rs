@@ -76,7 +76,9 @@ impl Notification {
             .get("kind")
             .and_then(Value::as_str)
             .and_then(Kind::parse)
-            .ok_or_else(|| InvalidNotification(format!("notification {id} has no valid kind")))?;
+            .ok_or_else(|| {
+                InvalidNotification(["notification ", &id, " has no valid kind"].concat())
+            })?;
         let read = !matches!(obj.get("read_at"), None | Some(Value::Null));
         let inserted_ms = obj.get("inserted_at").and_then(time_ms).unwrap_or(0);
         let expires_ms = obj.get("expires_at").and_then(time_ms);
@@ -168,7 +170,7 @@ fn parse_iso8601(s: &str) -> Option<u64> {
 pub fn badge(unread: u64) -> String {
     match unread {
         0 => String::new(),
-        1..=99 => unread.to_string(),
+        1..=99 => super::text::decimal(unread),
         _ => "99+".to_string(),
     }
 }
@@ -187,11 +189,41 @@ pub fn iso8601(ms: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60,
-        ms % 1000
-    )
+    // Every field is non-negative: `ms` is after 1970.
+    let p = |n: i64, width| super::text::padded(n.unsigned_abs(), width);
+    [
+        &p(y, 4),
+        "-",
+        &p(m, 2),
+        "-",
+        &p(d, 2),
+        "T",
+        &p(rem / 3600, 2),
+        ":",
+        &p((rem % 3600) / 60, 2),
+        ":",
+        &p(rem % 60, 2),
+        ".",
+        &p((ms % 1000) as i64, 3),
+        "Z",
+    ]
+    .concat()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{iso8601, parse_iso8601};
+
+    #[test]
+    fn iso8601_writes_utc_with_milliseconds_and_reads_back() {
+        for (ms, text) in [
+            (0, "1970-01-01T00:00:00.000Z"),
+            (1_763_900_000_123, "2025-11-23T12:13:20.123Z"),
+            (951_782_400_999, "2000-02-29T00:00:00.999Z"),
+            (253_402_300_799_999, "9999-12-31T23:59:59.999Z"),
+        ] {
+            assert_eq!(iso8601(ms), text);
+            assert_eq!(parse_iso8601(text), Some(ms));
+        }
+    }
 }

@@ -139,7 +139,7 @@ impl Client {
                 .unwrap_or(status)
                 .to_string()),
             PushOutcome::Timeout => Err("timeout".into()),
-            PushOutcome::Dropped(r) => Err(format!("dropped ({})", r.name())),
+            PushOutcome::Dropped(r) => Err(["dropped (", r.name(), ")"].concat()),
         };
         self.with_store(now, channel, |s| s.reply(now, tag, result));
         None

@@ -565,7 +565,7 @@ impl NotificationStore {
                 }
                 self.touch(&mut fx);
                 fx.errors
-                    .push(("sync_failed", format!("notification sync failed: {e}")));
+                    .push(("sync_failed", ["notification sync failed: ", &e].concat()));
             }
             (RequestTag::Read(op), outcome) => {
                 let Some(i) = self.pending.iter().position(|p| p.id == op && p.in_flight) else {
@@ -608,7 +608,7 @@ impl NotificationStore {
                     }
                     Err(e) => fx.errors.push((
                         "mark_read_failed",
-                        format!("marking read failed and was undone: {e}"),
+                        ["marking read failed and was undone: ", &e].concat(),
                     )),
                 }
                 self.touch(&mut fx);

@@ -42,7 +42,7 @@ impl Meta {
     }
 
     pub fn from_value(v: &Value) -> Meta {
-        Meta::from_text(&v.to_string()).unwrap_or(Meta {
+        Meta::from_text(&json::text(v)).unwrap_or(Meta {
             raw: "null".into(),
             phx_ref: OwnedRef::Missing,
         })
@@ -109,9 +109,9 @@ impl Presence {
         for (k, v) in &self.fields {
             if k != "metas" {
                 out.push(',');
-                out.push_str(&Value::String(k.clone()).to_string());
+                out.push_str(&json::text(&Value::String(k.clone())));
                 out.push(':');
-                out.push_str(&v.to_string());
+                out.push_str(&json::text(v));
             }
         }
         out.push('}');

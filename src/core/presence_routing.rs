@@ -71,7 +71,7 @@ impl Client {
                 Err(e) => {
                     self.emit(Event::Error {
                         code: "malformed_frame",
-                        message: format!("presence_state is not valid JSON: {e}"),
+                        message: ["presence_state is not valid JSON: ", &e].concat(),
                     });
                     return true;
                 }
@@ -83,7 +83,7 @@ impl Client {
                 PresenceUpdate::Malformed(e) => {
                     self.emit(Event::Error {
                         code: "malformed_frame",
-                        message: format!("presence_diff is not valid JSON: {e}"),
+                        message: ["presence_diff is not valid JSON: ", &e].concat(),
                     });
                     return true;
                 }

@@ -55,7 +55,12 @@ impl Client {
         if ch.wants_membership() {
             return Err(CallError::new(
                 "already_joined",
-                format!("join() was already called on {}; leave() first", ch.topic),
+                [
+                    "join() was already called on ",
+                    &ch.topic,
+                    "; leave() first",
+                ]
+                .concat(),
             ));
         }
         let push = self.make_push_id();
@@ -92,10 +97,14 @@ impl Client {
         if !ch.wants_membership() {
             return Err(CallError::new(
                 "not_joined",
-                format!(
-                    "tried to push '{event}' to '{}' before joining it",
-                    ch.topic
-                ),
+                [
+                    "tried to push '",
+                    event,
+                    "' to '",
+                    &ch.topic,
+                    "' before joining it",
+                ]
+                .concat(),
             ));
         }
         let ready = ch.state == ChannelState::Joined && self.is_open();
@@ -186,7 +195,7 @@ impl Client {
             Err(e) => {
                 self.emit(Event::Error {
                     code: e.code(),
-                    message: e.to_string(),
+                    message: e.message(),
                 });
                 return;
             }
@@ -294,10 +303,14 @@ impl Client {
                 // or slow servers are visible (issue 8, "replies for pushes that timed out").
                 self.emit(Event::Error {
                     code: "stale_reply",
-                    message: format!(
-                        "phx_reply for ref {reference} on '{}', which is not awaiting a reply",
-                        frame.topic
-                    ),
+                    message: [
+                        "phx_reply for ref ",
+                        reference,
+                        " on '",
+                        &frame.topic,
+                        "', which is not awaiting a reply",
+                    ]
+                    .concat(),
                 });
                 return;
             };
@@ -311,10 +324,14 @@ impl Client {
                 // like a stale reply and dropped.
                 self.emit(Event::Error {
                     code: "stale_reply",
-                    message: format!(
-                        "phx_reply for ref {reference} on '{}', but that ref was sent on another topic",
-                        frame.topic
-                    ),
+                    message: [
+                        "phx_reply for ref ",
+                        reference,
+                        " on '",
+                        &frame.topic,
+                        "', but that ref was sent on another topic",
+                    ]
+                    .concat(),
                 });
                 return;
             }
@@ -414,9 +431,12 @@ impl Client {
                         if nested_deeper_than(frame.payload, MAX_DEPTH) {
                             self.emit(Event::Error {
                                 code: "malformed_frame",
-                                message: format!(
-                                    "frame payload nests deeper than {MAX_DEPTH} levels"
-                                ),
+                                message: [
+                                    "frame payload nests deeper than ",
+                                    &super::text::decimal(MAX_DEPTH as u64),
+                                    " levels",
+                                ]
+                                .concat(),
                             });
                             return;
                         }
@@ -790,14 +810,14 @@ impl Client {
 fn check_payload(text: &str) -> Result<(), Event> {
     super::json::check(text).map_err(|e| Event::Error {
         code: "malformed_frame",
-        message: format!("frame payload is not valid JSON: {e}"),
+        message: ["frame payload is not valid JSON: ", &e.message()].concat(),
     })
 }
 
 fn parse_payload(text: &str) -> Result<Value, Event> {
     super::json::parse(text).map_err(|e| Event::Error {
         code: "malformed_frame",
-        message: format!("frame payload is not valid JSON: {e}"),
+        message: ["frame payload is not valid JSON: ", &e.message()].concat(),
     })
 }
 

@@ -300,7 +300,15 @@ fn collect(d: &mut Driver, event: Event, work: &mut Vec<Dispatch>) {
                 .to_string();
             let arg = tether_error(
                 "send_dropped",
-                &format!("'{event}' on '{topic}' was dropped: {}", reason.name()),
+                &[
+                    "'",
+                    &event,
+                    "' on '",
+                    &topic,
+                    "' was dropped: ",
+                    reason.name(),
+                ]
+                .concat(),
             );
             for (_, f) in &d.listeners.error {
                 work.push(Dispatch::Call(f.clone(), arg.clone()));
@@ -353,7 +361,7 @@ fn collect(d: &mut Driver, event: Event, work: &mut Vec<Dispatch>) {
                 Err(_) => {
                     let err = tether_error(
                         "malformed_frame",
-                        &format!("the payload of '{event}' is not valid JSON"),
+                        &["the payload of '", &event, "' is not valid JSON"].concat(),
                     );
                     for (_, f) in &d.listeners.error {
                         work.push(Dispatch::Call(f.clone(), err.clone()));
@@ -585,7 +593,7 @@ fn open_socket(shared: &Shared, generation: u64) {
                 let now = d.now();
                 let message = e
                     .as_string()
-                    .unwrap_or_else(|| format!("cannot open {url}"));
+                    .unwrap_or_else(|| ["cannot open ", &url].concat());
                 let err = tether_error("connect_failed", &message);
                 let fns: Vec<Function> = d.listeners.error.iter().map(|(_, f)| f.clone()).collect();
                 d.core.handle_close(now, 1006, "open failed");

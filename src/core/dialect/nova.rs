@@ -25,7 +25,7 @@ impl WireDialect for Nova {
             });
         }
         let v: Value =
-            crate::core::json::parse(text).map_err(|e| DecodeError::NotJson(e.to_string()))?;
+            crate::core::json::parse(text).map_err(|e| DecodeError::NotJson(e.message()))?;
         let Value::Object(mut map) = v else {
             return Err(DecodeError::PayloadNotObject);
         };
