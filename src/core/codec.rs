@@ -296,7 +296,7 @@ pub fn decode(text: &str, max_bytes: usize) -> Result<Frame, DecodeError> {
     })
 }
 
-/// Encodes a frame. Serializing a `serde_json::Value` cannot fail.
+/// Encodes a frame: `[join_ref, ref, topic, event, payload]`.
 pub fn encode(
     join_ref: Option<&str>,
     reference: Option<&str>,
@@ -304,7 +304,23 @@ pub fn encode(
     event: &str,
     payload: &Value,
 ) -> String {
-    serde_json::to_string(&(join_ref, reference, topic, event, payload)).unwrap_or_default()
+    let payload = json::text(payload);
+    let mut out = String::with_capacity(payload.len() + topic.len() + event.len() + 32);
+    out.push('[');
+    for r in [join_ref, reference] {
+        match r {
+            Some(r) => json::write_string(&mut out, r),
+            None => out.push_str("null"),
+        }
+        out.push(',');
+    }
+    json::write_string(&mut out, topic);
+    out.push(',');
+    json::write_string(&mut out, event);
+    out.push(',');
+    out.push_str(&payload);
+    out.push(']');
+    out
 }
 
 /// A `phx_reply` payload: `{"status": "...", "response": ...}`.

@@ -69,7 +69,7 @@ impl Notification {
         };
         let id = match obj.get("id") {
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
-            Some(Value::Number(n)) => serde_json::to_string(n).unwrap_or_default(),
+            Some(n @ Value::Number(_)) => super::json::text(n),
             _ => return Err(InvalidNotification("a notification needs an id".into())),
         };
         let kind = obj

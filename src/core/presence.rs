@@ -109,7 +109,7 @@ impl Presence {
         for (k, v) in &self.fields {
             if k != "metas" {
                 out.push(',');
-                out.push_str(&json::text(&Value::String(k.clone())));
+                json::write_string(out, k);
                 out.push(':');
                 out.push_str(&json::text(v));
             }

@@ -36,7 +36,7 @@ pub fn pairs_text(core: &Client, channel: ChannelId) -> String {
                 text.push(',');
             }
             text.push('[');
-            text.push_str(&serde_json::to_string(key).unwrap_or_default());
+            crate::core::json::write_string(&mut text, key);
             text.push(',');
             presence.write_json(&mut text);
             text.push(']');

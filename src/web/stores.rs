@@ -44,9 +44,8 @@ impl StoreViews {
             ("badge", Value::String(badge(unread))),
             ("status", Value::from(store.status().name())),
         ]);
-        let snapshot = serde_json::to_string(&value)
+        let snapshot = js_sys::JSON::parse(&json::text(&value))
             .ok()
-            .and_then(|t| js_sys::JSON::parse(&t).ok())
             .unwrap_or(JsValue::UNDEFINED);
         if let Ok(items) = js_sys::Reflect::get(&snapshot, &"items".into()) {
             js_sys::Object::freeze(&items.into());
@@ -64,8 +63,8 @@ impl StoreViews {
         };
         if pending.is_empty() {
             let _ = storage.remove_item(key);
-        } else if let Ok(text) = serde_json::to_string(pending) {
-            let _ = storage.set_item(key, &text);
+        } else {
+            let _ = storage.set_item(key, &json::text(&Value::Array(pending.to_vec())));
         }
     }
 }
