@@ -9,7 +9,8 @@
 //!
 //! Why not serde_json's own reader: every error it can report is formatted through serde's
 //! `Unexpected`, which links Rust's whole float formatting into the wasm. This reader's errors
-//! are a static text and a byte offset. Writing JSON is still serde_json's.
+//! are a static text and a byte offset. Writing: string literals by [`write_string`], other
+//! values by serde_json's writer ([`text`]).
 
 use crate::prelude::*;
 
