@@ -67,16 +67,10 @@ pub fn text(v: &Value) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 
-/// `s` as a JSON string literal, escaped as serde_json escapes (`"`, `\\`, and control
-/// characters: the short forms where JSON has one, else `\u00xx`); everything else as is.
-/// Every JSON text tether writes goes through here or [`text`], one writer's code.
-pub fn string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    write_string(&mut out, s);
-    out
-}
-
-/// Appends [`string`]`(s)` to `out`.
+/// Appends `s` to `out` as a JSON string literal, escaped as serde_json escapes (`"`, `\\`,
+/// and control characters: the short forms where JSON has one, else `\u00xx`); everything else
+/// as is. For the strings tether writes outside a `Value` (frame envelopes, list keys), so that
+/// serde_json's serializer is instantiated for `Value` alone.
 pub fn write_string(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push('"');
@@ -1012,7 +1006,7 @@ static POW10: [f64; 309] = [
 
 #[cfg(test)]
 mod tests {
-    use super::string;
+    use super::write_string;
     use crate::prelude::*;
 
     /// Escapes as serde_json's writer does, for every ASCII character and some beyond.
@@ -1031,7 +1025,13 @@ mod tests {
             .map(String::from),
         );
         for s in samples {
-            assert_eq!(string(&s), serde_json::to_string(&s).unwrap(), "{s:?}");
+            let mut written = String::from("x");
+            write_string(&mut written, &s);
+            assert_eq!(
+                written,
+                ["x", &serde_json::to_string(&s).unwrap()].concat(),
+                "{s:?}"
+            );
         }
     }
 }

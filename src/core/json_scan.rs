@@ -183,9 +183,9 @@ fn value_end(b: &[u8], start: usize) -> Option<usize> {
     }
 }
 
-/// "what at byte i".
-fn at_byte(what: &str, i: usize) -> String {
-    [what, " at byte ", &super::text::decimal(i as u64)].concat()
+/// "what at byte i", as the reader words its errors.
+fn at_byte(what: &'static str, i: usize) -> String {
+    super::json::Error { what, at: i }.message()
 }
 
 #[cfg(test)]

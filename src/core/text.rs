@@ -1,6 +1,7 @@
 //! Numbers as decimal text, for messages and wire fields, without `core::fmt`: the library
-//! builds its messages by concatenation (`[a, b].concat()`), so Rust's formatting machinery,
-//! about 3 KB of the gzipped wasm, stays out of the module (BENCHMARKS.md, P3).
+//! builds its messages by concatenation (`[a, b].concat()`), so its own code never calls Rust's
+//! formatting machinery (what is left of it in the wasm is reached only from the standard
+//! library's panic paths; BENCHMARKS.md, P3).
 
 use crate::prelude::*;
 
@@ -32,18 +33,9 @@ pub fn decimal(n: u64) -> String {
     padded(n, 1)
 }
 
-/// `n` in decimal, with a `-` when negative.
-pub fn signed(n: i64) -> String {
-    if n < 0 {
-        ["-", &decimal(n.unsigned_abs())].concat()
-    } else {
-        decimal(n.unsigned_abs())
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{decimal, padded, signed};
+    use super::{decimal, padded};
     use std::format;
 
     #[test]
@@ -64,9 +56,6 @@ mod tests {
             for width in 0..22 {
                 assert_eq!(padded(n, width), format!("{n:0width$}"));
             }
-        }
-        for n in [0i64, -1, 7, -10, i64::MIN, i64::MAX, -1_234_567] {
-            assert_eq!(signed(n), format!("{n}"));
         }
     }
 }
