@@ -39,9 +39,8 @@ static ALLOCATOR: size_classes::SizeClasses<talc::TalckWasm> =
     size_classes::SizeClasses::new(unsafe { talc::TalckWasm::new_global() });
 
 /// Without `std` (the npm package's build) a panic traps at once, as `std`'s handler does in a
-/// `panic = "abort"` wasm build after formatting a message nobody sees. The message is not
-/// formatted, so Rust's formatting of panic messages stays out of the module. (Bad input never
-/// panics; this is for bugs.)
+/// `panic = "abort"` wasm build after formatting a message nobody sees; here the message is
+/// not formatted. (Bad input never panics; this is for bugs.)
 #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
 #[panic_handler]
 fn panic(_: &::core::panic::PanicInfo<'_>) -> ! {
