@@ -578,7 +578,7 @@ async fn mark_read_and_mark_all_read_reply_and_broadcast() {
     assert_eq!(reply, json!({"unread_count": 1}));
     assert_eq!(
         recv_event(&mut tab, &ada.topic, "notification:all_read").await,
-        json!({"unread_count": 1})
+        json!({"unread_count": 1, "until": ids[2]})
     );
     recv_event(&mut ada.client, &ada.topic, "notification:all_read").await;
 
@@ -587,7 +587,7 @@ async fn mark_read_and_mark_all_read_reply_and_broadcast() {
     for c in [&mut ada.client, &mut tab] {
         assert_eq!(
             recv_event(c, &ada.topic, "notification:all_read").await,
-            json!({"unread_count": 0})
+            json!({"unread_count": 0, "until": null})
         );
     }
     let list = stored(&server, &ada.id).await;

@@ -124,7 +124,7 @@ export interface NotificationStore {
   subscribe(run: (snapshot: NotificationSnapshot) => void): () => void;
   /** The same object until something changes. */
   getSnapshot(): NotificationSnapshot;
-  /** Marks one read at once; rolled back (with an error event) if the server refuses. */
+  /** Marks one read at once; rolled back (with an error event) if the server refuses; sent again after a timeout. */
   markRead(id: string): void;
   markAllRead(): void;
   /** Pulls the server's state again. */

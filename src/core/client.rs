@@ -411,6 +411,7 @@ impl Client {
             TimerKey::Push(id) => self.on_request_timeout(PushId(id)),
             TimerKey::PresenceGrace(ch) => self.on_presence_grace(now, ChannelId(ch)),
             TimerKey::NotificationExpiry(ch) => self.on_notification_expiry(now, ChannelId(ch)),
+            TimerKey::NotificationSync(ch) => self.refresh_notifications(now, ChannelId(ch)),
         }
     }
 

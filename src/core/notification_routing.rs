@@ -87,6 +87,13 @@ impl Client {
                 notification,
             });
         }
+        if let Some(failures) = fx.retry_sync {
+            let delay = self.cfg.rejoin.delay(failures, self.rng.as_mut());
+            self.timers.set(
+                TimerKey::NotificationSync(channel.0),
+                now.saturating_add(delay),
+            );
+        }
         for (code, message) in fx.errors {
             self.emit(Event::Error { code, message });
         }
@@ -131,6 +138,10 @@ impl Client {
                 return None;
             }
         }
+        if outcome == PushOutcome::Timeout {
+            self.with_store(now, channel, |s| s.timed_out(now, tag));
+            return None;
+        }
         let result: Result<&Value, String> = match &outcome {
             PushOutcome::Ok(resp) => Ok(resp),
             PushOutcome::Error { status, response } => Err(response
@@ -138,7 +149,7 @@ impl Client {
                 .and_then(Value::as_str)
                 .unwrap_or(status)
                 .to_string()),
-            PushOutcome::Timeout => Err("timeout".into()),
+            PushOutcome::Timeout => Err("timeout".into()), // handled above
             PushOutcome::Dropped(r) => Err(["dropped (", r.name(), ")"].concat()),
         };
         self.with_store(now, channel, |s| s.reply(now, tag, result));
@@ -184,6 +195,8 @@ impl Client {
     }
 
     pub(super) fn store_joined(&mut self, now: u64, channel: ChannelId) {
+        // This join's own `sync` supersedes a retry.
+        self.timers.cancel(TimerKey::NotificationSync(channel.0));
         let sync_sent = self
             .stores
             .pipelined
@@ -199,6 +212,7 @@ impl Client {
         // Replies to what was in flight can no longer arrive: forget those pushes.
         self.stores.pushes.retain(|_, (c, _)| *c != channel);
         self.stores.pipelined.remove(&channel.0);
+        self.timers.cancel(TimerKey::NotificationSync(channel.0));
         self.with_store(now, channel, |s| s.disconnected());
     }
 

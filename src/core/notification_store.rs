@@ -6,6 +6,7 @@
 use crate::prelude::*;
 
 use alloc::collections::VecDeque;
+use core::cmp::Ordering;
 
 use crate::core::json;
 use serde_json::Value;
@@ -153,6 +154,9 @@ pub struct StoreEffects {
     pub delivered: Vec<Value>,
     /// The set of unconfirmed reads changed: persist `pending_ops()`.
     pub persist: bool,
+    /// A `sync` failed while joined: ask again after the rejoin backoff's delay for this many
+    /// failures in a row (a join sends its own `sync`, which supersedes it).
+    pub retry_sync: Option<u32>,
     pub errors: Vec<(&'static str, String)>,
 }
 
@@ -166,6 +170,8 @@ pub struct NotificationStore {
     next_op: u64,
     status: StoreStatus,
     joined: bool,
+    /// `sync`s failed in a row since the last one answered.
+    sync_failures: u32,
     version: u64,
     /// Ids recently evicted by the cap (at most [`EVICTED_MEMORY`]), so a re-delivery of one is
     /// not counted again.
@@ -187,6 +193,7 @@ impl NotificationStore {
             next_op: 0,
             status: StoreStatus::Connecting,
             joined: false,
+            sync_failures: 0,
             version: 0,
             evicted: VecDeque::new(),
         };
@@ -480,8 +487,13 @@ impl NotificationStore {
                 self.touch(&mut fx);
             }
             "notification:all_read" => {
+                // Only what the server marked: ids up to `until` when it says so (a newer one
+                // that arrived meanwhile stays unread).
+                let until = payload.get("until").and_then(Value::as_str);
                 for h in &mut self.items {
-                    set_read(&mut h.n, now);
+                    if until.is_none_or(|u| id_order(&h.n.id, u).is_le()) {
+                        set_read(&mut h.n, now);
+                    }
                 }
                 for p in &mut self.pending {
                     p.evicted.clear();
@@ -520,7 +532,7 @@ impl NotificationStore {
         let at = self
             .items
             .iter()
-            .position(|h| h.n.inserted_ms < held.n.inserted_ms)
+            .position(|h| newer(&held.n, &h.n))
             .unwrap_or(self.items.len());
         self.items.insert(at, held);
         if self.items.len() > self.cap {
@@ -555,13 +567,18 @@ impl NotificationStore {
         let mut fx = StoreEffects::default();
         match (tag, outcome) {
             (RequestTag::Sync, Ok(resp)) => {
+                self.sync_failures = 0;
                 self.reconcile(now, resp);
                 self.status = StoreStatus::Live;
                 self.touch(&mut fx);
             }
             (RequestTag::Sync, Err(e)) => {
+                // Live updates still arrive, but what happened while disconnected is unknown
+                // until a `sync` is answered: ask again, later each time.
                 if self.joined {
                     self.status = StoreStatus::Live;
+                    self.sync_failures = self.sync_failures.saturating_add(1);
+                    fx.retry_sync = Some(self.sync_failures);
                 }
                 self.touch(&mut fx);
                 fx.errors
@@ -577,9 +594,14 @@ impl NotificationStore {
                     Ok(resp) => {
                         let mut newly_read = 0;
                         for h in &mut self.items {
-                            let hit = match &p.op {
-                                ReadOp::Ids(ids) => ids.contains(&h.n.id),
-                                ReadOp::All => h.seq <= p.watermark,
+                            // What the server marked: for "all", ids up to `until` (also one
+                            // that arrived after the press but is older); without `until`,
+                            // everything it had when it answered, which is what arrived before
+                            // its answer (a socket's frames come in the order they were made).
+                            let hit = match (&p.op, &p.until) {
+                                (ReadOp::Ids(ids), _) => ids.contains(&h.n.id),
+                                (ReadOp::All, Some(u)) => id_order(&h.n.id, u).is_le(),
+                                (ReadOp::All, None) => true,
                             };
                             if hit {
                                 if h.n.kind.counted() && !h.n.read {
@@ -614,6 +636,23 @@ impl NotificationStore {
                 self.touch(&mut fx);
             }
         }
+        fx
+    }
+
+    /// A push of the store got no reply in time. A `sync` is asked again later. A read is sent
+    /// again at once (the timeout already waited) until it is answered: a timeout is not a
+    /// refusal, the server may have applied it (reads are idempotent), and undoing one it applied
+    /// would leave it unread here for good. Only an error reply undoes a read.
+    pub fn timed_out(&mut self, now: u64, tag: RequestTag) -> StoreEffects {
+        let RequestTag::Read(op) = tag else {
+            return self.reply(now, tag, Err("timeout".into()));
+        };
+        let Some(p) = self.pending.iter_mut().find(|p| p.id == op && p.in_flight) else {
+            return StoreEffects::default();
+        };
+        p.in_flight = false;
+        let mut fx = StoreEffects::default();
+        self.flush(&mut fx);
         fx
     }
 
@@ -668,6 +707,28 @@ impl NotificationStore {
     }
 }
 
+/// Whether `a` is shown above `b`: inserted later, or in the same millisecond with a greater id
+/// (ids made in one millisecond grow with each one, as the demo server's do), so the first item
+/// is the newest and a "mark all read up to it" covers what the server covers.
+fn newer(a: &Notification, b: &Notification) -> bool {
+    a.inserted_ms
+        .cmp(&b.inserted_ms)
+        .then_with(|| id_order(&a.id, &b.id))
+        .is_gt()
+}
+
+/// Ids in the server's order: decimal ids as numbers (`"9"` before `"10"`), others as strings
+/// (the demo server's `0001795495598036-00001` ids sort by time that way).
+fn id_order(a: &str, b: &str) -> Ordering {
+    let decimal = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+    if decimal(a) && decimal(b) {
+        let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
+        a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+    } else {
+        a.cmp(b)
+    }
+}
+
 /// Marks read as the server did; `read_at` becomes `now` unless the server's object has one.
 fn set_read(n: &mut Notification, now: u64) {
     if !n.read {
@@ -677,5 +738,24 @@ fn set_read(n: &mut Notification, now: u64) {
                 obj.insert("read_at".into(), Value::String(iso8601(now)));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::id_order;
+    use core::cmp::Ordering::{Equal, Greater, Less};
+
+    #[test]
+    fn ids_compare_as_numbers_when_decimal_and_as_strings_otherwise() {
+        assert_eq!(id_order("9", "10"), Less);
+        assert_eq!(id_order("010", "10"), Equal);
+        assert_eq!(id_order("123", "45"), Greater);
+        assert_eq!(
+            id_order("0001795495598036-00002", "0001795495598036-00010"),
+            Less
+        );
+        assert_eq!(id_order("n9", "n10"), Greater, "not decimal: as strings");
+        assert_eq!(id_order("", "0"), Less);
     }
 }

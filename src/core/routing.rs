@@ -41,6 +41,7 @@ impl Client {
         self.stores.by_channel.remove(&channel.0);
         self.stores.pushes.retain(|_, (c, _)| *c != channel);
         self.timers.cancel(TimerKey::NotificationExpiry(channel.0));
+        self.timers.cancel(TimerKey::NotificationSync(channel.0));
         self.timers.cancel(TimerKey::PresenceGrace(channel.0));
     }
 

@@ -24,6 +24,8 @@ pub enum TimerKey {
     PresenceGrace(u32),
     /// The earliest held notification of a channel's store expires.
     NotificationExpiry(u32),
+    /// A channel's store asks for its `sync` again after one failed.
+    NotificationSync(u32),
 }
 
 /// Deadlines in ms, one per key. A client has a handful of timers plus one per request awaiting

@@ -11,6 +11,7 @@ mod harness;
 mod heartbeat;
 mod json_reader;
 mod notifications;
+mod notifications_sim;
 mod parsed;
 mod presence;
 mod presence_differential;

@@ -648,26 +648,33 @@ fn mark_read_error_rolls_back_and_reports() {
 }
 
 #[test]
-fn mark_read_timeout_rolls_back() {
+fn mark_read_timeout_is_sent_again_until_answered() {
     let mut t = T::new();
     t.notify("a", "alert");
     t.m.hold.insert("mark_read");
     t.mark_read("a");
     assert_eq!(t.count(), 0);
     assert_eq!(t.store().badge(), "");
-    t.advance(t.h.client.config().timeout_ms - 1);
+    let timeout = t.h.client.config().timeout_ms;
+    // A timeout is not a refusal: the read stays applied and is sent again after each one.
+    for sent in 1..=4 {
+        assert_eq!(t.h.count_sent("mark_read"), sent);
+        t.advance(timeout - 1);
+        assert_eq!(t.h.count_sent("mark_read"), sent);
+        t.advance(1);
+    }
     assert_eq!(t.count(), 0);
+    assert!(t.is_read("a"));
     assert!(t.h.errors().is_empty());
-    t.advance(1);
-    assert_eq!(t.count(), 1, "rolled back at the timeout");
-    assert!(!t.is_read("a"));
-    assert_eq!(t.store().badge(), "1");
-    assert_eq!(t.h.errors(), vec!["mark_read_failed"]);
-    assert!(t.store().pending_ops().is_empty());
-    // The late reply changes nothing.
+    assert_eq!(t.store().pending_ops(), vec![ReadOp::Ids(vec!["a".into()])]);
+    // The server answers (all five): confirmed once, the stale answers change nothing.
     t.release("mark_read");
-    assert_eq!(t.count(), 1);
-    assert!(!t.is_read("a"));
+    assert_eq!(t.count(), 0);
+    assert!(t.is_read("a"));
+    assert!(t.store().pending_ops().is_empty());
+    assert_eq!(t.m.unread(), 0);
+    // The four answers to sends that had timed out are reported as stale, nothing else.
+    assert_eq!(t.h.errors(), vec!["stale_reply"; 4]);
 }
 
 #[test]
@@ -947,16 +954,20 @@ fn restored_mark_all_read_is_applied_at_the_sync_and_sent_once() {
     assert_eq!(t.ids().len(), 50);
     assert_eq!(t.count(), 0);
     assert!(t.ids().iter().all(|id| t.is_read(id)));
-    // One arriving after the sync is new and counts.
+    // One arriving after the sync is new and counts while the read is unconfirmed.
     t.notify("late", "activity");
     assert_eq!(t.count(), 1);
     assert!(!t.is_read("late"));
-    let frame = t.m.held.pop().expect("held");
+    // Without `until` the server marks everything it has when it answers: "late" too, as its
+    // frame came before the answer.
     t.m.hold.clear();
-    t.h.recv(phx_reply(&frame, "ok", json!({"unread_count": 1})));
-    assert_eq!(t.count(), 1);
-    assert!(!t.is_read("late"));
+    t.release("mark_all_read");
+    assert_eq!((t.count(), t.m.unread()), (0, 0));
+    assert!(t.is_read("late"));
     assert!(t.store().pending_ops().is_empty());
+    t.notify("later", "activity");
+    assert_eq!(t.count(), 1);
+    assert!(!t.is_read("later"));
     t.drop_socket();
     t.reconnect();
     assert_eq!(t.h.count_sent("mark_all_read"), 1, "never twice");
@@ -996,6 +1007,64 @@ fn joining() -> (Harness, ChannelId) {
 
 fn sync_ok(count: u64) -> Value {
     json!({"unread_count": count, "recent": [], "cursor": null})
+}
+
+#[test]
+fn a_sync_that_fails_while_joined_is_asked_again_after_the_rejoin_backoff() {
+    let (mut h, ch) = joining();
+    let (join, first) = (h.sent[0].clone(), h.sent[1].clone());
+    h.recv(phx_reply(&join, "ok", json!({})));
+    // No answer to the sync: at its timeout the store is live (frames arrive) but unsynced.
+    h.advance(h.client.config().timeout_ms);
+    assert!(h.errors().contains(&"sync_failed"));
+    assert_eq!(h.count_sent("sync"), 1);
+    // Asked again after the rejoin schedule's first delay (1 s, no jitter here), then 2 s.
+    h.advance(999);
+    assert_eq!(h.count_sent("sync"), 1);
+    h.advance(1);
+    assert_eq!(h.count_sent("sync"), 2);
+    let second = h.last_sent("sync");
+    h.recv(phx_reply(
+        &second,
+        "error",
+        json!({"reason": "storage error"}),
+    ));
+    h.advance(1_999);
+    assert_eq!(h.count_sent("sync"), 2);
+    h.advance(1);
+    assert_eq!(h.count_sent("sync"), 3);
+    // The late answer to the first changes nothing; the third's answer is adopted.
+    h.recv(phx_reply(&first, "ok", sync_ok(99)));
+    let third = h.last_sent("sync");
+    h.recv(phx_reply(&third, "ok", sync_ok(5)));
+    let store = h.client.notification_store(ch).expect("store");
+    assert_eq!(
+        (store.status(), store.unread_count()),
+        (StoreStatus::Live, 5)
+    );
+    // Answered: no more retries.
+    h.advance(60_000);
+    assert_eq!(h.count_sent("sync"), 3);
+}
+
+#[test]
+fn a_sync_retry_is_dropped_with_the_connection_and_the_rejoin_syncs_instead() {
+    let (mut h, _ch) = joining();
+    let join = h.sent[0].clone();
+    h.recv(phx_reply(&join, "ok", json!({})));
+    h.advance(h.client.config().timeout_ms);
+    assert_eq!(h.count_sent("sync"), 1);
+    // The connection drops before the retry is due; the rejoin's own sync is the only one.
+    h.server_close();
+    h.advance(250);
+    h.open();
+    assert_eq!(h.count_sent("sync"), 2, "the rejoin's");
+    h.advance(3_000);
+    assert_eq!(
+        h.count_sent("sync"),
+        2,
+        "no retry of the old connection's sync"
+    );
 }
 
 #[test]
@@ -1184,18 +1253,23 @@ fn sync_error_reply_reports_and_keeps_the_store_usable() {
 #[test]
 fn mark_all_read_confirmed_without_a_count_keeps_later_arrivals_counted() {
     let mut t = T::new();
+    // Ids that grow with time, as the protocol's `until` assumes.
     for i in 1..=60 {
-        t.notify(&format!("n{i}"), "activity");
+        t.notify(&format!("n{i:02}"), "activity");
     }
     t.m.hold.insert("mark_all_read");
     t.mark_all_read();
-    t.notify("late", "alert");
+    assert_eq!(
+        t.sent_payloads("mark_all_read"),
+        vec![json!({"until": "n60"})]
+    );
+    t.notify("n61", "alert");
     assert_eq!(t.count(), 1);
     let frame = t.m.held.pop().expect("held");
     t.m.hold.clear();
     t.h.recv(phx_reply(&frame, "ok", json!({})));
     assert_eq!(t.count(), 1);
-    assert!(!t.is_read("late"));
+    assert!(!t.is_read("n61"));
     assert!(t.is_read("n60"));
     assert!(t.store().pending_ops().is_empty());
 }

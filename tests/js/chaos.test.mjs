@@ -111,7 +111,10 @@ window.healthy = () => socket.state.state === 'open' && channel.state === 'joine
 window.markAll = () => store.markAllRead();
 window.view = () => {
   const s = store.getSnapshot();
-  return { ids: s.items.map((x) => x.id), unread: s.unreadCount, status: s.status };
+  return {
+    ids: s.items.map((x) => x.id), unread: s.unreadCount, status: s.status,
+    unreadIds: s.items.filter((x) => x.read_at == null).map((x) => x.id),
+  };
 };
 // Keys sorted: phoenix.js keeps a key's first-seen position across rejoins, the server lists
 // keys in join order.
@@ -196,6 +199,7 @@ after(async () => {
 });
 
 test(`chaos: ${CFG.restarts} restarts, ${CFG.cuts} cuts, ${CFG.blackholes} blackholes while notifying and chatting`, { timeout: BUDGET_MS }, async () => {
+  console.log(`chaos seed ${CFG.seed} (replay with TETHER_CHAOS_SEED=${CFG.seed})`);
   const random = rng(CFG.seed);
   let server = await startDemoServer({ staticDir: dir, dataDir });
   const port = server.port;
@@ -342,7 +346,14 @@ test(`chaos: ${CFG.restarts} restarts, ${CFG.cuts} cuts, ${CFG.blackholes} black
       return r.missing.length === 0 && r.extra.length === 0 && r.view.unread === r.server.unread_count;
     }, async () => {
       const r = await compare(u);
-      return `${u.name}: ${r.missing.length} missing (e.g. ${r.missing.slice(0, 3)}), ${r.extra.length} extra, unread ${r.view.unread} vs server ${r.server.unread_count}`;
+      // Which ids the two sides disagree on being read, to tell a wrong count from a wrong item.
+      const serverUnread = new Set(r.server.items.filter((x) => x.read_at == null).map((x) => x.id));
+      const heldUnread = new Set(r.view.unreadIds);
+      const onlyHere = [...heldUnread].filter((id) => !serverUnread.has(id));
+      const onlyThere = [...serverUnread].filter((id) => !heldUnread.has(id));
+      return `${u.name} (seed ${CFG.seed}): ${r.missing.length} missing (e.g. ${r.missing.slice(0, 3)}), ${r.extra.length} extra, `
+        + `unread ${r.view.unread} vs server ${r.server.unread_count}; `
+        + `unread here only ${JSON.stringify(onlyHere.slice(0, 5))}, on the server only ${JSON.stringify(onlyThere.slice(0, 5))}`;
     }, 10_000);
   }
   const results = [];

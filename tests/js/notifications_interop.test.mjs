@@ -110,7 +110,7 @@ test('sign in, join own topic, receive a notification, sync, mark all read', TES
     status: 'ok',
     response: { unread_count: 0 },
   });
-  assert.deepEqual(await allRead, { unread_count: 0 });
+  assert.deepEqual(await allRead, { unread_count: 0, until: null });
 
   const res = await fetch(`${demo.server.url}/api/notifications/${me.user_id}`);
   const stored = await res.json();

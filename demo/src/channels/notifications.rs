@@ -7,8 +7,9 @@
 //!   newest unexpired id or `null`);
 //! - `mark_read` `{ids}` → `{unread_count}`, and `notification:read` `{ids, unread_count}` to
 //!   every connection on the topic (the ids among those sent that are the user's);
-//! - `mark_all_read` `{until?}` → `{unread_count}`, and `notification:all_read`
-//!   `{unread_count}` to every connection on the topic (with `until`, only ids up to it).
+//! - `mark_all_read` `{until?}` → `{unread_count}` (with `until`, only ids up to it are marked),
+//!   and `notification:all_read` `{unread_count, until}` to every connection on the topic
+//!   (`until` null when none was given).
 //!
 //! Server → client: `notification:new` `{notification}` (from `POST /api/notify`).
 
@@ -90,7 +91,12 @@ pub async fn handle_in(
                     db.mark_all_read(&user, until.as_deref(), now)?;
                     let count = db.unread_count(&user, now)?;
                     reply_to.ok(json!({ "unread_count": count }));
-                    hub.broadcast(&topic, ALL_READ, obj(json!({ "unread_count": count })));
+                    // `until` too: another tab must not mark one that arrived meanwhile.
+                    hub.broadcast(
+                        &topic,
+                        ALL_READ,
+                        obj(json!({ "unread_count": count, "until": until })),
+                    );
                     Ok(())
                 })
                 .await
