@@ -4,9 +4,12 @@
 //! arriving after their push gave up. The server keeps the demo server's one guarantee: a
 //! connection's replies and broadcasts leave in the order its changes were made (one queue).
 //!
-//! After every schedule the network settles (everything delivered, the client rejoined and
-//! synced, no read left pending) and the store must agree with the server: the unread count,
-//! and which held notifications are read.
+//! One user has one to three tabs, each a client with its own connection, so what one tab reads
+//! reaches the others only through the server's broadcasts.
+//!
+//! After every schedule the network settles (everything delivered, every tab rejoined and
+//! synced, no read left pending) and each tab's store must agree with the server: the unread
+//! count, and which held notifications are read.
 
 use std::collections::{HashSet, VecDeque};
 
@@ -20,14 +23,11 @@ const T0: u64 = 1_000_000;
 /// What a `sync` returns at most (the demo server's `SYNC_LIMIT`).
 const SYNC_LIMIT: usize = 50;
 
-/// The server: every notification it created (oldest first) and which are read, plus who is
-/// subscribed on the current connection.
+/// The server: every notification it created (oldest first) and which are read.
 #[derive(Default)]
 struct Server {
     all: Vec<(String, &'static str, u64)>,
     read: HashSet<String>,
-    /// The join_ref of the live connection's join of TOPIC.
-    subscribed: Option<Value>,
 }
 
 impl Server {
@@ -51,97 +51,125 @@ impl Server {
         json!({"id": id, "kind": kind, "title": format!("t {id}"), "data": {},
                "read_at": read_at, "inserted_at": at})
     }
-
-    fn broadcast(&self, down: &mut VecDeque<Value>, event: &str, payload: Value) {
-        if let Some(join_ref) = &self.subscribed {
-            down.push_back(json!([join_ref, null, TOPIC, event, payload]));
-        }
-    }
-
-    /// Handles one client frame; its reply and broadcasts go to `down` in order.
-    fn handle(&mut self, frame: &Value, down: &mut VecDeque<Value>) {
-        let event = frame[3].as_str().unwrap_or_default();
-        let reply = |down: &mut VecDeque<Value>, response: Value| {
-            down.push_back(phx_reply(frame, "ok", response));
-        };
-        match event {
-            "heartbeat" => reply(down, json!({})),
-            "phx_join" if frame[2] == TOPIC => {
-                self.subscribed = Some(frame[0].clone());
-                reply(down, json!({}));
-            }
-            "phx_leave" if frame[2] == TOPIC => {
-                reply(down, json!({}));
-                self.subscribed = None;
-            }
-            "sync" => {
-                let recent: Vec<Value> = self
-                    .all
-                    .iter()
-                    .rev()
-                    .take(SYNC_LIMIT)
-                    .map(|n| self.wire(n))
-                    .collect();
-                let cursor = self.all.last().map(|n| n.0.clone());
-                reply(
-                    down,
-                    json!({"unread_count": self.unread(), "recent": recent, "cursor": cursor}),
-                );
-            }
-            "mark_read" => {
-                let mine: HashSet<&str> = self.all.iter().map(|n| n.0.as_str()).collect();
-                let marked: Vec<String> = frame[4]["ids"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .filter(|id| mine.contains(id))
-                    .map(str::to_string)
-                    .collect();
-                self.read.extend(marked.iter().cloned());
-                let count = self.unread();
-                reply(down, json!({ "unread_count": count }));
-                if !marked.is_empty() {
-                    self.broadcast(
-                        down,
-                        "notification:read",
-                        json!({"ids": marked, "unread_count": count}),
-                    );
-                }
-            }
-            "mark_all_read" => {
-                let until = frame[4]["until"].as_str().map(str::to_string);
-                let ids: Vec<String> = self
-                    .all
-                    .iter()
-                    .map(|n| n.0.clone())
-                    .filter(|id| until.as_ref().is_none_or(|u| id <= u))
-                    .collect();
-                self.read.extend(ids);
-                let count = self.unread();
-                reply(down, json!({ "unread_count": count }));
-                self.broadcast(
-                    down,
-                    "notification:all_read",
-                    json!({ "unread_count": count, "until": until }),
-                );
-            }
-            _ => {}
-        }
-    }
 }
 
-struct Sim {
+/// One tab: a client, its connection's two directions, and the server's side of it.
+struct Tab {
     h: Harness,
     ch: ChannelId,
-    server: Server,
-    rng: SplitMix64,
     /// Client frames on their way to the server.
     up: VecDeque<Value>,
     /// Server frames on their way to the client.
     down: VecDeque<Value>,
     /// Frames of `h.sent` already taken onto the network.
     taken: usize,
+    /// The join_ref of this connection's join of TOPIC, as the server has it.
+    subscribed: Option<Value>,
+}
+
+impl Tab {
+    /// Puts what the client sent onto the network; a socket that is not open loses it all.
+    fn take_sent(&mut self) {
+        if self.h.sock == Sock::Open {
+            self.up.extend(self.h.sent[self.taken..].iter().cloned());
+        } else {
+            self.up.clear();
+            self.down.clear();
+            self.subscribed = None;
+        }
+        self.taken = self.h.sent.len();
+    }
+
+    fn store(&self) -> &tether::core::NotificationStore {
+        self.h.client.notification_store(self.ch).expect("store")
+    }
+}
+
+/// Queues `event` to every tab subscribed to TOPIC.
+fn broadcast(tabs: &mut [Tab], event: &str, payload: &Value) {
+    for tab in tabs {
+        if let Some(join_ref) = &tab.subscribed {
+            tab.down
+                .push_back(json!([join_ref, null, TOPIC, event, payload]));
+        }
+    }
+}
+
+/// The server handles the next frame from tab `t`; its reply goes to that tab, its broadcasts
+/// to every subscribed tab, each in its connection's order.
+fn serve(server: &mut Server, tabs: &mut [Tab], t: usize) -> Option<String> {
+    let frame = tabs[t].up.pop_front()?;
+    let event = frame[3].as_str().unwrap_or_default();
+    let reply = |tabs: &mut [Tab], response: Value| {
+        tabs[t].down.push_back(phx_reply(&frame, "ok", response));
+    };
+    match event {
+        "heartbeat" => reply(tabs, json!({})),
+        "phx_join" if frame[2] == TOPIC => {
+            tabs[t].subscribed = Some(frame[0].clone());
+            reply(tabs, json!({}));
+        }
+        "phx_leave" if frame[2] == TOPIC => {
+            reply(tabs, json!({}));
+            tabs[t].subscribed = None;
+        }
+        "sync" => {
+            let recent: Vec<Value> = server
+                .all
+                .iter()
+                .rev()
+                .take(SYNC_LIMIT)
+                .map(|n| server.wire(n))
+                .collect();
+            let cursor = server.all.last().map(|n| n.0.clone());
+            let count = server.unread();
+            reply(
+                tabs,
+                json!({"unread_count": count, "recent": recent, "cursor": cursor}),
+            );
+        }
+        "mark_read" => {
+            let mine: HashSet<&str> = server.all.iter().map(|n| n.0.as_str()).collect();
+            let marked: Vec<String> = frame[4]["ids"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .filter(|id| mine.contains(id))
+                .map(str::to_string)
+                .collect();
+            server.read.extend(marked.iter().cloned());
+            let count = server.unread();
+            reply(tabs, json!({ "unread_count": count }));
+            if !marked.is_empty() {
+                let payload = json!({"ids": marked, "unread_count": count});
+                broadcast(tabs, "notification:read", &payload);
+            }
+        }
+        "mark_all_read" => {
+            let until = frame[4]["until"].as_str().map(str::to_string);
+            let ids: Vec<String> = server
+                .all
+                .iter()
+                .map(|n| n.0.clone())
+                .filter(|id| until.as_ref().is_none_or(|u| id <= u))
+                .collect();
+            server.read.extend(ids);
+            let count = server.unread();
+            reply(tabs, json!({ "unread_count": count }));
+            let payload = json!({ "unread_count": count, "until": until });
+            broadcast(tabs, "notification:all_read", &payload);
+        }
+        _ => {}
+    }
+    Some(frame.to_string())
+}
+
+struct Sim {
+    tabs: Vec<Tab>,
+    cap: usize,
+    server: Server,
+    rng: SplitMix64,
     created: u64,
     log: Vec<String>,
 }
@@ -155,42 +183,43 @@ fn config() -> Config {
 }
 
 impl Sim {
-    fn new(seed: u64, cap: usize) -> Sim {
-        let mut h = Harness::with_seed(config(), seed);
-        let ch = h
-            .client
-            .notifications(h.now, TOPIC, cap, Vec::<tether::core::ReadOp>::new());
-        h.pump();
-        h.connect();
-        let mut sim = Sim {
-            h,
-            ch,
+    fn new(seed: u64, cap: usize, tabs: usize) -> Sim {
+        let tabs = (0..tabs)
+            .map(|i| {
+                let mut h = Harness::with_seed(config(), seed.wrapping_add(i as u64));
+                let ch =
+                    h.client
+                        .notifications(h.now, TOPIC, cap, Vec::<tether::core::ReadOp>::new());
+                h.pump();
+                h.connect();
+                let mut tab = Tab {
+                    h,
+                    ch,
+                    up: VecDeque::new(),
+                    down: VecDeque::new(),
+                    taken: 0,
+                    subscribed: None,
+                };
+                tab.take_sent();
+                tab
+            })
+            .collect();
+        Sim {
+            tabs,
+            cap,
             server: Server::default(),
             rng: SplitMix64::new(seed ^ 0x9e37_79b9),
-            up: VecDeque::new(),
-            down: VecDeque::new(),
-            taken: 0,
             created: 0,
             log: Vec::new(),
-        };
-        sim.take_sent();
-        sim
+        }
     }
 
     fn below(&mut self, n: u64) -> u64 {
         self.rng.next_u64() % n
     }
 
-    /// Puts what the client sent onto the network; a socket that is not open loses it all.
-    fn take_sent(&mut self) {
-        if self.h.sock == Sock::Open {
-            self.up.extend(self.h.sent[self.taken..].iter().cloned());
-        } else {
-            self.up.clear();
-            self.down.clear();
-            self.server.subscribed = None;
-        }
-        self.taken = self.h.sent.len();
+    fn note(&mut self, t: usize, what: &str) {
+        self.log.push(["tab ", &t.to_string(), ": ", what].concat());
     }
 
     fn create(&mut self) {
@@ -203,131 +232,159 @@ impl Sim {
         // Several in one millisecond: ids order them, `inserted_at` ties.
         let at = T0 + self.created / 3;
         let id = format!("n{:06}", self.created);
-        self.log.push(["create ", &id].concat());
+        self.log.push(["server creates ", &id].concat());
         let n = (id, kind, at);
-        let wire = self.server.wire(&n);
+        let payload = json!({ "notification": self.server.wire(&n) });
         self.server.all.push(n);
-        self.server.broadcast(
-            &mut self.down,
-            "notification:new",
-            json!({ "notification": wire }),
-        );
-    }
-
-    fn held_ids(&self) -> Vec<String> {
-        let store = self.h.client.notification_store(self.ch).expect("store");
-        store
-            .items(self.h.now)
-            .iter()
-            .filter_map(|v| v["id"].as_str().map(str::to_string))
-            .collect()
+        broadcast(&mut self.tabs, "notification:new", &payload);
     }
 
     fn step(&mut self) {
+        let t = self.below(self.tabs.len() as u64) as usize;
         match self.below(100) {
             0..=19 => self.create(),
             20..=44 => {
-                if let Some(frame) = self.up.pop_front() {
-                    self.log
-                        .push(["server handles ", &frame.to_string()].concat());
-                    self.server.handle(&frame, &mut self.down);
+                if let Some(frame) = serve(&mut self.server, &mut self.tabs, t) {
+                    self.note(t, &["server handles ", &frame].concat());
                 }
             }
             45..=74 => {
-                if let Some(frame) = self.down.pop_front() {
-                    self.log.push(["client gets ", &frame.to_string()].concat());
-                    self.h.recv(frame);
+                if let Some(frame) = self.tabs[t].down.pop_front() {
+                    self.note(t, &["gets ", &frame.to_string()].concat());
+                    self.tabs[t].h.recv(frame);
                 }
             }
             75..=82 => {
-                let ids = self.held_ids();
+                let tab = &self.tabs[t];
+                let ids: Vec<String> = tab
+                    .store()
+                    .items(tab.h.now)
+                    .iter()
+                    .filter_map(|v| v["id"].as_str().map(str::to_string))
+                    .collect();
                 if !ids.is_empty() {
                     let id = ids[self.below(ids.len() as u64) as usize].clone();
-                    self.log.push(["mark_read ", &id].concat());
-                    self.h.client.mark_read(self.h.now, self.ch, &id);
-                    self.h.pump();
+                    self.note(t, &["mark_read ", &id].concat());
+                    let tab = &mut self.tabs[t];
+                    tab.h.client.mark_read(tab.h.now, tab.ch, &id);
+                    tab.h.pump();
                 }
             }
             83..=84 => {
-                self.log.push("mark_all_read".into());
-                self.h.client.mark_all_read(self.h.now, self.ch);
-                self.h.pump();
+                self.note(t, "mark_all_read");
+                let tab = &mut self.tabs[t];
+                tab.h.client.mark_all_read(tab.h.now, tab.ch);
+                tab.h.pump();
             }
             85..=92 => {
                 let ms = 1 + self.below(2_500);
-                self.log.push(["advance ", &ms.to_string()].concat());
-                self.h.advance(ms);
+                self.log
+                    .push(["every clock advances ", &ms.to_string()].concat());
+                for tab in &mut self.tabs {
+                    tab.h.advance(ms);
+                    tab.take_sent();
+                }
             }
             93..=95 => {
-                if self.h.sock != Sock::None {
-                    self.log.push("connection lost".into());
-                    self.h.server_close();
+                if self.tabs[t].h.sock != Sock::None {
+                    self.note(t, "connection lost");
+                    self.tabs[t].h.server_close();
                 }
             }
             _ => {
-                if self.h.sock == Sock::Connecting {
-                    self.take_sent();
-                    self.log.push("socket opens".into());
-                    self.h.open();
+                if self.tabs[t].h.sock == Sock::Connecting {
+                    self.tabs[t].take_sent();
+                    self.note(t, "socket opens");
+                    self.tabs[t].h.open();
                 }
             }
         }
-        self.take_sent();
+        self.tabs[t].take_sent();
     }
 
     fn settled(&self) -> bool {
-        let store = self.h.client.notification_store(self.ch).expect("store");
-        self.h.sock == Sock::Open
-            && self.up.is_empty()
-            && self.down.is_empty()
-            && store.status() == StoreStatus::Live
-            && store.pending_ops().is_empty()
+        self.tabs.iter().all(|tab| {
+            tab.h.sock == Sock::Open
+                && tab.up.is_empty()
+                && tab.down.is_empty()
+                && tab.store().status() == StoreStatus::Live
+                && tab.store().pending_ops().is_empty()
+        })
     }
 
-    /// Delivers everything and lets the client reconnect, resync and retry whatever it retries
-    /// (30 s of quiet network past the point where nothing is left in flight).
+    /// Delivers everything and lets every tab reconnect, resync and retry whatever it retries
+    /// (30 s of network without loss).
     fn settle(&mut self) {
         self.log.push("settle".into());
         let mut quiet_ms = 0;
         for _ in 0..100_000 {
-            if self.h.sock == Sock::Connecting {
-                self.take_sent();
-                self.h.open();
+            let mut moved = false;
+            for t in 0..self.tabs.len() {
+                if self.tabs[t].h.sock == Sock::Connecting {
+                    self.tabs[t].take_sent();
+                    self.tabs[t].h.open();
+                }
+                self.tabs[t].take_sent();
+                if let Some(frame) = serve(&mut self.server, &mut self.tabs, t) {
+                    self.note(t, &["server handles ", &frame].concat());
+                    moved = true;
+                } else if let Some(frame) = self.tabs[t].down.pop_front() {
+                    self.note(t, &["gets ", &frame.to_string()].concat());
+                    self.tabs[t].h.recv(frame);
+                    moved = true;
+                }
+                self.tabs[t].take_sent();
             }
-            self.take_sent();
-            if let Some(frame) = self.up.pop_front() {
-                self.log
-                    .push(["server handles ", &frame.to_string()].concat());
-                self.server.handle(&frame, &mut self.down);
-            } else if let Some(frame) = self.down.pop_front() {
-                self.log.push(["client gets ", &frame.to_string()].concat());
-                self.h.recv(frame);
-            } else if self.settled() && quiet_ms >= 30_000 {
+            if moved {
+                continue;
+            }
+            if self.settled() && quiet_ms >= 30_000 {
                 return;
-            } else {
-                self.h.advance(500);
-                quiet_ms += 500;
             }
+            for tab in &mut self.tabs {
+                tab.h.advance(500);
+                tab.take_sent();
+            }
+            quiet_ms += 500;
         }
         panic!("the network does not settle");
     }
 
     fn check(&self, seed: u64) {
-        let store = self.h.client.notification_store(self.ch).expect("store");
         let keep = env_number("TETHER_SIM_LOG").unwrap_or(60) as usize;
         let tail = self.log[self.log.len().saturating_sub(keep)..].join("\n");
-        assert_eq!(
-            store.unread_count(),
-            self.server.unread(),
-            "seed {seed}: unread count; the schedule's end:\n{tail}"
-        );
-        for v in store.items(self.h.now) {
-            let id = v["id"].as_str().unwrap_or_default();
+        // A `sync` returns the newest SYNC_LIMIT: a tab that holds more, and was disconnected
+        // while another tab read an older one, learns of that read only from a later broadcast
+        // (README, "Known limits"). Their read state is compared where a sync refreshes it.
+        let refreshed: HashSet<&str> = if self.tabs.len() > 1 && self.cap > SYNC_LIMIT {
+            self.server
+                .all
+                .iter()
+                .rev()
+                .take(SYNC_LIMIT)
+                .map(|n| n.0.as_str())
+                .collect()
+        } else {
+            self.server.all.iter().map(|n| n.0.as_str()).collect()
+        };
+        for (t, tab) in self.tabs.iter().enumerate() {
+            let store = tab.store();
             assert_eq!(
-                !v["read_at"].is_null(),
-                self.server.read.contains(id),
-                "seed {seed}: {id} read here and on the server; the schedule's end:\n{tail}"
+                store.unread_count(),
+                self.server.unread(),
+                "seed {seed}, tab {t}: unread count; the schedule's end:\n{tail}"
             );
+            for v in store.items(tab.h.now) {
+                let id = v["id"].as_str().unwrap_or_default();
+                if !refreshed.contains(id) {
+                    continue;
+                }
+                assert_eq!(
+                    !v["read_at"].is_null(),
+                    self.server.read.contains(id),
+                    "seed {seed}, tab {t}: {id} read here and on the server; the schedule's end:\n{tail}"
+                );
+            }
         }
     }
 }
@@ -336,11 +393,12 @@ fn env_number(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
 }
 
-/// Runs one schedule of `steps` random steps and checks the settled store. Even seeds hold 40
-/// (fewer than a `sync` returns, so the cap evicts), odd ones 1,000.
+/// Runs one schedule of `steps` random steps and checks the settled stores. Even seeds hold 40
+/// (fewer than a `sync` returns, so the cap evicts), odd ones 1,000; one to three tabs.
 fn run(seed: u64, steps: usize) {
     let cap = if seed % 2 == 0 { 40 } else { 1_000 };
-    let mut sim = Sim::new(seed, cap);
+    let tabs = 1 + (seed / 2 % 3) as usize;
+    let mut sim = Sim::new(seed, cap, tabs);
     for _ in 0..steps {
         sim.step();
     }
