@@ -17,8 +17,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 pub const DB_FILE: &str = "tether-demo.sqlite3";
-/// Most notifications a `sync` returns.
+/// How many notifications a `sync` returns when it does not say (`limit`).
 pub const SYNC_LIMIT: usize = 50;
+/// The most a `sync` returns whatever its `limit` (a client holding more asks for as many).
+pub const MAX_SYNC_LIMIT: usize = 1000;
 /// Longest title, in characters.
 pub const MAX_TITLE_CHARS: usize = 200;
 /// Longest body, in characters.

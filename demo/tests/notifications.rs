@@ -460,6 +460,50 @@ async fn sync_returns_the_50_newest_and_the_full_count() {
         (status.as_str(), bad),
         ("error", json!({"reason": "invalid since"}))
     );
+    // `limit`: as many as asked (a client holding more than 50), never more than 1000.
+    let (_, more) = push(
+        &mut ada.client,
+        &ada.topic,
+        "7",
+        "sync",
+        json!({"limit": 100}),
+    )
+    .await;
+    let got: Vec<&str> = more["recent"]
+        .as_array()
+        .expect("recent")
+        .iter()
+        .map(|n| s(&n["id"]))
+        .collect();
+    let newest: Vec<&str> = ids.iter().rev().take(100).map(String::as_str).collect();
+    assert_eq!(got, newest);
+    let (_, all) = push(
+        &mut ada.client,
+        &ada.topic,
+        "8",
+        "sync",
+        json!({"limit": 100_000}),
+    )
+    .await;
+    assert_eq!(all["recent"].as_array().map(Vec::len), Some(120));
+    for (n, bad) in [json!(0), json!(-1), json!(2.5), json!("50")]
+        .into_iter()
+        .enumerate()
+    {
+        let (status, reply) = push(
+            &mut ada.client,
+            &ada.topic,
+            &format!("l{n}"),
+            "sync",
+            json!({ "limit": bad }),
+        )
+        .await;
+        assert_eq!(
+            (status.as_str(), reply),
+            ("error", json!({"reason": "invalid limit"})),
+            "limit {bad}"
+        );
+    }
     let (status, bad) = push(&mut ada.client, &ada.topic, "6", "nope", json!({})).await;
     assert_eq!(
         (status.as_str(), bad),

@@ -181,15 +181,16 @@ impl Client {
     /// is answered right after the join instead of a round trip later. A `sync` sent with an
     /// earlier join attempt is forgotten (its reply is for a join that is gone).
     pub(super) fn pipeline_store_sync(&mut self, now: u64, channel: ChannelId) {
-        if !self.stores.by_channel.contains_key(&channel.0) {
-            return;
-        }
         if let Some(old) = self.stores.pipelined.remove(&channel.0) {
             self.stores.pushes.remove(&old);
         }
+        let payload = match self.stores.by_channel.get(&channel.0) {
+            Some(store) => store.sync_payload(),
+            None => return,
+        };
         let push = self.make_push_id();
         let timeout_ms = self.cfg.timeout_ms;
-        self.send_push(now, push, channel, "sync", &json!({}), timeout_ms);
+        self.send_push(now, push, channel, "sync", &payload, timeout_ms);
         self.stores.pushes.insert(push, (channel, RequestTag::Sync));
         self.stores.pipelined.insert(channel.0, push);
     }

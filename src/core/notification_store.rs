@@ -312,6 +312,12 @@ impl NotificationStore {
         self.pending.iter().map(|p| p.op.clone()).collect()
     }
 
+    /// What a `sync` asks for: as many of the newest as the store holds (`limit`), so their read
+    /// state is refreshed too, not only the 50 a server sends by default.
+    pub fn sync_payload(&self) -> Value {
+        json::object([("limit", Value::from(self.cap as u64))])
+    }
+
     /// The earliest expiry among held notifications.
     pub fn next_expiry(&self) -> Option<u64> {
         self.items.iter().filter_map(|h| h.n.expires_ms).min()
@@ -340,7 +346,7 @@ impl NotificationStore {
             fx.requests.push(StoreRequest::Push {
                 tag: RequestTag::Sync,
                 event: "sync",
-                payload: json::object([]),
+                payload: self.sync_payload(),
             });
         }
         self.flush(&mut fx);
@@ -436,7 +442,7 @@ impl NotificationStore {
             fx.requests.push(StoreRequest::Push {
                 tag: RequestTag::Sync,
                 event: "sync",
-                payload: json::object([]),
+                payload: self.sync_payload(),
             });
         }
         fx

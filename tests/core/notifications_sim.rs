@@ -20,8 +20,10 @@ use crate::harness::{exact_config, phx_reply, Harness, Sock};
 
 const TOPIC: &str = "user:7:notifications";
 const T0: u64 = 1_000_000;
-/// What a `sync` returns at most (the demo server's `SYNC_LIMIT`).
+/// What a `sync` returns without a `limit`, and at most with one (the demo server's
+/// `SYNC_LIMIT` and `MAX_SYNC_LIMIT`; the latter lower here, so that schedules reach it).
 const SYNC_LIMIT: usize = 50;
+const MAX_SYNC_LIMIT: usize = 60;
 
 /// The server: every notification it created (oldest first) and which are read.
 #[derive(Default)]
@@ -114,11 +116,15 @@ fn serve(server: &mut Server, tabs: &mut [Tab], t: usize) -> Option<String> {
             tabs[t].subscribed = None;
         }
         "sync" => {
+            // `limit` as the demo server reads it: 50 when absent, at most MAX_SYNC_LIMIT.
+            let limit = frame[4]["limit"]
+                .as_u64()
+                .map_or(SYNC_LIMIT, |n| (n as usize).clamp(1, MAX_SYNC_LIMIT));
             let recent: Vec<Value> = server
                 .all
                 .iter()
                 .rev()
-                .take(SYNC_LIMIT)
+                .take(limit)
                 .map(|n| server.wire(n))
                 .collect();
             let cursor = server.all.last().map(|n| n.0.clone());
@@ -353,15 +359,16 @@ impl Sim {
     fn check(&self, seed: u64) {
         let keep = env_number("TETHER_SIM_LOG").unwrap_or(60) as usize;
         let tail = self.log[self.log.len().saturating_sub(keep)..].join("\n");
-        // A `sync` returns the newest SYNC_LIMIT: a tab that holds more, and was disconnected
-        // while another tab read an older one, learns of that read only from a later broadcast
-        // (README, "Known limits"). Their read state is compared where a sync refreshes it.
-        let refreshed: HashSet<&str> = if self.tabs.len() > 1 && self.cap > SYNC_LIMIT {
+        // A `sync` returns at most the newest MAX_SYNC_LIMIT: a tab that holds more, and was
+        // disconnected while another tab read an older one, learns of that read only from a
+        // later broadcast (README, "Known limits"). Their read state is compared where a sync
+        // refreshes it.
+        let refreshed: HashSet<&str> = if self.tabs.len() > 1 && self.cap > MAX_SYNC_LIMIT {
             self.server
                 .all
                 .iter()
                 .rev()
-                .take(SYNC_LIMIT)
+                .take(MAX_SYNC_LIMIT)
                 .map(|n| n.0.as_str())
                 .collect()
         } else {
@@ -393,11 +400,12 @@ fn env_number(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
 }
 
-/// Runs one schedule of `steps` random steps and checks the settled stores. Even seeds hold 40
-/// (fewer than a `sync` returns, so the cap evicts), odd ones 1,000; one to three tabs.
+/// Runs one schedule of `steps` random steps and checks the settled stores. The store holds 40
+/// (fewer than a `sync` returns by default, so the cap evicts), 55 (more than the default, and
+/// asked for with `limit`) or 1,000 (more than the server sends); one to three tabs.
 fn run(seed: u64, steps: usize) {
-    let cap = if seed % 2 == 0 { 40 } else { 1_000 };
-    let tabs = 1 + (seed / 2 % 3) as usize;
+    let cap = [40, 55, 1_000][(seed % 3) as usize];
+    let tabs = 1 + (seed / 3 % 3) as usize;
     let mut sim = Sim::new(seed, cap, tabs);
     for _ in 0..steps {
         sim.step();

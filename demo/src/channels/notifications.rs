@@ -2,9 +2,10 @@
 //! user may join (the topic must be exactly `user:{its user_id}:notifications`).
 //!
 //! Client → server (each answered with a reply):
-//! - `sync` `{since?}` → `{unread_count, recent: [≤ 50, newest first, unexpired], cursor}`
-//!   (`recent` only holds ids newer than `since` when it is given; `cursor` is the user's
-//!   newest unexpired id or `null`);
+//! - `sync` `{since?, limit?}` → `{unread_count, recent: [≤ limit, newest first, unexpired],
+//!   cursor}` (`limit` 1–1000, 50 when absent, so a client holding more than 50 gets the read
+//!   state of all it holds; `recent` only holds ids newer than `since` when it is given;
+//!   `cursor` is the user's newest unexpired id or `null`);
 //! - `mark_read` `{ids}` → `{unread_count}`, and `notification:read` `{ids, unread_count}` to
 //!   every connection on the topic (the ids among those sent that are the user's);
 //! - `mark_all_read` `{until?}` → `{unread_count}` (with `until`, only ids up to it are marked),
@@ -16,7 +17,9 @@
 use super::{Reply, ReplyTo};
 use crate::auth::{self, Identity};
 use crate::hub::Hub;
-use crate::store::{Db, Notification, Store, MAX_ID_CHARS, MAX_MARK_IDS, SYNC_LIMIT};
+use crate::store::{
+    Db, Notification, Store, MAX_ID_CHARS, MAX_MARK_IDS, MAX_SYNC_LIMIT, SYNC_LIMIT,
+};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
@@ -51,9 +54,18 @@ pub async fn handle_in(
                 Ok(since) => since,
                 Err(()) => return Reply::Error("invalid since"),
             };
+            let limit = match payload.get("limit") {
+                None | Some(Value::Null) => SYNC_LIMIT,
+                Some(v) => match v.as_u64() {
+                    Some(n @ 1..) => {
+                        usize::try_from(n).map_or(MAX_SYNC_LIMIT, |n| n.min(MAX_SYNC_LIMIT))
+                    }
+                    _ => return Reply::Error("invalid limit"),
+                },
+            };
             store
                 .call(move |db, now| {
-                    let response = sync(db, &user, since.as_deref(), now)?;
+                    let response = sync(db, &user, since.as_deref(), limit, now)?;
                     reply_to.ok(response);
                     Ok(())
                 })
@@ -110,11 +122,17 @@ pub async fn handle_in(
     }
 }
 
-/// The `sync` reply.
-pub fn sync(db: &Db, user: &str, since: Option<&str>, now: i64) -> rusqlite::Result<Value> {
+/// The `sync` reply: at most `limit` of the newest.
+pub fn sync(
+    db: &Db,
+    user: &str,
+    since: Option<&str>,
+    limit: usize,
+    now: i64,
+) -> rusqlite::Result<Value> {
     let count = db.unread_count(user, now)?;
     let recent: Vec<Value> = db
-        .recent(user, since, SYNC_LIMIT, now)?
+        .recent(user, since, limit, now)?
         .iter()
         .map(Notification::to_json)
         .collect();
