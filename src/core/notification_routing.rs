@@ -11,7 +11,7 @@ use super::client::Client;
 use super::event::ChannelState;
 use super::event::{ChannelId, Event, PushId, PushOutcome};
 use super::notification_store::{
-    NotificationStore, RequestTag, StoreEffects, StoreRequest, StoredRead,
+    NotificationStore, RequestTag, StoreEffects, StoreRequest, StoredRead, RESYNC_AFTER_EXPIRY_MS,
 };
 use super::timers::TimerKey;
 
@@ -86,6 +86,13 @@ impl Client {
                 channel,
                 notification,
             });
+        }
+        if fx.resync_soon {
+            let key = TimerKey::NotificationSync(channel.0);
+            let at = now.saturating_add(RESYNC_AFTER_EXPIRY_MS);
+            if self.timers.get(key).is_none_or(|due| due > at) {
+                self.timers.set(key, at);
+            }
         }
         if let Some(failures) = fx.retry_sync {
             let delay = self.cfg.rejoin.delay(failures, self.rng.as_mut());

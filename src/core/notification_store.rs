@@ -157,6 +157,9 @@ pub struct StoreEffects {
     /// A `sync` failed while joined: ask again after the rejoin backoff's delay for this many
     /// failures in a row (a join sends its own `sync`, which supersedes it).
     pub retry_sync: Option<u32>,
+    /// An unread notification expired here: ask for the server's count shortly
+    /// ([`RESYNC_AFTER_EXPIRY_MS`]), unless a `sync` is already due sooner.
+    pub resync_soon: bool,
     pub errors: Vec<(&'static str, String)>,
 }
 
@@ -177,6 +180,9 @@ pub struct NotificationStore {
     /// not counted again.
     evicted: VecDeque<String>,
 }
+
+/// How long after an unread notification expires the store asks for the server's count.
+pub const RESYNC_AFTER_EXPIRY_MS: u64 = 1_000;
 
 /// How many evicted ids the store remembers.
 const EVICTED_MEMORY: usize = 1000;
@@ -488,7 +494,7 @@ impl NotificationStore {
                     p.evicted.retain(|id| !ids.contains(&id.as_str()));
                 }
                 if let Some(c) = payload.get("unread_count").and_then(Value::as_u64) {
-                    self.server_unread = c;
+                    self.adopt_count(now, c);
                 }
                 self.touch(&mut fx);
             }
@@ -505,7 +511,7 @@ impl NotificationStore {
                     p.evicted.clear();
                 }
                 if let Some(c) = payload.get("unread_count").and_then(Value::as_u64) {
-                    self.server_unread = c;
+                    self.adopt_count(now, c);
                 }
                 self.touch(&mut fx);
             }
@@ -617,7 +623,7 @@ impl NotificationStore {
                             }
                         }
                         match resp.get("unread_count").and_then(Value::as_u64) {
-                            Some(c) => self.server_unread = c,
+                            Some(c) => self.adopt_count(now, c),
                             // Confirmed without a count: keep what was applied (after "all", only
                             // what arrived later is unread).
                             None if p.op == ReadOp::All => {
@@ -675,7 +681,7 @@ impl NotificationStore {
             }
         }
         if let Some(c) = resp.get("unread_count").and_then(Value::as_u64) {
-            self.server_unread = c;
+            self.adopt_count(now, c);
         }
         // A restored "mark all read" covers what arrived up to the newest item the user had seen.
         let seq = self.next_seq;
@@ -693,6 +699,14 @@ impl NotificationStore {
         }
     }
 
+    /// Takes the server's count. What has expired by now is dropped first without counting it
+    /// off: the server, counting at about this moment, left it out already (the expiry timer can
+    /// fire late, in a background tab by up to a minute, and would take it off twice).
+    fn adopt_count(&mut self, now: u64, count: u64) {
+        self.items.retain(|h| !h.n.expired(now));
+        self.server_unread = count;
+    }
+
     /// Drops expired notifications (an unread counted one no longer counts).
     pub fn expire(&mut self, now: u64) -> StoreEffects {
         let mut fx = StoreEffects::default();
@@ -708,6 +722,11 @@ impl NotificationStore {
         if self.items.len() != before {
             self.server_unread = self.server_unread.saturating_sub(uncounted);
             self.touch(&mut fx);
+        }
+        // Counted off by this clock, which is not the server's: a count already on its way
+        // may or may not have left it out. A `sync` shortly after settles it.
+        if uncounted > 0 && self.joined {
+            fx.resync_soon = true;
         }
         fx
     }

@@ -559,6 +559,40 @@ fn notification_disappears_at_its_expiry_and_stops_counting() {
 }
 
 #[test]
+fn a_count_that_arrives_before_a_late_expiry_timer_is_not_counted_off_twice() {
+    let mut t = T::new();
+    t.notify("a", "activity");
+    let mut n = notif("b", "alert", T0 + 5_000);
+    n["expires_at"] = json!(t.h.now + 10_000);
+    // (Pushed without the model: this server leaves expired ones out of its counts.)
+    t.broadcast("notification:new", json!({"notification": n}));
+    assert_eq!(t.count(), 2);
+    // A background tab: the expiry timer has not run at its time, and a count computed after
+    // "b" expired (so without it) arrives first.
+    t.h.now += 10_500;
+    t.broadcast("notification:read", json!({"ids": [], "unread_count": 1}));
+    assert_eq!(t.count(), 1);
+    assert_eq!(t.ids(), vec!["a"]);
+    // The late timer finds nothing left to take off.
+    t.advance(0);
+    assert_eq!(t.count(), 1);
+    // And the ordinary case still counts an expiry off once.
+    let mut c = notif("c", "alert", T0 + 6_000);
+    c["expires_at"] = json!(t.h.now + 1_000);
+    t.broadcast("notification:new", json!({"notification": c}));
+    assert_eq!(t.count(), 2);
+    let syncs = t.h.count_sent("sync");
+    t.advance(1_000);
+    assert_eq!((t.count(), t.ids()), (1, vec!["a".to_string()]));
+    // A count counted off by this clock is checked with the server's a second later.
+    t.advance(999);
+    assert_eq!(t.h.count_sent("sync"), syncs);
+    t.advance(1);
+    assert_eq!(t.h.count_sent("sync"), syncs + 1);
+    assert_eq!(t.count(), 1);
+}
+
+#[test]
 fn expiry_in_iso_8601_is_honoured() {
     let mut t = T::new();
     // 1_000_000 ms after the epoch is 00:16:40; expires at 00:16:50.

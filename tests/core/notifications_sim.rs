@@ -4,6 +4,7 @@
 //! arriving after their push gave up. The server keeps the demo server's one guarantee: a
 //! connection's replies and broadcasts leave in the order its changes were made (one queue).
 //!
+//! Some notifications expire: the server stops counting them by its clock, the tabs by theirs.
 //! One user has one to three tabs, each a client with its own connection, so what one tab reads
 //! reaches the others only through the server's broadcasts.
 //!
@@ -11,7 +12,7 @@
 //! synced, no read left pending) and each tab's store must agree with the server: the unread
 //! count, and which held notifications are read.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde_json::{json, Value};
 use tether::core::{ChannelId, Config, SplitMix64, StoreStatus};
@@ -25,11 +26,14 @@ const T0: u64 = 1_000_000;
 const SYNC_LIMIT: usize = 50;
 const MAX_SYNC_LIMIT: usize = 60;
 
-/// The server: every notification it created (oldest first) and which are read.
+/// The server: every notification it created (oldest first), which are read, when some
+/// expire, and its clock (the tabs' clocks run with it).
 #[derive(Default)]
 struct Server {
     all: Vec<(String, &'static str, u64)>,
     read: HashSet<String>,
+    expires: HashMap<String, u64>,
+    now: u64,
 }
 
 impl Server {
@@ -37,10 +41,14 @@ impl Server {
         matches!(kind, "activity" | "alert")
     }
 
+    fn live(&self, id: &str) -> bool {
+        self.expires.get(id).is_none_or(|&at| at > self.now)
+    }
+
     fn unread(&self) -> u64 {
         self.all
             .iter()
-            .filter(|(id, kind, _)| Self::counted(kind) && !self.read.contains(id))
+            .filter(|(id, kind, _)| Self::counted(kind) && !self.read.contains(id) && self.live(id))
             .count() as u64
     }
 
@@ -50,8 +58,12 @@ impl Server {
         } else {
             Value::Null
         };
-        json!({"id": id, "kind": kind, "title": format!("t {id}"), "data": {},
-               "read_at": read_at, "inserted_at": at})
+        let mut n = json!({"id": id, "kind": kind, "title": format!("t {id}"), "data": {},
+                           "read_at": read_at, "inserted_at": at});
+        if let Some(expires) = self.expires.get(id) {
+            n["expires_at"] = json!(expires);
+        }
+        n
     }
 }
 
@@ -101,6 +113,7 @@ fn broadcast(tabs: &mut [Tab], event: &str, payload: &Value) {
 /// to every subscribed tab, each in its connection's order.
 fn serve(server: &mut Server, tabs: &mut [Tab], t: usize) -> Option<String> {
     let frame = tabs[t].up.pop_front()?;
+    server.now = tabs[t].h.now;
     let event = frame[3].as_str().unwrap_or_default();
     let reply = |tabs: &mut [Tab], response: Value| {
         tabs[t].down.push_back(phx_reply(&frame, "ok", response));
@@ -124,6 +137,7 @@ fn serve(server: &mut Server, tabs: &mut [Tab], t: usize) -> Option<String> {
                 .all
                 .iter()
                 .rev()
+                .filter(|n| server.live(&n.0))
                 .take(limit)
                 .map(|n| server.wire(n))
                 .collect();
@@ -239,6 +253,15 @@ impl Sim {
         let at = T0 + self.created / 3;
         let id = format!("n{:06}", self.created);
         self.log.push(["server creates ", &id].concat());
+        // Some expire within 20 s: the server stops counting them by its clock, the tabs by
+        // theirs, and counts already on their way may or may not have left them out.
+        self.server.now = self.tabs[0].h.now;
+        if self.below(5) == 0 {
+            let ttl = 1 + self.below(20_000);
+            self.server
+                .expires
+                .insert(id.clone(), self.server.now + ttl);
+        }
         let n = (id, kind, at);
         let payload = json!({ "notification": self.server.wire(&n) });
         self.server.all.push(n);
