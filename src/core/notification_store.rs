@@ -157,7 +157,7 @@ pub struct StoreEffects {
     /// A `sync` failed while joined: ask again after the rejoin backoff's delay for this many
     /// failures in a row (a join sends its own `sync`, which supersedes it).
     pub retry_sync: Option<u32>,
-    /// An unread notification expired here: ask for the server's count shortly
+    /// Held notifications expired: ask for the server's count and newest ones shortly
     /// ([`RESYNC_AFTER_EXPIRY_MS`]), unless a `sync` is already due sooner.
     pub resync_soon: bool,
     pub errors: Vec<(&'static str, String)>,
@@ -494,7 +494,7 @@ impl NotificationStore {
                     p.evicted.retain(|id| !ids.contains(&id.as_str()));
                 }
                 if let Some(c) = payload.get("unread_count").and_then(Value::as_u64) {
-                    self.adopt_count(now, c);
+                    self.adopt_count(now, c, &mut fx);
                 }
                 self.touch(&mut fx);
             }
@@ -511,7 +511,7 @@ impl NotificationStore {
                     p.evicted.clear();
                 }
                 if let Some(c) = payload.get("unread_count").and_then(Value::as_u64) {
-                    self.adopt_count(now, c);
+                    self.adopt_count(now, c, &mut fx);
                 }
                 self.touch(&mut fx);
             }
@@ -580,7 +580,7 @@ impl NotificationStore {
         match (tag, outcome) {
             (RequestTag::Sync, Ok(resp)) => {
                 self.sync_failures = 0;
-                self.reconcile(now, resp);
+                self.reconcile(now, resp, &mut fx);
                 self.status = StoreStatus::Live;
                 self.touch(&mut fx);
             }
@@ -623,7 +623,7 @@ impl NotificationStore {
                             }
                         }
                         match resp.get("unread_count").and_then(Value::as_u64) {
-                            Some(c) => self.adopt_count(now, c),
+                            Some(c) => self.adopt_count(now, c, &mut fx),
                             // Confirmed without a count: keep what was applied (after "all", only
                             // what arrived later is unread).
                             None if p.op == ReadOp::All => {
@@ -670,18 +670,25 @@ impl NotificationStore {
 
     /// A `sync` reply: server items replace local ones by id, the server's count is adopted,
     /// and unconfirmed reads stay applied on top (the view is derived from them).
-    fn reconcile(&mut self, now: u64, resp: &Value) {
+    fn reconcile(&mut self, now: u64, resp: &Value, fx: &mut StoreEffects) {
         if let Some(recent) = resp.get("recent").and_then(Value::as_array) {
+            let mut expired = false;
             for raw in recent.iter().rev() {
                 if let Ok(n) = Notification::parse(raw.clone()) {
-                    if n.kind.stored() && !n.expired(now) {
+                    if n.expired(now) {
+                        expired = true;
+                    } else if n.kind.stored() {
                         self.insert(n, false);
                     }
                 }
             }
+            // Some expired on the way: older ones may take their places.
+            if expired && recent.len() >= self.cap && self.joined {
+                fx.resync_soon = true;
+            }
         }
         if let Some(c) = resp.get("unread_count").and_then(Value::as_u64) {
-            self.adopt_count(now, c);
+            self.adopt_count(now, c, fx);
         }
         // A restored "mark all read" covers what arrived up to the newest item the user had seen.
         let seq = self.next_seq;
@@ -702,9 +709,21 @@ impl NotificationStore {
     /// Takes the server's count. What has expired by now is dropped first without counting it
     /// off: the server, counting at about this moment, left it out already (the expiry timer can
     /// fire late, in a background tab by up to a minute, and would take it off twice).
-    fn adopt_count(&mut self, now: u64, count: u64) {
+    fn adopt_count(&mut self, now: u64, count: u64, fx: &mut StoreEffects) {
+        let before = self.items.len();
         self.items.retain(|h| !h.n.expired(now));
         self.server_unread = count;
+        self.resync_if_short(before, 0, fx);
+    }
+
+    /// After held notifications expired (`uncounted` of them counted off here; `before` held
+    /// until then): ask for a `sync` shortly when the count was adjusted by this clock, or when
+    /// the store was full, so older ones the server has may fit again.
+    fn resync_if_short(&mut self, before: usize, uncounted: u64, fx: &mut StoreEffects) {
+        let dropped = before > self.items.len();
+        if self.joined && (uncounted > 0 || (dropped && before >= self.cap)) {
+            fx.resync_soon = true;
+        }
     }
 
     /// Drops expired notifications (an unread counted one no longer counts).
@@ -724,10 +743,9 @@ impl NotificationStore {
             self.touch(&mut fx);
         }
         // Counted off by this clock, which is not the server's: a count already on its way
-        // may or may not have left it out. A `sync` shortly after settles it.
-        if uncounted > 0 && self.joined {
-            fx.resync_soon = true;
-        }
+        // may or may not have left it out. A `sync` shortly after settles it, and brings back
+        // older ones the cap had evicted.
+        self.resync_if_short(before, uncounted, &mut fx);
         fx
     }
 }
