@@ -561,3 +561,51 @@ test('markAllRead while the server is down leaves what arrives meanwhile unread,
     );
   }
 });
+
+test('two tabs of one user: reads reach the other tab; markAllRead up to what one tab saw leaves a newer one unread in both', TEST_OPTS, async () => {
+  const server = await startDemoServer();
+  const me = await signIn(server, 'two tabs');
+  const seen = [];
+  for (let i = 0; i < 3; i++) seen.push((await notify(server, me.user_id, 'activity', `seen ${i}`)).notification.id);
+  const a = await openPage(server, me);
+  const b = await openPage(server, me);
+  for (const p of [a, b]) await eventually(async () => (await view(p)).unread === 3, 'three unread in each tab');
+
+  // One read in tab A shows in tab B (the server's notification:read).
+  await a.evaluate((id) => window.store.markRead(id), seen[0]);
+  await eventually(async () => {
+    const v = await view(b);
+    return v.unread === 2 && v.readIds.includes(seen[0]);
+  }, async () => `tab B: ${JSON.stringify(await view(b))}`);
+
+  // Tab A presses "mark all read" while disconnected: it has seen three. Meanwhile a fourth is
+  // created, which tab B receives. When tab A returns, the server marks up to the third only,
+  // and tells tab B so (notification:all_read with `until`).
+  await a.evaluate(() => window.socket.disconnect());
+  await waitNotLive(a);
+  await a.evaluate(() => window.store.markAllRead());
+  const newer = (await notify(server, me.user_id, 'alert', 'newer than what tab A saw')).notification;
+  await eventually(async () => (await view(b)).ids.includes(newer.id), 'tab B receives the newer one');
+  await a.evaluate(() => window.socket.connect());
+  await waitLive(a);
+  await eventually(async () => (await a.evaluate(() => window.pending())) === null, 'tab A\'s markAllRead is confirmed');
+  const sent = a.sent.filter((f) => Array.isArray(f) && f[3] === 'mark_all_read').map((f) => f[4]);
+  assert.deepEqual(sent, [{ until: seen[2] }], 'until: the newest tab A had seen');
+
+  const sv = await serverState(server, me.user_id);
+  assert.equal(sv.unread_count, 1);
+  assert.deepEqual(sv.items.filter((n) => n.read_at === null).map((n) => n.id), [newer.id]);
+  for (const [name, p] of [['A', a], ['B', b]]) {
+    await eventually(async () => {
+      const v = await view(p);
+      return v.unread === 1 && v.ids.length === 4 && v.readIds.length === 3;
+    }, async () => `tab ${name}: ${JSON.stringify(await view(p))}`);
+    const v = await view(p);
+    assert.deepEqual(v.readIds.sort(), [...seen].sort(), `tab ${name}: the three seen are read`);
+    assert.ok(!v.readIds.includes(newer.id), `tab ${name}: the newer one stays unread`);
+    assert.deepEqual(p.problems, [], `tab ${name}: no page errors`);
+  }
+  await a.close();
+  await b.close();
+  await server.stop();
+});
