@@ -21,6 +21,7 @@ mod fxhash;
 pub mod json;
 mod json_scan;
 pub mod notification;
+mod notification_reads;
 mod notification_routing;
 pub mod notification_store;
 pub mod presence;

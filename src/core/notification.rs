@@ -5,6 +5,7 @@
 
 use crate::prelude::*;
 
+use core::cmp::Ordering;
 use serde_json::Value;
 
 /// How a notification is delivered and counted (seed 001's table).
@@ -210,9 +211,44 @@ pub fn iso8601(ms: u64) -> String {
     .concat()
 }
 
+/// Whether `a` is shown above `b`: inserted later, or in the same millisecond with a greater id
+/// (ids made in one millisecond grow with each one, as the demo server's do), so the first item
+/// is the newest and a "mark all read up to it" covers what the server covers.
+pub fn newer(a: &Notification, b: &Notification) -> bool {
+    a.inserted_ms
+        .cmp(&b.inserted_ms)
+        .then_with(|| id_order(&a.id, &b.id))
+        .is_gt()
+}
+
+/// Ids in the server's order: decimal ids as numbers (`"9"` before `"10"`), others as strings
+/// (the demo server's `0001795495598036-00001` ids sort by time that way).
+pub fn id_order(a: &str, b: &str) -> Ordering {
+    let decimal = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+    if decimal(a) && decimal(b) {
+        let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
+        a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+    } else {
+        a.cmp(b)
+    }
+}
+
+/// Marks read as the server did; `read_at` becomes `now` unless the server's object has one.
+pub fn set_read(n: &mut Notification, now: u64) {
+    if !n.read {
+        n.read = true;
+        if let Some(obj) = n.raw.as_object_mut() {
+            if matches!(obj.get("read_at"), None | Some(Value::Null)) {
+                obj.insert("read_at".into(), Value::String(iso8601(now)));
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{iso8601, parse_iso8601};
+    use super::{id_order, iso8601, parse_iso8601};
+    use core::cmp::Ordering::{Equal, Greater, Less};
 
     #[test]
     fn iso8601_writes_utc_with_milliseconds_and_reads_back() {
@@ -225,5 +261,18 @@ mod tests {
             assert_eq!(iso8601(ms), text);
             assert_eq!(parse_iso8601(text), Some(ms));
         }
+    }
+
+    #[test]
+    fn ids_compare_as_numbers_when_decimal_and_as_strings_otherwise() {
+        assert_eq!(id_order("9", "10"), Less);
+        assert_eq!(id_order("010", "10"), Equal);
+        assert_eq!(id_order("123", "45"), Greater);
+        assert_eq!(
+            id_order("0001795495598036-00002", "0001795495598036-00010"),
+            Less
+        );
+        assert_eq!(id_order("n9", "n10"), Greater, "not decimal: as strings");
+        assert_eq!(id_order("", "0"), Less);
     }
 }

@@ -1,82 +1,18 @@
 //! The notification store: newest first, capped, deduplicated by id; an unread count that is the
-//! server's total adjusted by optimistic reads; reads queued while offline and rolled back when
-//! the server refuses them. Pure state: [`super::Client`] feeds it frames and replies and sends
+//! server's total adjusted by optimistic reads; reads queued while offline, sent again after a
+//! timeout and rolled back when the server refuses them; a `sync` on every join, asked again
+//! when it fails and after expiries. Pure state: [`super::Client`] feeds it frames and replies and sends
 //! what it asks for.
 
 use crate::prelude::*;
 
 use alloc::collections::VecDeque;
-use core::cmp::Ordering;
 
 use crate::core::json;
 use serde_json::Value;
 
-use super::notification::{badge, iso8601, Notification};
-
-/// A read the user made that the server has not confirmed yet. Persisted by the driver so no read
-/// is lost across a page reload.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReadOp {
-    Ids(Vec<String>),
-    All,
-}
-
-impl ReadOp {
-    pub fn to_value(&self) -> Value {
-        match self {
-            ReadOp::Ids(ids) => json::object([("ids", Value::from(ids.clone()))]),
-            ReadOp::All => json::object([("all", Value::Bool(true))]),
-        }
-    }
-
-    pub fn from_value(v: &Value) -> Option<ReadOp> {
-        if v.get("all").and_then(Value::as_bool) == Some(true) {
-            return Some(ReadOp::All);
-        }
-        let ids: Vec<String> = v
-            .get("ids")?
-            .as_array()?
-            .iter()
-            .filter_map(|x| x.as_str().map(str::to_string))
-            .collect();
-        (!ids.is_empty()).then_some(ReadOp::Ids(ids))
-    }
-}
-
-/// A read as kept in storage: for "mark all read", also the newest notification the user had
-/// seen, so that a read carried across a page reload never covers what came later.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredRead {
-    pub op: ReadOp,
-    pub until: Option<String>,
-}
-
-impl From<ReadOp> for StoredRead {
-    fn from(op: ReadOp) -> StoredRead {
-        StoredRead { op, until: None }
-    }
-}
-
-impl StoredRead {
-    pub fn to_value(&self) -> Value {
-        match (&self.op, &self.until) {
-            (ReadOp::All, Some(until)) => json::object([
-                ("all", Value::Bool(true)),
-                ("until", Value::from(until.as_str())),
-            ]),
-            (op, _) => op.to_value(),
-        }
-    }
-
-    pub fn from_value(v: &Value) -> Option<StoredRead> {
-        let op = ReadOp::from_value(v)?;
-        let until = match op {
-            ReadOp::All => v.get("until").and_then(Value::as_str).map(str::to_string),
-            ReadOp::Ids(_) => None,
-        };
-        Some(StoredRead { op, until })
-    }
-}
+use super::notification::{badge, id_order, iso8601, newer, set_read, Notification};
+pub use super::notification_reads::{ReadOp, StoredRead};
 
 /// Where the store stands with the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -747,58 +683,5 @@ impl NotificationStore {
         // older ones the cap had evicted.
         self.resync_if_short(before, uncounted, &mut fx);
         fx
-    }
-}
-
-/// Whether `a` is shown above `b`: inserted later, or in the same millisecond with a greater id
-/// (ids made in one millisecond grow with each one, as the demo server's do), so the first item
-/// is the newest and a "mark all read up to it" covers what the server covers.
-fn newer(a: &Notification, b: &Notification) -> bool {
-    a.inserted_ms
-        .cmp(&b.inserted_ms)
-        .then_with(|| id_order(&a.id, &b.id))
-        .is_gt()
-}
-
-/// Ids in the server's order: decimal ids as numbers (`"9"` before `"10"`), others as strings
-/// (the demo server's `0001795495598036-00001` ids sort by time that way).
-fn id_order(a: &str, b: &str) -> Ordering {
-    let decimal = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
-    if decimal(a) && decimal(b) {
-        let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
-        a.len().cmp(&b.len()).then_with(|| a.cmp(b))
-    } else {
-        a.cmp(b)
-    }
-}
-
-/// Marks read as the server did; `read_at` becomes `now` unless the server's object has one.
-fn set_read(n: &mut Notification, now: u64) {
-    if !n.read {
-        n.read = true;
-        if let Some(obj) = n.raw.as_object_mut() {
-            if matches!(obj.get("read_at"), None | Some(Value::Null)) {
-                obj.insert("read_at".into(), Value::String(iso8601(now)));
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::id_order;
-    use core::cmp::Ordering::{Equal, Greater, Less};
-
-    #[test]
-    fn ids_compare_as_numbers_when_decimal_and_as_strings_otherwise() {
-        assert_eq!(id_order("9", "10"), Less);
-        assert_eq!(id_order("010", "10"), Equal);
-        assert_eq!(id_order("123", "45"), Greater);
-        assert_eq!(
-            id_order("0001795495598036-00002", "0001795495598036-00010"),
-            Less
-        );
-        assert_eq!(id_order("n9", "n10"), Greater, "not decimal: as strings");
-        assert_eq!(id_order("", "0"), Less);
     }
 }
