@@ -21,6 +21,14 @@ fn s(v: &Value) -> &str {
         .unwrap_or_else(|| panic!("expected a string, got {v}"))
 }
 
+/// The ids of a `sync` reply's `recent`, in order.
+fn recent_ids(reply: &Value) -> Vec<&str> {
+    reply["recent"]
+        .as_array()
+        .map(|a| a.iter().map(|n| s(&n["id"])).collect())
+        .unwrap_or_default()
+}
+
 /// A signed-in user: its sign-in response and an authenticated client joined to its topic.
 struct User {
     id: String,
@@ -439,12 +447,7 @@ async fn sync_returns_the_50_newest_and_the_full_count() {
         json!({"since": ids[116]}),
     )
     .await;
-    let got: Vec<&str> = newer["recent"]
-        .as_array()
-        .expect("recent")
-        .iter()
-        .map(|n| s(&n["id"]))
-        .collect();
+    let got = recent_ids(&newer);
     assert_eq!(got, [&ids[119], &ids[118], &ids[117]]);
     assert_eq!(newer["unread_count"], json!(120));
     assert_eq!(newer["cursor"], json!(ids[119]));
@@ -469,12 +472,7 @@ async fn sync_returns_the_50_newest_and_the_full_count() {
         json!({"limit": 100}),
     )
     .await;
-    let got: Vec<&str> = more["recent"]
-        .as_array()
-        .expect("recent")
-        .iter()
-        .map(|n| s(&n["id"]))
-        .collect();
+    let got = recent_ids(&more);
     let newest: Vec<&str> = ids.iter().rev().take(100).map(String::as_str).collect();
     assert_eq!(got, newest);
     let (_, all) = push(

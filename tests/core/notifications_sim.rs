@@ -97,6 +97,15 @@ impl Tab {
     fn store(&self) -> &tether::core::NotificationStore {
         self.h.client.notification_store(self.ch).expect("store")
     }
+
+    /// The ids the tab's store holds, newest first.
+    fn held(&self) -> Vec<String> {
+        self.store()
+            .items(self.h.now)
+            .iter()
+            .filter_map(|v| v["id"].as_str().map(str::to_string))
+            .collect()
+    }
 }
 
 /// Queues `event` to every tab subscribed to TOPIC.
@@ -284,13 +293,7 @@ impl Sim {
                 }
             }
             75..=82 => {
-                let tab = &self.tabs[t];
-                let ids: Vec<String> = tab
-                    .store()
-                    .items(tab.h.now)
-                    .iter()
-                    .filter_map(|v| v["id"].as_str().map(str::to_string))
-                    .collect();
+                let ids = self.tabs[t].held();
                 if !ids.is_empty() {
                     let id = ids[self.below(ids.len() as u64) as usize].clone();
                     self.note(t, &["mark_read ", &id].concat());
@@ -414,12 +417,7 @@ impl Sim {
             .filter(|id| server.live(id))
             .collect();
         for (t, tab) in self.tabs.iter().enumerate() {
-            let held: Vec<String> = tab
-                .store()
-                .items(tab.h.now)
-                .iter()
-                .filter_map(|v| v["id"].as_str().map(str::to_string))
-                .collect();
+            let held = tab.held();
             if self.cap <= MAX_SYNC_LIMIT {
                 let want: Vec<&str> = live.iter().take(self.cap).copied().collect();
                 assert_eq!(
