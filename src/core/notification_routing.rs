@@ -145,18 +145,17 @@ impl Client {
                 return None;
             }
         }
-        if outcome == PushOutcome::Timeout {
-            self.with_store(now, channel, |s| s.timed_out(now, tag));
-            return None;
-        }
         let result: Result<&Value, String> = match &outcome {
+            PushOutcome::Timeout => {
+                self.with_store(now, channel, |s| s.timed_out(now, tag));
+                return None;
+            }
             PushOutcome::Ok(resp) => Ok(resp),
             PushOutcome::Error { status, response } => Err(response
                 .get("reason")
                 .and_then(Value::as_str)
                 .unwrap_or(status)
                 .to_string()),
-            PushOutcome::Timeout => Err("timeout".into()), // handled above
             PushOutcome::Dropped(r) => Err(["dropped (", r.name(), ")"].concat()),
         };
         self.with_store(now, channel, |s| s.reply(now, tag, result));

@@ -1,8 +1,8 @@
 //! The notification store: newest first, capped, deduplicated by id; an unread count that is the
 //! server's total adjusted by optimistic reads; reads queued while offline, sent again after a
 //! timeout and rolled back when the server refuses them; a `sync` on every join, asked again
-//! when it fails and after expiries. Pure state: [`super::Client`] feeds it frames and replies and sends
-//! what it asks for.
+//! when it fails and after expiries. Pure state: [`super::Client`] feeds it frames and replies
+//! and sends what it asks for.
 
 use crate::prelude::*;
 
@@ -117,7 +117,8 @@ pub struct NotificationStore {
     evicted: VecDeque<String>,
 }
 
-/// How long after an unread notification expires the store asks for the server's count.
+/// How long after held notifications expire the store asks for a `sync` (see
+/// [`StoreEffects::resync_soon`]).
 pub const RESYNC_AFTER_EXPIRY_MS: u64 = 1_000;
 
 /// How many evicted ids the store remembers.
@@ -649,13 +650,13 @@ impl NotificationStore {
         let before = self.items.len();
         self.items.retain(|h| !h.n.expired(now));
         self.server_unread = count;
-        self.resync_if_short(before, 0, fx);
+        self.resync_after_expiry(before, 0, fx);
     }
 
     /// After held notifications expired (`uncounted` of them counted off here; `before` held
     /// until then): ask for a `sync` shortly when the count was adjusted by this clock, or when
     /// the store was full, so older ones the server has may fit again.
-    fn resync_if_short(&mut self, before: usize, uncounted: u64, fx: &mut StoreEffects) {
+    fn resync_after_expiry(&mut self, before: usize, uncounted: u64, fx: &mut StoreEffects) {
         let dropped = before > self.items.len();
         if self.joined && (uncounted > 0 || (dropped && before >= self.cap)) {
             fx.resync_soon = true;
@@ -681,7 +682,7 @@ impl NotificationStore {
         // Counted off by this clock, which is not the server's: a count already on its way
         // may or may not have left it out. A `sync` shortly after settles it, and brings back
         // older ones the cap had evicted.
-        self.resync_if_short(before, uncounted, &mut fx);
+        self.resync_after_expiry(before, uncounted, &mut fx);
         fx
     }
 }
