@@ -2,8 +2,8 @@
 
 use crate::prelude::*;
 
+use crate::core::Value;
 use js_sys::{Object, Reflect, JSON};
-use serde_json::Value;
 use wasm_bindgen::JsValue;
 
 use crate::core::{PushOutcome, SocketState};

@@ -17,9 +17,9 @@
 
 use crate::prelude::*;
 
+use super::value::Value;
 use crate::core::json;
 use ::core::fmt;
-use serde_json::Value;
 
 /// Frame kinds of the Phoenix V2 binary serializer.
 pub const KIND_PUSH: u8 = 0;

@@ -3,7 +3,7 @@
 
 use crate::prelude::*;
 
-use serde_json::Value;
+use super::value::Value;
 
 use super::event::{ChannelState, PushId};
 

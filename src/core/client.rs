@@ -7,7 +7,7 @@ use alloc::collections::VecDeque;
 
 use super::small_map::SmallMap;
 
-use serde_json::Value;
+use super::value::Value;
 
 use super::channel::Channel;
 use super::codec::empty_object;

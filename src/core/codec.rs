@@ -7,8 +7,8 @@ use crate::prelude::*;
 
 use super::json;
 use super::text::decimal;
+use super::value::{Map, Value};
 use ::core::fmt;
-use serde_json::{Map, Value};
 
 /// One Phoenix V2 message.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,7 +2,7 @@
 
 use crate::prelude::*;
 
-use serde_json::Value;
+use super::value::Value;
 
 /// Identifies a channel of one [`super::Client`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

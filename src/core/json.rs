@@ -1,4 +1,4 @@
-//! Reading JSON text: into a `serde_json::Value`, or only checking it. The grammar is RFC 8259's,
+//! Reading JSON text: into a [`Value`], or only checking it. The grammar is RFC 8259's,
 //! as strictly as serde_json reads it (the differential test `tests/core/json_reader.rs` holds
 //! the two to the same answers): no trailing commas or comments, no leading zeros, no raw
 //! control characters in strings, nothing after the value. [`parse`] builds values nested under
@@ -9,15 +9,15 @@
 //!
 //! Why not serde_json's own reader: every error it can report is formatted through serde's
 //! `Unexpected`, which links Rust's whole float formatting into the wasm. This reader's errors
-//! are a static text and a byte offset. Writing: string literals by [`write_string`], other
-//! values by serde_json's writer ([`text`]).
+//! are a static text and a byte offset. Writing: [`text`] and [`write_string`] (values are
+//! tether's own, `src/core/value.rs`).
 
 use crate::prelude::*;
 
 use ::core::fmt;
 use alloc::borrow::Cow;
 
-use serde_json::{Map, Number, Value};
+pub use super::value::{Map, Number, Value};
 
 /// Why a text is not JSON, and the byte where that was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,8 +50,7 @@ type ReadEntry<'a, 'f> = dyn FnMut(Cow<'a, str>, &mut Reader<'a>) -> Result<(), 
 /// Nesting deeper than this is refused (serde_json's limit: the 128th level fails).
 const MAX_DEPTH: usize = 127;
 
-/// An object of these fields, in this order (instead of `serde_json::json!`, whose
-/// unwrapped `to_value` links serde_json's error formatting for values that cannot fail).
+/// An object of these fields, in this order.
 pub fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
     Value::Object(
         fields
@@ -61,16 +60,16 @@ pub fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
     )
 }
 
-/// `v` as JSON text, by serde_json's writer. Not `v.to_string()`: `Value`'s `Display` runs the
-/// same writer through `fmt`, a second copy of it in the wasm.
+/// `v` as compact JSON text. Not `v.to_string()`, which goes through `fmt`.
 pub fn text(v: &Value) -> String {
-    serde_json::to_string(v).unwrap_or_default()
+    let mut out = String::new();
+    v.write(&mut out);
+    out
 }
 
 /// Appends `s` to `out` as a JSON string literal, escaped as serde_json escapes (`"`, `\\`,
 /// and control characters: the short forms where JSON has one, else `\u00xx`); everything else
-/// as is. For the strings tether writes outside a `Value` (frame envelopes, list keys), so that
-/// serde_json's serializer is instantiated for `Value` alone.
+/// as is.
 pub fn write_string(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push('"');
@@ -318,13 +317,13 @@ impl<'a> Reader<'a> {
         self.ws();
         match self.peek() {
             Some(b'{') => {
-                let mut map = Map::new();
+                let mut entries = Vec::new();
                 self.object(|key, r| {
                     let v = r.value()?;
-                    map.insert(key.into_owned(), v);
+                    entries.push((key.into_owned(), v));
                     Ok(())
                 })?;
-                Ok(Value::Object(map))
+                Ok(Value::Object(Map::from_read(entries)))
             }
             Some(b'[') => {
                 let mut list = Vec::new();
@@ -452,10 +451,9 @@ impl<'a> Reader<'a> {
     fn number(&mut self) -> Result<Number, Error> {
         let start = self.i;
         let (text, integer) = self.number_text()?;
-        if integer {
-            let n = if text == "-0" {
-                Number::from_f64(-0.0)
-            } else if text.starts_with('-') {
+        // `-0` stays a float, as `JSON.parse` reads it.
+        if integer && text != "-0" {
+            let n = if text.starts_with('-') {
                 text.parse::<i64>().ok().map(Number::from)
             } else {
                 text.parse::<u64>().ok().map(Number::from)
@@ -464,7 +462,7 @@ impl<'a> Reader<'a> {
                 return Ok(n);
             }
         }
-        float(text).and_then(Number::from_f64).ok_or(Error {
+        float(text).map(|f| Number::float(f, text)).ok_or(Error {
             what: "number out of range",
             at: start,
         })
@@ -1004,7 +1002,8 @@ static POW10: [f64; 309] = [
     1e+308,
 ];
 
-#[cfg(test)]
+// serde_json is a native dev-dependency.
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::write_string;
     use crate::prelude::*;

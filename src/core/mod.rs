@@ -33,6 +33,9 @@ pub mod send_buffer;
 pub mod small_map;
 pub mod text;
 pub mod timers;
+pub mod value;
+#[cfg(feature = "serde")]
+mod value_serde;
 
 pub use backoff::{round, Backoff, Schedule};
 pub use client::{CallError, Client};
@@ -47,3 +50,4 @@ pub use notification_store::{NotificationStore, ReadOp, StoreStatus};
 pub use presence::{Presence, PresenceChange, PresenceState, Touch};
 pub use presence_tracker::{PresenceTracker, PresenceUpdate};
 pub use rng::{RandomSource, SplitMix64};
+pub use value::{Map, Number, Value};

@@ -5,8 +5,8 @@
 
 use crate::prelude::*;
 
+use super::value::Value;
 use core::cmp::Ordering;
-use serde_json::Value;
 
 /// How a notification is delivered and counted (seed 001's table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

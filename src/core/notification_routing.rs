@@ -5,7 +5,7 @@ use crate::prelude::*;
 
 use super::small_map::SmallMap;
 
-use serde_json::{json, Value};
+use super::value::Value;
 
 use super::client::Client;
 use super::event::ChannelState;
@@ -34,7 +34,7 @@ impl Client {
         cap: usize,
         restored: Vec<R>,
     ) -> ChannelId {
-        let channel = self.channel(topic, json!({}));
+        let channel = self.channel(topic, super::codec::empty_object());
         let store = NotificationStore::new(cap, restored);
         self.stores.by_channel.insert(channel.0, store);
         let _ = self.join(now, channel);

@@ -8,8 +8,8 @@ use crate::prelude::*;
 
 use alloc::collections::VecDeque;
 
+use super::value::Value;
 use crate::core::json;
-use serde_json::Value;
 
 use super::notification::{badge, id_order, iso8601, newer, set_read, Notification};
 pub use super::notification_reads::{ReadOp, StoredRead};

@@ -11,7 +11,7 @@ use ::core::cmp::Reverse;
 use alloc::borrow::Cow;
 use alloc::collections::BinaryHeap;
 
-use serde_json::{Map, Value};
+use super::value::{Map, Value};
 
 use super::fxhash::FxMap;
 use super::json;
@@ -73,7 +73,7 @@ impl Meta {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Presence {
     pub metas: Vec<Meta>,
-    pub fields: Map<String, Value>,
+    pub fields: Map,
 }
 
 impl Presence {

@@ -3,7 +3,7 @@
 
 use crate::prelude::*;
 
-use serde_json::Value;
+use super::value::Value;
 
 use super::channel::{accepts, Channel};
 use super::client::{CallError, Client, InFlight, Request};

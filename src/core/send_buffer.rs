@@ -5,7 +5,7 @@ use crate::prelude::*;
 
 use alloc::collections::VecDeque;
 
-use serde_json::Value;
+use super::value::Value;
 
 use super::event::{ChannelId, PushId};
 

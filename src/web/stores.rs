@@ -6,7 +6,7 @@ use crate::prelude::*;
 use crate::core::small_map::SmallMap;
 
 use crate::core::json;
-use serde_json::Value;
+use crate::core::Value;
 use wasm_bindgen::JsValue;
 
 use crate::core::notification_store::StoredRead;

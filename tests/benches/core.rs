@@ -16,14 +16,22 @@ fn main() {}
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
     use criterion::{criterion_group, BatchSize, Criterion};
-    use serde_json::{json, Value};
     use std::hint::black_box;
     use tether::core::codec::{decode, decode_raw};
     use tether::core::notification_store::{RequestTag, StoreRequest};
     use tether::core::presence::parse_diff_text;
+    use tether::core::Value;
     use tether::core::{NotificationStore, PresenceState, ReadOp};
 
     const MAX: usize = 1 << 20;
+
+    /// `serde_json::json!`, as tether's own `Value`.
+    macro_rules! json {
+        ($($t:tt)+) => {
+            tether::core::json::parse(&::serde_json::json!($($t)+).to_string())
+                .expect("serde_json writes JSON tether reads")
+        };
+    }
 
     /// A `new_msg` broadcast frame whose body has `body_len` characters.
     fn broadcast(body_len: usize) -> String {

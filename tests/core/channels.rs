@@ -1,7 +1,7 @@
 //! Channels: join, errors and rejoin, timeouts, reconnect rejoin, stale messages, close, leave,
 //! routing by topic, push replies and timeouts.
 
-use serde_json::{json, Value};
+use tether::core::Value;
 use tether::core::{ChannelState, Config, Event, PushOutcome, SocketState};
 
 use crate::harness::{exact_config, phx_reply, Harness};

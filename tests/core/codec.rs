@@ -1,7 +1,7 @@
 //! Phoenix V2 text frames: every shape of PROTOCOL.md round-trips; bad input is an error, never a
 //! panic, and a live client survives it.
 
-use serde_json::{json, Value};
+use tether::core::Value;
 use tether::core::{decode, encode, DecodeError, Event, Frame, PushOutcome, Reply};
 
 use crate::harness::Harness;
@@ -31,7 +31,7 @@ fn opt(v: &Value) -> Option<String> {
 #[test]
 fn every_protocol_shape_roundtrips() {
     for text in SHAPES {
-        let wire: Value = serde_json::from_str(text).unwrap();
+        let wire: Value = tether::core::json::parse(text).unwrap();
         let frame = decode(text, MAX).unwrap_or_else(|e| panic!("{text}: {e}"));
         assert_eq!(frame.join_ref, opt(&wire[0]), "{text}");
         assert_eq!(frame.reference, opt(&wire[1]), "{text}");
@@ -45,7 +45,7 @@ fn every_protocol_shape_roundtrips() {
             &frame.event,
             &frame.payload,
         );
-        let again: Value = serde_json::from_str(&encoded).unwrap();
+        let again: Value = tether::core::json::parse(&encoded).unwrap();
         assert_eq!(again, wire, "encode(decode(x)) != x for {text}");
         assert_eq!(decode(&encoded, MAX).unwrap(), frame);
     }
@@ -55,7 +55,7 @@ fn every_protocol_shape_roundtrips() {
 fn encode_uses_null_for_missing_refs_and_keeps_payload() {
     let payload = json!({"body": "hi", "n": [1, 2, {"deep": null}], "u": "ünï\"\\"});
     let text = encode(None, None, "room:lobby", "new_msg", &payload);
-    let v: Value = serde_json::from_str(&text).unwrap();
+    let v: Value = tether::core::json::parse(&text).unwrap();
     assert_eq!(v, json!([null, null, "room:lobby", "new_msg", payload]));
     let text = encode(Some("3"), Some("3"), "room:lobby", "phx_join", &json!({}));
     assert_eq!(text, r#"["3","3","room:lobby","phx_join",{}]"#);
@@ -408,7 +408,7 @@ fn check_envelope(text: &str, raw: Result<tether::core::codec::RawFrame<'_>, Dec
         Value::String(s) => Some(Some(s.clone())),
         _ => None,
     };
-    let oracle = match serde_json::from_str::<Value>(text) {
+    let oracle = match tether::core::json::parse(text) {
         Ok(Value::Array(items)) if items.len() == 5 => match (
             string_or_null(&items[0]),
             string_or_null(&items[1]),
@@ -431,7 +431,7 @@ fn check_envelope(text: &str, raw: Result<tether::core::codec::RawFrame<'_>, Dec
                 "{text:?}"
             );
             assert_eq!(
-                serde_json::from_str::<Value>(f.payload).ok(),
+                tether::core::json::parse(f.payload).ok(),
                 Some(payload),
                 "{text:?}"
             );
@@ -440,7 +440,7 @@ fn check_envelope(text: &str, raw: Result<tether::core::codec::RawFrame<'_>, Dec
         (Some(_), Err(e)) => panic!("{text:?} is a valid frame, read as {e:?}"),
         (None, Ok(f)) => {
             assert!(
-                serde_json::from_str::<Value>(f.payload).is_err(),
+                tether::core::json::parse(f.payload).is_err(),
                 "{text:?} is not a valid frame, read as {f:?}"
             );
             0

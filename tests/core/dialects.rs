@@ -1,7 +1,7 @@
 //! The hub (MemoriesDB) and nova dialects: same client, other wire. Driven directly (the V2
 //! harness checks Phoenix frames), with a virtual clock.
 
-use serde_json::{json, Value};
+use tether::core::Value;
 use tether::core::{
     Backoff, ChannelId, Client, Config, Event, Output, Protocol, PushOutcome, SocketState,
     SplitMix64,
@@ -125,7 +125,7 @@ fn hub_publishes_and_receives_by_channel() {
         .push(w.now, a, "message", json!({"body": "hi"}), None)
         .unwrap();
     w.pump();
-    let frame: Value = serde_json::from_str(&w.sent[0]).unwrap();
+    let frame: Value = tether::core::json::parse(&w.sent[0]).unwrap();
     assert_eq!(
         frame,
         json!({"method": "pub", "params": {"channel": "room:lobby", "content": {"body": "hi"}}})

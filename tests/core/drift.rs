@@ -1,7 +1,6 @@
 //! Sleep and frozen tabs: a timer that fires far too late makes the open connection suspect; it
 //! is probed with a heartbeat at once and replaced if that goes unanswered for a short window.
 
-use serde_json::json;
 use tether::core::{Config, Event, SocketState};
 
 use crate::harness::Harness;

@@ -23,9 +23,9 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use serde_json::{json, Value};
 use tether::core::binary::{decode_binary, encode_binary, KIND_BROADCAST, KIND_PUSH, KIND_REPLY};
 use tether::core::codec::decode_raw;
+use tether::core::Value;
 use tether::core::{
     decode, ChannelId, ChannelState, Client, Config, Event, Output, PushOutcome, SocketState,
     SplitMix64,
@@ -855,7 +855,7 @@ impl Machine {
         while let Some(out) = self.c.poll_output() {
             match out {
                 Output::Send(text) => {
-                    if let Ok(v) = serde_json::from_str::<Value>(&text) {
+                    if let Ok(v) = tether::core::json::parse(&text) {
                         self.sent.push(v);
                         if self.sent.len() > 32 {
                             self.sent.remove(0);

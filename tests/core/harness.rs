@@ -6,7 +6,7 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use serde_json::{json, Value};
+use tether::core::Value;
 use tether::core::{
     Backoff, ChannelId, ChannelState, Client, Config, Event, Output, PushId, PushOutcome, Schedule,
     SocketState, SplitMix64,
@@ -164,7 +164,8 @@ impl Harness {
                     Sock::Open,
                     "frame sent on a socket that is not open: {text}"
                 );
-                let frame: Value = serde_json::from_str(&text).expect("client sent invalid JSON");
+                let frame: Value =
+                    tether::core::json::parse(&text).expect("client sent invalid JSON");
                 assert!(
                     frame.as_array().is_some_and(|a| a.len() == 5),
                     "not a V2 frame: {text}"

@@ -1,6 +1,6 @@
 //! Heartbeats: timing from the reply, timeout handling, and no postponement by other traffic.
 
-use serde_json::{json, Value};
+use tether::core::Value;
 use tether::core::{Config, Event, SocketState};
 
 use crate::harness::{exact_config, phx_reply, Harness};

@@ -2,6 +2,19 @@
 //! Native deterministic tests of tether's sans-IO core: a virtual clock, a scripted fake server,
 //! no sleeps and no threads.
 
+/// `serde_json::json!`, as tether's own [`tether::core::Value`] (its text read back by tether's
+/// reader), so tests write payloads the usual way.
+macro_rules! json {
+    ($($t:tt)+) => {
+        $crate::value_of(::serde_json::json!($($t)+))
+    };
+}
+
+/// A serde_json value as tether's.
+pub fn value_of(v: serde_json::Value) -> tether::core::Value {
+    tether::core::json::parse(&v.to_string()).expect("serde_json writes JSON tether reads")
+}
+
 mod channels;
 mod codec;
 mod dialects;

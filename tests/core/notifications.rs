@@ -4,8 +4,8 @@
 
 use std::collections::HashSet;
 
-use serde_json::{json, Value};
 use tether::core::notification_store::StoredRead;
+use tether::core::Value;
 use tether::core::{
     badge, ChannelId, ChannelState, Config, Event, NotificationStore, ReadOp, StoreStatus,
 };

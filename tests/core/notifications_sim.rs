@@ -14,7 +14,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use serde_json::{json, Value};
+use tether::core::Value;
 use tether::core::{ChannelId, Config, SplitMix64, StoreStatus};
 
 use crate::harness::{exact_config, phx_reply, Harness, Sock};

@@ -3,7 +3,7 @@
 //! back every frame whose payload the core reads itself.
 
 use crate::harness::{exact_config, Harness};
-use serde_json::{json, Value};
+use tether::core::Value;
 use tether::core::{ChannelId, Event, ReadOp};
 
 /// A connected client with: two joined channels on `room:a`, one on `room:b` still joining, a

@@ -3,8 +3,8 @@
 //! (diffs held until the current join's `presence_state`, rejoins, the leave grace window,
 //! malformed payloads). Every test checks list order, metas and the reported changes.
 
-use serde_json::{json, Value};
 use tether::core::presence::parse_presences;
+use tether::core::Value;
 use tether::core::{ChannelId, ChannelState, Event, Presence, PresenceChange, PresenceState};
 
 use crate::harness::{exact_config, Harness};
@@ -412,7 +412,7 @@ fn prototype_names_and_unicode_are_plain_keys() {
         "ü": {"metas": [{"phx_ref": "u"}]},
         "日本": {"metas": [{"phx_ref": "j"}]},
         "🦀": {"metas": [{"phx_ref": "e"}]}}"#;
-    let v: Value = serde_json::from_str(text).expect("valid json");
+    let v: Value = tether::core::json::parse(text).expect("valid json");
     let mut s = PresenceState::default();
     let changes = state(&mut s, v);
     let expected = [
@@ -516,7 +516,7 @@ fn many_keys_then_many_single_key_diffs() {
     const KEYS: usize = 10_000;
     const DIFFS: usize = 1_000;
     let mut s = PresenceState::default();
-    let mut next = serde_json::Map::new();
+    let mut next = tether::core::Map::new();
     // A naive model: (key, refs) in list order, string keys only (no array-index reordering).
     let mut model: Vec<(String, Vec<String>)> = Vec::new();
     for i in 0..KEYS {
@@ -605,7 +605,7 @@ fn many_keys_then_many_single_key_diffs() {
     );
 
     // And a full state on top that equals the current one reports nothing.
-    let mut same = serde_json::Map::new();
+    let mut same = tether::core::Map::new();
     for (k, refs) in &model {
         same.insert(
             k.clone(),
@@ -1096,7 +1096,7 @@ fn grace_windows_under_churn_end_exactly_once_at_their_time() {
     const GRACE: u64 = 1_000;
     let mut t = PresenceTracker::new(GRACE);
     let meta = |k: usize, gen: usize| json!({"phx_ref": format!("r{k}-{gen}")});
-    let state: serde_json::Map<String, Value> = (0..300)
+    let state: tether::core::Map = (0..300)
         .map(|k| (format!("k{k}"), json!({"metas": [meta(k, 0)]})))
         .collect();
     let mut now = 0;

@@ -13,8 +13,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use serde_json::{json, Map, Value};
 use tether::core::{ChannelId, Event, PresenceChange, SplitMix64};
+use tether::core::{Map, Value};
 
 use crate::harness::{exact_config, Harness};
 
@@ -422,12 +422,11 @@ fn run_oracle(script: &Path, sequences: &[Vec<Value>]) -> Vec<Value> {
         "the presence oracle failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let results: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "the oracle printed invalid JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    });
+    let printed = String::from_utf8_lossy(&out.stdout);
+    let results: Vec<Value> = match tether::core::json::parse(&printed) {
+        Ok(Value::Array(results)) => results,
+        other => panic!("the oracle printed no JSON array ({other:?}): {printed}"),
+    };
     assert_eq!(
         results.len(),
         sequences.len(),
@@ -487,11 +486,11 @@ fn candidates(seq: &[Value]) -> Vec<Vec<Value>> {
 }
 
 fn get_path<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    path.iter().try_fold(v, |v, k| v.get(*k))
+    path.iter().try_fold(v, |v, k| v.get(k))
 }
 
 fn get_path_mut<'a>(v: &'a mut Value, path: &[&str]) -> Option<&'a mut Value> {
-    path.iter().try_fold(v, |v, k| v.get_mut(*k))
+    path.iter().try_fold(v, |v, k| v.get_mut(k))
 }
 
 fn size(seq: &[Value]) -> (usize, usize) {

@@ -4,13 +4,13 @@
 //! on thousands of seeded mutations of them: the same presences, the same skips, and nothing at
 //! all from a text that is not JSON.
 
-use serde_json::{json, Value};
 use tether::core::presence::{parse_diff_text, parse_presence_map};
+use tether::core::Value;
 use tether::core::{Presence, PresenceState, SplitMix64};
 
 /// What a presence map means, read the plain way.
 fn reference_map(text: &str) -> (Vec<(String, Value)>, usize) {
-    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) else {
+    let Ok(Value::Object(map)) = tether::core::json::parse(text) else {
         return (Vec::new(), 0);
     };
     let mut out = Vec::new();
@@ -104,7 +104,7 @@ fn mutated_presence_maps_read_like_json_parse_or_not_at_all() {
             text = next;
         }
         let expected = reference_map(&text);
-        if serde_json::from_str::<Value>(&text).is_ok() {
+        if tether::core::json::parse(&text).is_ok() {
             valid += 1;
         }
         assert_eq!(ours_map(&text), expected, "round {round}: {text}");
@@ -113,7 +113,7 @@ fn mutated_presence_maps_read_like_json_parse_or_not_at_all() {
         let (joins, leaves) = parse_diff_text(&diff);
         let joins: Vec<(String, Value)> =
             joins.into_iter().map(|(k, p)| (k, p.to_value())).collect();
-        let want = if serde_json::from_str::<Value>(&diff).is_ok() {
+        let want = if tether::core::json::parse(&diff).is_ok() {
             expected.0.clone()
         } else {
             Vec::new()
@@ -133,7 +133,7 @@ fn mutated_presence_maps_read_like_json_parse_or_not_at_all() {
         match state.apply_state_text(&text, None) {
             Ok(_) => {
                 assert!(
-                    serde_json::from_str::<Value>(&text).is_ok_and(|v| v.is_object()),
+                    tether::core::json::parse(&text).is_ok_and(|v| v.is_object()),
                     "round {round}: accepted {text}"
                 );
                 // The same state applied from values (no text shortcut) ends the same.
@@ -160,7 +160,7 @@ fn mutated_presence_maps_read_like_json_parse_or_not_at_all() {
             }
             Err(_) => {
                 assert!(
-                    !serde_json::from_str::<Value>(&text).is_ok_and(|v| v.is_object()),
+                    !tether::core::json::parse(&text).is_ok_and(|v| v.is_object()),
                     "round {round}: refused {text}"
                 );
                 let after: Vec<(String, Value)> = state

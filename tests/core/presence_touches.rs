@@ -2,8 +2,8 @@
 //! (what the browser driver's JavaScript mirror relies on): replayed in order onto a copy, they
 //! give the same keys, order and presences as the state itself, over random diffs and states.
 
-use serde_json::{json, Value};
 use tether::core::presence::parse_presences;
+use tether::core::Value;
 use tether::core::{PresenceState, SplitMix64, Touch};
 
 fn pick<'a>(rng: &mut SplitMix64, items: &'a [&'a str]) -> &'a str {
@@ -11,7 +11,7 @@ fn pick<'a>(rng: &mut SplitMix64, items: &'a [&'a str]) -> &'a str {
 }
 
 fn presences(rng: &mut SplitMix64, keys: &[&str]) -> Value {
-    let mut map = serde_json::Map::new();
+    let mut map = tether::core::Map::new();
     for _ in 0..(rng.next_u64() % 4) {
         let key = pick(rng, keys);
         let metas: Vec<Value> = (0..1 + rng.next_u64() % 2)

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use serde_json::{json, Value};
+use tether::core::Value;
 use tether::core::{
     Backoff, ChannelId, ChannelState, Config, Event, PushId, Schedule, SocketState, SplitMix64,
 };

@@ -1,7 +1,6 @@
 //! The reconnect schedule and the socket lifecycle: backoff, give-up, uptime reset, deliberate
 //! disconnect, offline, hidden page, connect timeout.
 
-use serde_json::json;
 use tether::core::{
     Backoff, ChannelState, Config, Event, RandomSource, Schedule, SocketState, SplitMix64,
 };

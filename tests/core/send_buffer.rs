@@ -1,6 +1,6 @@
 //! Sends that wait for the socket or their channel's join: order, overflow, expiry, leave.
 
-use serde_json::{json, Value};
+use tether::core::Value;
 use tether::core::{ChannelId, ChannelState, Config, DropReason, Event, PushId, PushOutcome};
 
 use crate::harness::{exact_config, phx_reply, Harness};

@@ -1,7 +1,6 @@
 //! Telemetry: off by default; once on, every connect, disconnect, scheduled reconnect, join,
 //! push reply and dropped send is reported with its duration.
 
-use serde_json::json;
 use tether::core::{Event, Telemetry};
 
 use crate::harness::{exact_config, Harness};

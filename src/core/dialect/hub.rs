@@ -3,7 +3,7 @@
 use crate::prelude::*;
 
 use crate::core::json;
-use serde_json::Value;
+use crate::core::value::Value;
 
 use super::{as_object, Inbound, Protocol, WireDialect};
 use crate::core::codec::DecodeError;

@@ -13,7 +13,7 @@ mod hub;
 mod nova;
 mod phoenix;
 
-use serde_json::Value;
+use crate::core::value::Value;
 
 use super::codec::{DecodeError, RawFrame};
 

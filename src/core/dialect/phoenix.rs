@@ -2,7 +2,7 @@
 
 use crate::prelude::*;
 
-use serde_json::Value;
+use crate::core::value::Value;
 
 use super::{Inbound, Protocol, WireDialect};
 use crate::core::codec::{decode_raw, empty_object, encode, DecodeError};
