@@ -453,10 +453,12 @@ impl<'a> Reader<'a> {
         let (text, integer) = self.number_text()?;
         // `-0` stays a float, as `JSON.parse` reads it.
         if integer && text != "-0" {
-            let n = if text.starts_with('-') {
-                text.parse::<i64>().ok().map(Number::from)
-            } else {
-                text.parse::<u64>().ok().map(Number::from)
+            let n = match text.strip_prefix('-') {
+                // Down to -2^63: the magnitude negated in two's complement.
+                Some(magnitude) => super::text::digits(magnitude)
+                    .filter(|m| *m <= 1 << 63)
+                    .map(|m| Number::from(0i64.wrapping_sub(m as i64))),
+                None => super::text::digits(text).map(Number::from),
             };
             if let Some(n) = n {
                 return Ok(n);

@@ -122,7 +122,9 @@ fn parse_iso8601(s: &str) -> Option<u64> {
     {
         return None;
     }
-    let num = |r: ::core::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse::<i64>().ok() };
+    let num = |r: ::core::ops::Range<usize>| -> Option<i64> {
+        i64::try_from(super::text::digits(s.get(r)?)?).ok()
+    };
     let (y, mo, d, h, mi, se) = (
         num(0..4)?,
         num(5..7)?,
@@ -139,7 +141,7 @@ fn parse_iso8601(s: &str) -> Option<u64> {
     if let Some(frac) = rest.strip_prefix('.') {
         let digits: String = frac.chars().take_while(|c| c.is_ascii_digit()).collect();
         let scaled: String = digits.chars().chain("000".chars()).take(3).collect();
-        ms = scaled.parse().ok()?;
+        ms = i64::try_from(super::text::digits(&scaled)?).ok()?;
         rest = frac.get(digits.len()..)?;
     }
     let offset_min = match rest {
@@ -150,8 +152,11 @@ fn parse_iso8601(s: &str) -> Option<u64> {
                 b'-' => -1,
                 _ => return None,
             };
-            let oh: i64 = rest.get(1..3)?.parse().ok()?;
-            let om: i64 = rest.get(rest.len().saturating_sub(2)..)?.parse().ok()?;
+            let oh = i64::try_from(super::text::digits(rest.get(1..3)?)?).ok()?;
+            let om = i64::try_from(super::text::digits(
+                rest.get(rest.len().saturating_sub(2)..)?,
+            )?)
+            .ok()?;
             sign * (oh * 60 + om)
         }
     };
@@ -260,6 +265,23 @@ mod tests {
         ] {
             assert_eq!(iso8601(ms), text);
             assert_eq!(parse_iso8601(text), Some(ms));
+        }
+        // Offsets and fractions as RFC 3339 writes them; signs or spaces inside a field are not.
+        assert_eq!(
+            parse_iso8601("2025-11-23T13:13:20.1+01:00"),
+            Some(1_763_900_000_100)
+        );
+        assert_eq!(
+            parse_iso8601("2025-11-23T11:43:20-00:30"),
+            Some(1_763_900_000_000)
+        );
+        for bad in [
+            "2025-+1-23T12:13:20Z",
+            "2025-11-23T12:13: 0Z",
+            "2025-11-23T12:13:20+-1:00",
+            "+025-11-23T12:13:20Z",
+        ] {
+            assert_eq!(parse_iso8601(bad), None, "{bad}");
         }
     }
 

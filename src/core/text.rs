@@ -33,10 +33,43 @@ pub fn decimal(n: u64) -> String {
     padded(n, 1)
 }
 
+/// The number a run of ASCII digits spells (no sign, no spaces); `None` for anything else or
+/// when it does not fit `u64`. (Instead of `str::parse`, which also takes a `+` and brings its
+/// own copy of the loop per integer type.)
+pub fn digits(s: &str) -> Option<u64> {
+    if s.is_empty() {
+        return None;
+    }
+    s.bytes().try_fold(0u64, |n, b| {
+        let d = b.checked_sub(b'0').filter(|d| *d < 10)?;
+        n.checked_mul(10)?.checked_add(u64::from(d))
+    })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{decimal, padded};
+    use super::{decimal, digits, padded};
     use std::format;
+
+    #[test]
+    fn digits_read_only_unsigned_decimal_text() {
+        for n in [0u64, 7, 10, 12_345, u64::MAX - 1, u64::MAX] {
+            assert_eq!(digits(&decimal(n)), Some(n));
+            assert_eq!(digits(&padded(n, 25)), Some(n));
+        }
+        for bad in [
+            "",
+            "+1",
+            "-1",
+            " 1",
+            "1 ",
+            "1a",
+            "18446744073709551616",
+            "١",
+        ] {
+            assert_eq!(digits(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn numbers_read_as_rust_formats_them() {
