@@ -263,10 +263,12 @@ impl Map {
 }
 
 /// The same keys with equal values, in any order (as JavaScript objects and serde_json's maps
-/// compare).
+/// compare). Entries in the same order are compared side by side; only maps whose order differs
+/// are compared by lookup (a scan per key).
 impl PartialEq for Map {
     fn eq(&self, other: &Map) -> bool {
-        self.len() == other.len() && self.iter().all(|(k, v)| other.get(k) == Some(v))
+        self.len() == other.len()
+            && (self.entries == other.entries || self.iter().all(|(k, v)| other.get(k) == Some(v)))
     }
 }
 
