@@ -655,6 +655,16 @@ mod tests {
         }
     }
 
+    /// With the `serde` feature a value serializes as the JSON it holds.
+    #[test]
+    #[cfg(all(feature = "serde", not(target_arch = "wasm32")))]
+    fn values_serialize_as_the_json_they_hold() {
+        let t = r#"{"s":"a\"b","n":[0,-7,18446744073709551615,2.5],"o":{"t":true,"f":false,"z":null},"e":{}}"#;
+        let v = read(t);
+        assert_eq!(serde_json::to_string(&v).unwrap(), t);
+        assert_eq!(text(&v), t);
+    }
+
     /// Integers are written as serde_json writes them; other numbers as they were read.
     #[test]
     fn numbers_are_written_back_as_read() {
