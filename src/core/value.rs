@@ -560,11 +560,9 @@ impl From<Map> for Value {
 /// field is added (as `null`) before it is assigned.
 impl IndexMut<&str> for Value {
     fn index_mut(&mut self, key: &str) -> &mut Value {
-        if !self.is_object() {
-            *self = Value::Object(Map::new());
-        }
         let Value::Object(map) = self else {
-            unreachable!("made an object above")
+            *self = Value::Object(Map::new());
+            return self.index_mut(key);
         };
         let i = match map.position(key) {
             Some(i) => i,
@@ -581,11 +579,9 @@ impl IndexMut<&str> for Value {
 /// is filled with `null` up to `i`.
 impl IndexMut<usize> for Value {
     fn index_mut(&mut self, i: usize) -> &mut Value {
-        if !self.is_array() {
-            *self = Value::Array(Vec::new());
-        }
         let Value::Array(items) = self else {
-            unreachable!("made an array above")
+            *self = Value::Array(Vec::new());
+            return self.index_mut(i);
         };
         if items.len() <= i {
             items.resize(i + 1, Value::Null);
