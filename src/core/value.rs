@@ -2,11 +2,12 @@
 //!
 //! tether's own type rather than `serde_json::Value`: serde_json's value brings its ordered map
 //! (indexmap, a second hash table and its hasher), its number writer and its serializer into
-//! the wasm, about 6 % of the module (BENCHMARKS.md, P3). The core only ever reads values from
-//! JSON text ([`super::json`]) and writes them back, so:
-//! - an object is a vector of entries in the order the text gave them (JavaScript's order for
-//!   what JSON can carry, and phoenix.js's), looked up by a scan: the objects the core looks
-//!   into are small, and a large one is looked into a few times, not per entry;
+//! the wasm: 8 % of the package's gzip size (BENCHMARKS.md, P3). The core only ever reads values
+//! from JSON text ([`super::json`]) and writes them back, so:
+//! - an object is a vector of entries in the order the text gave them (as serde_json's
+//!   `preserve_order` kept them; what reaches JavaScript is parsed there again, in its own
+//!   order), looked up by a scan: the objects the core looks into are small, and a large one is
+//!   looked into a few times, not per entry;
 //! - a number that is not an integer keeps the text it was read from, and is written back as
 //!   that text, so no float formatting is linked; its `f64` is read once, with it.
 //!
