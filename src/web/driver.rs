@@ -28,6 +28,9 @@ extern "C" {
     /// Reports an exception a user callback threw (window `error`, console) without stopping
     /// the callbacks after it.
     fn report(error: &JsValue);
+    /// The socket's URL from the endpoint, the params, whether it is Phoenix and the dialect's
+    /// query as JSON pairs.
+    fn socket_url(endpoint: &str, params: &JsValue, phoenix: bool, query_text: &str) -> String;
 }
 
 /// Reports what a user callback threw, if it threw.
@@ -569,11 +572,20 @@ fn open_socket(shared: &Shared, generation: u64) {
     };
     let params = resolve(&params);
     let token = resolve(&token);
-    let url = crate::api::url::socket_url(
+    let mut query_text = String::from("[");
+    for (i, (key, value)) in query.iter().enumerate() {
+        query_text.push_str(if i == 0 { "[" } else { ",[" });
+        crate::core::json::write_string(&mut query_text, key);
+        query_text.push(',');
+        crate::core::json::write_string(&mut query_text, value);
+        query_text.push(']');
+    }
+    query_text.push(']');
+    let url = socket_url(
         &endpoint,
         &params,
         protocol == crate::core::Protocol::Phoenix,
-        &query,
+        &query_text,
     );
     let protocols = crate::api::url::token_protocols(token.as_string().as_deref());
     let weak = Rc::downgrade(shared);

@@ -5,9 +5,9 @@
 //
 // 1. The inbound path (`inbound`, `listen`, the routes mirror), used by src/web/websocket.rs
 //    and src/web/routes.rs.
-// 2. Small helpers of the JS surface: the presence mirror (src/web/presence_mirror.rs), presence
-//    lists (src/api/presence.rs), the bound notification store (src/api/notifications.rs) and
-//    unsubscribe functions (src/api/subscription.rs).
+// 2. Small helpers of the JS surface: the socket URL (src/web/driver.rs), the presence mirror
+//    (src/web/presence_mirror.rs), presence lists (src/api/presence.rs), the bound notification
+//    store (src/api/notifications.rs) and unsubscribe functions (src/api/subscription.rs).
 
 // ---- 1. The inbound path --------------------------------------------------------------------
 //
@@ -163,6 +163,48 @@ export function listen(ws, receive) {
 }
 
 // ---- 2. Helpers of the JS surface -----------------------------------------------------------
+
+// The socket's URL (src/web/driver.rs `open_socket`): `http(s)://` endpoints become `ws(s)://`
+// and a path-only one gets the page's scheme and host; Phoenix adds `/websocket`; then the
+// params (strings as they are, numbers and booleans as JavaScript writes them, other objects
+// as JSON; null, undefined and what JSON cannot write are left out) and the dialect's own query
+// (`queryText`: JSON `[[key, value], …]`, which wins over a param of the same key), each
+// encoded with encodeURIComponent.
+export function socket_url(endpoint, params, phoenix, queryText) {
+  let base = endpoint.replace(/\/+$/, '');
+  if (base.startsWith('http://')) base = 'ws://' + base.slice(7);
+  else if (base.startsWith('https://')) base = 'wss://' + base.slice(8);
+  else if (base.startsWith('/') && typeof location !== 'undefined') {
+    base = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + base;
+  }
+  if (phoenix && !base.endsWith('/websocket')) base += '/websocket';
+  const own = JSON.parse(queryText);
+  const pairs = [];
+  if (params !== null && (typeof params === 'object' || typeof params === 'function')) {
+    for (const [key, value] of Object.entries(params)) {
+      const text = paramText(value);
+      if (text !== undefined && !own.some((e) => e[0] === key)) pairs.push([key, text]);
+    }
+  }
+  const query = pairs.concat(own).map(([k, v]) => encodeURIComponent(k) + '=' + encodeURIComponent(v)).join('&');
+  if (query === '') return base;
+  return base + (base.includes('?') ? '&' : '?') + query;
+}
+
+function paramText(value) {
+  switch (typeof value) {
+    case 'string': return value;
+    case 'number': case 'boolean': return String(value);
+    case 'undefined': return undefined;
+    default:
+      if (value === null) return undefined;
+      try {
+        return JSON.stringify(value);
+      } catch (_) {
+        return undefined; // a BigInt inside, or a cycle
+      }
+  }
+}
 
 // A channel's presence list as a Map kept in list order (see presence_mirror.rs).
 export function mirror_new(pairs) { return new Map(pairs); }
