@@ -82,7 +82,7 @@ impl Presence {
         let Value::Object(mut fields) = v else {
             return None;
         };
-        let Some(Value::Array(metas)) = fields.shift_remove("metas") else {
+        let Some(Value::Array(metas)) = fields.remove("metas") else {
             return None;
         };
         Some(Presence {

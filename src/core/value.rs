@@ -191,11 +191,6 @@ impl Map {
         Some(self.entries.remove(i).1)
     }
 
-    /// [`Map::remove`], under serde_json's name for it.
-    pub fn shift_remove(&mut self, key: &str) -> Option<Value> {
-        self.remove(key)
-    }
-
     pub fn iter(&self) -> impl Iterator<Item = (&String, &Value)> {
         self.entries.iter().map(|(k, v)| (k, v))
     }

@@ -572,6 +572,7 @@ fn open_socket(shared: &Shared, generation: u64) {
     };
     let params = resolve(&params);
     let token = resolve(&token);
+    // `[[key, value], …]` written directly: building `Value`s for it costs the wasm 0.4 KB.
     let mut query_text = String::from("[");
     for (i, (key, value)) in query.iter().enumerate() {
         query_text.push_str(if i == 0 { "[" } else { ",[" });

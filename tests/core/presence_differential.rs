@@ -463,7 +463,7 @@ fn candidates(seq: &[Value]) -> Vec<Vec<Value>> {
             for key in map.keys() {
                 let mut s = seq.to_vec();
                 if let Some(Value::Object(m)) = get_path_mut(&mut s[i], &path) {
-                    m.shift_remove(key);
+                    m.remove(key);
                 }
                 out.push(s);
                 // Or drop one meta of that key.

@@ -27,23 +27,20 @@ impl WireDialect for Hub {
         let Value::Object(mut map) = v else {
             return Err(DecodeError::PayloadNotObject);
         };
-        let Some(Value::String(channel)) = map.shift_remove("channel") else {
+        let Some(Value::String(channel)) = map.remove("channel") else {
             return Err(DecodeError::BadTopic);
         };
-        let content = map.shift_remove("content").unwrap_or(Value::Null);
+        let content = map.remove("content").unwrap_or(Value::Null);
         // Bridged Phoenix broadcasts arrive as {"event", "payload"}; plain publishes as content.
         let (event, payload) = match content {
             Value::Object(mut c)
                 if c.get("event").is_some_and(Value::is_string) && c.contains_key("payload") =>
             {
                 let event = c
-                    .shift_remove("event")
+                    .remove("event")
                     .and_then(|e| e.as_str().map(str::to_string))
                     .unwrap_or_default();
-                (
-                    event,
-                    as_object(c.shift_remove("payload").unwrap_or(Value::Null)),
-                )
+                (event, as_object(c.remove("payload").unwrap_or(Value::Null)))
             }
             other => ("message".to_string(), as_object(other)),
         };

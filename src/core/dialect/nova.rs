@@ -29,10 +29,10 @@ impl WireDialect for Nova {
         let Value::Object(mut map) = v else {
             return Err(DecodeError::PayloadNotObject);
         };
-        let Some(Value::String(event)) = map.shift_remove("event") else {
+        let Some(Value::String(event)) = map.remove("event") else {
             return Err(DecodeError::BadEvent);
         };
-        let data = map.shift_remove("data").unwrap_or(Value::Null);
+        let data = map.remove("data").unwrap_or(Value::Null);
         Ok(Inbound::Message {
             topic: None,
             event,
