@@ -21,6 +21,7 @@ mod native {
     use tether::core::notification_store::{RequestTag, StoreRequest};
     use tether::core::presence::parse_diff_text;
     use tether::core::Value;
+    use tether::core::{Client, Config, Output, SplitMix64};
     use tether::core::{NotificationStore, PresenceState, ReadOp};
 
     const MAX: usize = 1 << 20;
@@ -176,5 +177,68 @@ mod native {
         g.finish();
     }
 
-    criterion_group!(benches, codec, presence, store);
+    /// A client joined to `room:bench` with presence tracked and a `keys`-key room held, its
+    /// outputs drained.
+    fn client_in_room(keys: usize) -> Client {
+        let mut c = Client::new(Config::default(), Box::new(SplitMix64::new(7)));
+        c.connect(NOW);
+        c.handle_open(NOW);
+        let ch = c.channel("room:bench", json!({}));
+        c.join(NOW, ch).expect("join");
+        let mut join_frame = None;
+        while let Some(out) = c.poll_output() {
+            if let Output::Send(text) = out {
+                if text.contains("phx_join") {
+                    join_frame = Some(text);
+                }
+            }
+        }
+        let join: Value =
+            tether::core::json::parse(&join_frame.expect("a phx_join frame")).expect("frame");
+        let (Value::String(join_ref), Value::String(reference)) = (&join[0], &join[1]) else {
+            panic!("phx_join without refs");
+        };
+        let reply = format!(
+            r#"["{join_ref}","{reference}","room:bench","phx_reply",{{"status":"ok","response":{{}}}}]"#
+        );
+        c.handle_text(NOW, &reply);
+        c.track_presence(ch, 0);
+        let state = format!(
+            r#"["{join_ref}",null,"room:bench","presence_state",{}]"#,
+            presence_text(keys, 0)
+        );
+        c.handle_text(NOW, &state);
+        while c.poll_output().is_some() {}
+        assert_eq!(c.presence(ch).map(|t| t.state.len()), Some(keys));
+        c
+    }
+
+    /// What the browser driver does per frame: the text in, every output drained.
+    fn feed(c: &mut Client, text: &str) -> usize {
+        c.handle_text(NOW, text);
+        let mut n = 0;
+        while let Some(out) = c.poll_output() {
+            n += 1;
+            black_box(out);
+        }
+        n
+    }
+
+    fn client(c: &mut Criterion) {
+        let mut g = c.benchmark_group("client");
+        let join = r#"[null,null,"room:bench","presence_diff",{"joins":{"user:4242":{"metas":[{"phx_ref":"X1","name":"User 4242","online_at":1,"device":"phone"}]}},"leaves":{}}]"#;
+        let leave = r#"[null,null,"room:bench","presence_diff",{"joins":{},"leaves":{"user:4242":{"metas":[{"phx_ref":"X1","name":"User 4242","online_at":1,"device":"phone"}]}}}]"#;
+        let empty = r#"[null,null,"room:bench","presence_diff",{"joins":{},"leaves":{}}]"#;
+        let mut room = client_in_room(10_000);
+        g.bench_function(
+            "presence_diff frames in, join + leave of one key, 10k-key room",
+            |b| b.iter(|| feed(&mut room, black_box(join)) + feed(&mut room, black_box(leave))),
+        );
+        g.bench_function("empty presence_diff frame in, 10k-key room", |b| {
+            b.iter(|| feed(&mut room, black_box(empty)))
+        });
+        g.finish();
+    }
+
+    criterion_group!(benches, codec, presence, store, client);
 }
