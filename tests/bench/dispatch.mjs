@@ -65,6 +65,9 @@ for (const name of ['tether', 'phoenix']) {
   mbs[name] = stats(samples[name].map((ms) => info.bytes / 1e6 / (ms / 1000)));
 }
 const ratio = fps.tether.median / fps.phoenix.median;
+// Each run's own ratio (the two clients measured back to back), less exposed to the machine's
+// drift between runs than the ratio of the two medians.
+const paired = stats(samples.tether.map((ms, i) => samples.phoenix[i] / ms));
 const k = (x) => `${(x / 1000).toFixed(0)}k`;
 const m = (x) => x.toFixed(1);
 
@@ -79,6 +82,7 @@ const table = [
   `| ${label}: frames/s | ${k(fps.tether.median)} (${k(fps.tether.min)}–${k(fps.tether.max)}) | ${k(fps.phoenix.median)} (${k(fps.phoenix.min)}–${k(fps.phoenix.max)}) | ×${ratio.toFixed(2)} |`,
   `| same, MB/s of frame text (UTF-8) | ${m(mbs.tether.median)} (${m(mbs.tether.min)}–${m(mbs.tether.max)}) | ${m(mbs.phoenix.median)} (${m(mbs.phoenix.min)}–${m(mbs.phoenix.max)}) | ×${(mbs.tether.median / mbs.phoenix.median).toFixed(2)} |`,
   `| same, µs per frame | ${(1e6 / fps.tether.median).toFixed(2)} | ${(1e6 / fps.phoenix.median).toFixed(2)} | |`,
+  `| each run's own ratio (the two clients back to back): median (min–max) | | | ×${paired.median.toFixed(2)} (${paired.min.toFixed(2)}–${paired.max.toFixed(2)}) |`,
 ].join('\n');
 console.log(table);
 

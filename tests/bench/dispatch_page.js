@@ -75,6 +75,7 @@ const KINDS = [chat, chat, unicodeChat, nested, series];
 /** `n` broadcast frames, each between 200 B and 2 KB of UTF-8 payload; and their total bytes. */
 function makeFrames(n) {
   const enc = new TextEncoder();
+  const dec = new TextDecoder();
   const frames = [];
   let bytes = 0;
   let minPayload = Infinity;
@@ -96,9 +97,11 @@ function makeFrames(n) {
     }
     minPayload = Math.min(minPayload, size);
     maxPayload = Math.max(maxPayload, size);
-    const frame = `[null,null,${JSON.stringify(TOPIC)},${JSON.stringify(EVENT)},${text}]`;
-    bytes += enc.encode(frame).length;
-    frames.push(frame);
+    // Each frame is the UTF-8 decoding of its bytes, as a WebSocket's `e.data` is: one flat
+    // string. (A template literal is a rope that whoever reads it first must flatten.)
+    const utf8 = enc.encode(`[null,null,${JSON.stringify(TOPIC)},${JSON.stringify(EVENT)},${text}]`);
+    bytes += utf8.length;
+    frames.push(dec.decode(utf8));
   }
   return { frames, bytes, minPayload, maxPayload };
 }
