@@ -117,6 +117,7 @@ writeFileSync(join(dir, 'resync.html'), PAGE);
 let server = await startDemoServer({ staticDir: dir, dataDir });
 const browser = await launchBrowser();
 const rows = { restart: [], online: [] };
+let bare = [];
 try {
   const me = await postJson(server, '/api/session', { name: 'bench' });
   await postJson(server, '/api/notify', { user: me.user_id, kind: 'activity', title: 'before' });
@@ -126,6 +127,25 @@ try {
   await page.goto(`${server.url}/resync.html?${q}`);
   await page.waitForFunction(() => window.ready === true, null, { timeout: 15_000 });
   await resynced(page, server, me.user_id, 0);
+  // The floor: a bare WebSocket (no client library) in the same page to the same server: open,
+  // then one heartbeat and its reply. Whatever a client does, a resync costs at least this
+  // connect and one round trip.
+  const socketUrl = `${server.url.replace(/^http/, 'ws')}/socket/websocket?${new URLSearchParams({ vsn: '2.0.0', token: me.token })}`;
+  bare = await page.evaluate(async ({ url, n }) => {
+    const out = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      const ws = new WebSocket(url);
+      await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = reject; });
+      const t1 = performance.now();
+      ws.send(JSON.stringify([null, String(i + 1), 'phoenix', 'heartbeat', {}]));
+      await new Promise((resolve) => { ws.onmessage = resolve; });
+      out.push({ connect: t1 - t0, rtt: performance.now() - t1 });
+      ws.close();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return out;
+  }, { url: socketUrl, n: quick ? 3 : 15 });
   const marks = () => page.evaluate(() => ({ s: window.states.length, l: window.timeline.length, e: window.telemetry.length }));
 
   for (let r = 0; r < RUNS; r++) {
@@ -186,6 +206,7 @@ const stats = (xs) => {
   if (!s.length) return null;
   return { median: s[Math.floor(s.length / 2)], min: s[0], max: s.at(-1) };
 };
+const f1 = (st) => (st ? `${st.median.toFixed(1)} ms (${st.min.toFixed(1)}–${st.max.toFixed(1)})` : '—');
 const f = (st, unit = ' ms') => (st ? `${Math.round(st.median)}${unit} (${Math.round(st.min)}–${Math.round(st.max)})` : '—');
 const line = (mode, label, target) => {
   const rs = rows[mode];
@@ -198,12 +219,14 @@ const line = (mode, label, target) => {
 const chromium = (() => { try { return execFileSync('/usr/bin/chromium', ['--version'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { return 'chromium'; } })();
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${chromium}, ${new Date().toISOString().slice(0, 10)}`;
 const table = [
-  `Machine: ${machine}. ${RUNS} runs per case; median (min–max). Reconnect schedule ${JSON.stringify(RECONNECT)}. Server down for ${f(stats(rows.restart.map((r) => r.downMs)))} (stop + start of the debug demo binary). No phoenix.js column: phoenix.js has no presence-and-notifications resync to compare with.`,
+  `Machine: ${machine}. ${RUNS} runs per case; median (min–max). Reconnect schedule ${JSON.stringify(RECONNECT)}. Server down for ${f(stats(rows.restart.map((r) => r.downMs)))} (stop + start of ${process.env.TETHER_DEMO_BIN ? `\`${process.env.TETHER_DEMO_BIN}\`` : 'the debug demo binary'}). No phoenix.js column: phoenix.js has no presence-and-notifications resync to compare with.`,
   '',
   '| case | resynced after | retries scheduled (`waiting` retryInMs) | the successful retry was due after | resynced after the retry fired (or the `online` event) | join round trip (slowest channel) | target |',
   '|---|---|---|---|---|---|---|',
   line('restart', 'server restart, from its "listening" line', '≤ retry due + 2 round trips'),
   line('online', 'offline during the restart, from the `online` event', 'immediate (≈ 2 round trips)'),
+  '',
+  `The floor, measured in the same page against the same server before the runs: a bare WebSocket (no client library) opens in ${f1(stats(bare.map((b) => b.connect)))} and gets a heartbeat's reply ${f1(stats(bare.map((b) => b.rtt)))} later (${bare.length} connects). A resync cannot be quicker than that connect plus one round trip.`,
 ].join('\n');
 console.log(table);
 
