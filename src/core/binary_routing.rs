@@ -36,13 +36,13 @@ impl Client {
         let payload = crate::core::json::text(&frame.json_payload());
         self.route_frame(
             now,
-            RawFrame {
-                join_ref: frame.join_ref,
-                reference: frame.reference,
-                topic: frame.topic,
-                event: frame.event,
-                payload: &payload,
-            },
+            RawFrame::owned(
+                frame.join_ref,
+                frame.reference,
+                frame.topic,
+                frame.event,
+                &payload,
+            ),
         );
     }
 }

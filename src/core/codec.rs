@@ -9,6 +9,7 @@ use super::json;
 use super::text::decimal;
 use super::value::{Map, Value};
 use ::core::fmt;
+use alloc::borrow::Cow;
 
 /// One Phoenix V2 message.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,12 +80,32 @@ impl fmt::Display for DecodeError {
 /// needs them, into what they need (`Client::route_frame` checks the ones nobody parses).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawFrame<'a> {
-    pub join_ref: Option<String>,
-    pub reference: Option<String>,
-    pub topic: String,
-    pub event: String,
+    // Borrowed from the frame's text when they have no escapes (the usual case).
+    pub join_ref: Option<Cow<'a, str>>,
+    pub reference: Option<Cow<'a, str>>,
+    pub topic: Cow<'a, str>,
+    pub event: Cow<'a, str>,
     /// A JSON object's text.
     pub payload: &'a str,
+}
+
+impl<'a> RawFrame<'a> {
+    /// An envelope of owned strings (decoded from escapes, or from a binary frame).
+    pub fn owned(
+        join_ref: Option<String>,
+        reference: Option<String>,
+        topic: String,
+        event: String,
+        payload: &'a str,
+    ) -> RawFrame<'a> {
+        RawFrame {
+            join_ref: join_ref.map(Cow::Owned),
+            reference: reference.map(Cow::Owned),
+            topic: Cow::Owned(topic),
+            event: Cow::Owned(event),
+            payload,
+        }
+    }
 }
 
 /// Reads a string element (its checked text); a string that does not decode (a lone surrogate
@@ -140,13 +161,7 @@ fn strict_raw(text: &str) -> Result<RawFrame<'_>, DecodeError> {
     if !payload.starts_with('{') {
         return Err(DecodeError::PayloadNotObject);
     }
-    Ok(RawFrame {
-        join_ref,
-        reference,
-        topic,
-        event,
-        payload,
-    })
+    Ok(RawFrame::owned(join_ref, reference, topic, event, payload))
 }
 
 /// The envelope as servers write it, read without a parser: `[`, two refs (`null` or a string),
@@ -168,10 +183,10 @@ fn plain_envelope(text: &str) -> Option<RawFrame<'_>> {
         return None;
     }
     Some(RawFrame {
-        join_ref: join_ref.map(str::to_string),
-        reference: reference.map(str::to_string),
-        topic: topic.to_string(),
-        event: event.to_string(),
+        join_ref: join_ref.map(Cow::Borrowed),
+        reference: reference.map(Cow::Borrowed),
+        topic: Cow::Borrowed(topic),
+        event: Cow::Borrowed(event),
         payload,
     })
 }
@@ -267,13 +282,7 @@ fn split_large(text: &str) -> Option<Result<RawFrame<'_>, DecodeError>> {
         if !payload.starts_with('{') || !payload.ends_with('}') {
             return Err(DecodeError::PayloadNotObject);
         }
-        Ok(RawFrame {
-            join_ref,
-            reference,
-            topic,
-            event,
-            payload,
-        })
+        Ok(RawFrame::owned(join_ref, reference, topic, event, payload))
     })())
 }
 
@@ -288,10 +297,10 @@ pub fn decode(text: &str, max_bytes: usize) -> Result<Frame, DecodeError> {
             .unwrap_or(DecodeError::NotJson(e.message()))
     })?;
     Ok(Frame {
-        join_ref: raw.join_ref,
-        reference: raw.reference,
-        topic: raw.topic,
-        event: raw.event,
+        join_ref: raw.join_ref.map(Cow::into_owned),
+        reference: raw.reference.map(Cow::into_owned),
+        topic: raw.topic.into_owned(),
+        event: raw.event.into_owned(),
         payload,
     })
 }

@@ -58,15 +58,16 @@ impl Client {
         if event != "presence_state" && event != "presence_diff" {
             return false;
         }
+        // Borrowed from `channels` while `presence` is borrowed mutably: two fields of self.
         let join_ref = self
             .channels
             .get(&channel.0)
-            .and_then(|c| c.join_ref.clone());
+            .and_then(|c| c.join_ref.as_deref());
         let Some(tracker) = self.presence.get_mut(&channel.0) else {
             return false;
         };
         let changes = if event == "presence_state" {
-            match tracker.handle_state(now, join_ref.as_deref(), payload) {
+            match tracker.handle_state(now, join_ref, payload) {
                 Ok(changes) => Some(changes),
                 Err(e) => {
                     self.emit(Event::Error {
@@ -77,7 +78,7 @@ impl Client {
                 }
             }
         } else {
-            match tracker.handle_diff(now, join_ref.as_deref(), payload) {
+            match tracker.handle_diff(now, join_ref, payload) {
                 PresenceUpdate::Applied(changes) => Some(changes),
                 PresenceUpdate::Held => None,
                 PresenceUpdate::Malformed(e) => {

@@ -320,7 +320,7 @@ impl Client {
                 | InFlight::Join { channel }
                 | InFlight::Leave { channel } => channel,
             };
-            if self.channels.get(&ch_id.0).map(|c| c.topic.as_str()) != Some(frame.topic.as_str()) {
+            if self.channels.get(&ch_id.0).map(|c| c.topic.as_str()) != Some(&*frame.topic) {
                 // Our ref, another topic: not the reply awaited (which may still come). Reported
                 // like a stale reply and dropped.
                 self.emit(Event::Error {
@@ -378,7 +378,7 @@ impl Client {
             }
             return;
         }
-        match frame.event.as_str() {
+        match &*frame.event {
             "phx_close" | "phx_error" if frame.join_ref.is_some() => {
                 for channel in targets {
                     if frame.event == "phx_close" {
@@ -445,7 +445,7 @@ impl Client {
                     }
                     self.emit(Event::Message {
                         channel,
-                        event: frame.event.clone(),
+                        event: frame.event.to_string(),
                         payload: JsonText::new(frame.payload),
                     });
                 }

@@ -426,7 +426,12 @@ fn check_envelope(text: &str, raw: Result<tether::core::codec::RawFrame<'_>, Dec
     match (oracle, raw) {
         (Some((jr, r, topic, event, payload)), Ok(f)) => {
             assert_eq!(
-                (f.join_ref, f.reference, f.topic, f.event),
+                (
+                    f.join_ref.map(|c| c.into_owned()),
+                    f.reference.map(|c| c.into_owned()),
+                    f.topic.into_owned(),
+                    f.event.into_owned()
+                ),
                 (jr, r, topic, event),
                 "{text:?}"
             );
