@@ -26,6 +26,7 @@ mod notification_routing;
 pub mod notification_store;
 pub mod presence;
 mod presence_routing;
+mod presence_touches;
 pub mod presence_tracker;
 pub mod rng;
 mod routing;

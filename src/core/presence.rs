@@ -16,6 +16,7 @@ use super::value::{Map, Value};
 use super::fxhash::FxMap;
 use super::json;
 use super::json_scan;
+use super::presence_touches::{TouchKind, Touches};
 
 /// One meta: its JSON text exactly as the server sent it, and its `phx_ref`. Keeping the text
 /// (one allocation) instead of a parsed object makes states cheap to read, keep and hand to JS.
@@ -524,8 +525,8 @@ pub struct PresenceState {
     /// Held keys that joined again since the last `clear_returned`, with how many times (a key
     /// can return, be held and return again within one batch).
     returned: FxMap<Cow<'static, str>, usize>,
-    /// When recording: every key set or removed, in order (for a mirror kept elsewhere).
-    touches: Option<Vec<Touch>>,
+    /// When recording: the keys set or removed, for a mirror kept elsewhere.
+    touches: Option<Touches>,
 }
 
 impl PresenceState {
@@ -577,10 +578,7 @@ impl PresenceState {
             if let Some(Some(slot)) = self.slots.get_mut(i) {
                 slot.presence = presence;
                 if let Some(touches) = self.touches.as_mut() {
-                    touches.push(Touch::Set {
-                        key: key.to_string(),
-                        fresh: false,
-                    });
+                    touches.touch(key, TouchKind::SetInPlace);
                 }
                 if slot.held_until.take().is_some() {
                     self.held -= 1;
@@ -605,10 +603,7 @@ impl PresenceState {
         }
         self.live += 1;
         if let Some(touches) = self.touches.as_mut() {
-            touches.push(Touch::Set {
-                key: key.to_string(),
-                fresh: true,
-            });
+            touches.touch(key, TouchKind::SetFresh);
         }
     }
 
@@ -622,10 +617,7 @@ impl PresenceState {
                 slot.presence = shown;
                 self.holds.push(Reverse((until, key.to_string())));
                 if let Some(touches) = self.touches.as_mut() {
-                    touches.push(Touch::Set {
-                        key: key.to_string(),
-                        fresh: false,
-                    });
+                    touches.touch(key, TouchKind::SetInPlace);
                 }
                 self.prune();
             }
@@ -634,20 +626,19 @@ impl PresenceState {
 
     /// Starts (or stops) recording touches.
     pub fn record_touches(&mut self, on: bool) {
-        self.touches = on.then(Vec::new);
+        self.touches = on.then(Touches::default);
     }
 
-    /// The touches recorded since the last call.
+    /// What to replay onto a copy of the list taken at the last call to bring it up to date: at
+    /// most one touch per key, in order.
     pub fn take_touches(&mut self) -> Vec<Touch> {
-        self.touches
-            .as_mut()
-            .map(::core::mem::take)
-            .unwrap_or_default()
+        self.touches.as_mut().map(Touches::take).unwrap_or_default()
     }
 
-    /// How many touches are recorded and not yet taken.
+    /// How many touches are kept until the next [`PresenceState::take_touches`] (see
+    /// [`Touches::len`]).
     pub fn touch_count(&self) -> usize {
-        self.touches.as_ref().map_or(0, Vec::len)
+        self.touches.as_ref().map_or(0, Touches::len)
     }
 
     /// Whether some key is an array index (such keys are listed first, out of insertion order).
@@ -683,7 +674,7 @@ impl PresenceState {
         }
         self.live -= 1;
         if let Some(touches) = self.touches.as_mut() {
-            touches.push(Touch::Removed(key.to_string()));
+            touches.touch(key, TouchKind::Removed);
         }
         if self.slots.len() > 32 && self.slots.len() > 2 * self.live {
             self.compact();
@@ -831,10 +822,7 @@ impl PresenceState {
                     }
                 }
             } else if let Some(touches) = self.touches.as_mut() {
-                touches.push(Touch::Set {
-                    key: key.clone(),
-                    fresh: false,
-                });
+                touches.touch(&key, TouchKind::SetInPlace);
             }
             changes.push(PresenceChange::Leave {
                 key,

@@ -1,0 +1,91 @@
+//! The keys a presence state touched since a copy of its list (the browser's `list()` mirror)
+//! was last brought up to date, at most one record per key: replayed in order onto the copy,
+//! they give the state's keys, order and presences (`tests/core/presence_touches.rs`).
+//!
+//! A record says what to do with a key, not what happened to it, so a key set and removed
+//! many times while nobody read the list costs one record, or none.
+
+use crate::prelude::*;
+
+use alloc::borrow::Cow;
+
+use super::fxhash::FxMap;
+use super::presence::Touch;
+
+/// What a presence state did to a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TouchKind {
+    /// Set a key it held: its place stays.
+    SetInPlace,
+    /// Set a key it did not hold: it goes to the end of the order.
+    SetFresh,
+    Removed,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Touches {
+    /// Records in replay order; `None` where a later record replaced one.
+    list: Vec<Option<Touch>>,
+    /// Key → its record's index × 2, plus 1 when the copy held the key when the batch began.
+    /// (The presence index's map type: one copy of the hash table's code.)
+    at: FxMap<Cow<'static, str>, usize>,
+}
+
+impl Touches {
+    /// Records what happened to `key`.
+    pub fn touch(&mut self, key: &str, kind: TouchKind) {
+        let Some(&entry) = self.at.get(key) else {
+            // The first touch of the batch: the copy holds the key unless the state did not.
+            self.push(key, kind, kind != TouchKind::SetFresh);
+            return;
+        };
+        let (index, held_at_start) = (entry / 2, entry % 2 == 1);
+        match kind {
+            // Replaying the earlier `Set` reads the presence as it is then: nothing to add.
+            TouchKind::SetInPlace => {}
+            TouchKind::SetFresh | TouchKind::Removed => {
+                if let Some(slot) = self.list.get_mut(index) {
+                    *slot = None;
+                }
+                if kind == TouchKind::Removed && !held_at_start {
+                    // Absent from the copy then and now.
+                    self.at.remove(key);
+                } else {
+                    self.push(key, kind, held_at_start);
+                }
+            }
+        }
+    }
+
+    fn push(&mut self, key: &str, kind: TouchKind, held_at_start: bool) {
+        let touch = match kind {
+            TouchKind::SetInPlace => Touch::Set {
+                key: key.to_string(),
+                fresh: false,
+            },
+            TouchKind::SetFresh => Touch::Set {
+                key: key.to_string(),
+                fresh: true,
+            },
+            TouchKind::Removed => Touch::Removed(key.to_string()),
+        };
+        let entry = self.list.len() * 2 + usize::from(held_at_start);
+        self.list.push(Some(touch));
+        self.at.insert(Cow::Owned(key.to_string()), entry);
+    }
+
+    /// The records, in replay order; the next batch starts empty.
+    pub fn take(&mut self) -> Vec<Touch> {
+        self.at.clear();
+        ::core::mem::take(&mut self.list)
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// How many records are kept, replaced ones included: what the memory held until the next
+    /// [`Touches::take`] grows with.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+}
