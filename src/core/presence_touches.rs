@@ -36,7 +36,8 @@ impl Touches {
     pub fn touch(&mut self, key: &str, kind: TouchKind) {
         let Some(&entry) = self.at.get(key) else {
             // The first touch of the batch: the copy holds the key unless the state did not.
-            self.push(key, kind, kind != TouchKind::SetFresh);
+            let entry = self.push(key, kind, kind != TouchKind::SetFresh);
+            self.at.insert(Cow::Owned(key.to_string()), entry);
             return;
         };
         let (index, held_at_start) = (entry / 2, entry % 2 == 1);
@@ -51,13 +52,17 @@ impl Touches {
                     // Absent from the copy then and now.
                     self.at.remove(key);
                 } else {
-                    self.push(key, kind, held_at_start);
+                    let entry = self.push(key, kind, held_at_start);
+                    if let Some(e) = self.at.get_mut(key) {
+                        *e = entry;
+                    }
                 }
             }
         }
     }
 
-    fn push(&mut self, key: &str, kind: TouchKind, held_at_start: bool) {
+    /// Appends a record; returns its entry for `at`.
+    fn push(&mut self, key: &str, kind: TouchKind, held_at_start: bool) -> usize {
         let touch = match kind {
             TouchKind::SetInPlace => Touch::Set {
                 key: key.to_string(),
@@ -71,7 +76,7 @@ impl Touches {
         };
         let entry = self.list.len() * 2 + usize::from(held_at_start);
         self.list.push(Some(touch));
-        self.at.insert(Cow::Owned(key.to_string()), entry);
+        entry
     }
 
     /// The records, in replay order; the next batch starts empty.
