@@ -8,15 +8,20 @@ import { addHandler, addRoute, inbound, newRoutes } from '../../src/web/glue.js'
 
 const TOPIC = 'room:lobby';
 
+/** The inbound function over `routes`, and the text frames it passed to the core. */
+function receiverOver(routes) {
+  const core = [];
+  const refuse = () => { throw new Error('not a text frame'); };
+  const receive = inbound(routes, (text) => core.push(text), refuse, 1 << 20, refuse, refuse);
+  return { receive, core };
+}
+
 /** An inbound function over one joined channel (join ref "1") listening to `new_msg`. */
 function setup() {
   const delivered = [];
-  const core = [];
   const routes = newRoutes();
   addHandler(addRoute(routes, TOPIC, '1'), 'new_msg', (payload) => delivered.push(payload));
-  const refuse = () => { throw new Error('not a text frame'); };
-  const receive = inbound(routes, (text) => core.push(text), refuse, 1 << 20, refuse, refuse);
-  return { receive, delivered, core };
+  return { ...receiverOver(routes), delivered };
 }
 
 /** Runs `f` and returns how many times it called JSON.parse. */
@@ -71,9 +76,7 @@ test('events that merely start like a control event are delivered as messages', 
   const events = ['phx', 'presence', 'notification', 'ph_x', 'pres', 'notify:new', 'Phx_x'];
   const got = [];
   for (const event of events) addHandler(handlers, event, (payload) => got.push([event, payload.n]));
-  const refuse = () => { throw new Error('not a text frame'); };
-  const core = [];
-  const receive = inbound(routes, (text) => core.push(text), refuse, 1 << 20, refuse, refuse);
+  const { receive, core } = receiverOver(routes);
   events.forEach((event, n) => receive(`[null,null,"${TOPIC}","${event}",{"n":${n}}]`));
   assert.deepEqual(got, events.map((event, n) => [event, n]));
   assert.deepEqual(core, []);
