@@ -81,7 +81,13 @@ impl Touches {
 
     /// The records, in replay order; the next batch starts empty.
     pub fn take(&mut self) -> Vec<Touch> {
-        self.at.clear();
+        // `clear` writes every bucket: a table grown by one large batch (a rejoin touching
+        // the whole room) is dropped rather than cleared on each small batch after it.
+        if self.at.capacity() > 4 * self.at.len().max(16) {
+            self.at = FxMap::default();
+        } else {
+            self.at.clear();
+        }
         ::core::mem::take(&mut self.list)
             .into_iter()
             .flatten()
