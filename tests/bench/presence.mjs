@@ -15,6 +15,10 @@ const repo = resolve(here, '..', '..');
 const quick = process.argv.includes('--quick');
 const write = process.argv.includes('--write');
 const RUNS = quick ? 1 : Number(process.env.BENCH_RUNS || 11);
+// Untimed samples per client before each figure's timed ones (see `measure`).
+const WARM = quick ? 1 : Number(process.env.BENCH_WARM || 16);
+// BENCH_TRACE=1 prints every sample, warm-up included, in the order taken.
+const trace = process.env.BENCH_TRACE === '1';
 
 const dir = mkdtempSync(join(tmpdir(), 'tether-bench-'));
 cpSync(join(repo, 'demo', 'static', 'pkg'), join(dir, 'pkg'), { recursive: true });
@@ -30,12 +34,15 @@ try {
   page.on('pageerror', (e) => console.error('page error:', e));
   await page.goto(`${server.url}/presence.html`);
   await page.waitForFunction(() => window.benchReady === true, null, { timeout: 30_000 });
-  // Each figure: one untimed sample per client, then RUNS samples each, alternating who goes
-  // first. Before each sample the room's state is fed and its list read, untimed (`gen` is the
-  // state's generation). (The last of `args` is the run count; each call here takes one
-  // sample, with `fed` set.) The untimed first sample matters: V8 compiles wasm with a baseline
-  // compiler first and tiers hot functions up in the background, as it does JavaScript, and
-  // without it the first figure of a kind measured part of that warm-up. No garbage collection
+  // Each figure: WARM untimed samples per client, then RUNS timed samples each, alternating
+  // who goes first. Before each sample the room's state is fed and its list read, untimed
+  // (`gen` is the state's generation). (The last of `args` is the run count; each call here
+  // takes one sample, with `fed` set.) The figures are steady-state ones, so the warm-up is
+  // long: V8 runs wasm first as baseline (Liftoff) code and compiles a function with its
+  // optimizing compiler only once it has run enough, in the background, as it does
+  // JavaScript; from a cold page both clients took some 15 samples of 1,000 diffs (tether
+  // 10 → 3 µs per diff, phoenix.js 15 → 4) before their times settled, and one warm-up sample
+  // left most of the 11 timed ones in that climb (BENCHMARKS.md, P1). No garbage collection
   // is forced between samples: a forced full collection (CDP HeapProfiler.collectGarbage) made
   // phoenix.js's next diffs about twice as slow and would tilt the figures (BENCHMARKS.md, P1).
   const measure = async (label, fn, args, unit, gen = 1) => {
@@ -45,10 +52,19 @@ try {
       await page.evaluate(({ name, n, gen }) => window.bench.state(name, n, gen), { name, n, gen });
       return (await page.evaluate(({ fn, name, args }) => window.bench[fn](name, ...args), { fn, name, args: one }))[0];
     };
-    for (const name of ['tether', 'phoenix']) await sample(name);
+    const warm = { tether: [], phoenix: [] };
+    for (let r = 0; r < WARM; r++) {
+      for (const name of r % 2 ? ['phoenix', 'tether'] : ['tether', 'phoenix']) warm[name].push(await sample(name));
+    }
     const samples = { tether: [], phoenix: [] };
     for (let r = 0; r < args.at(-1); r++) {
       for (const name of r % 2 ? ['phoenix', 'tether'] : ['tether', 'phoenix']) samples[name].push(await sample(name));
+    }
+    if (trace) {
+      for (const name of ['tether', 'phoenix']) {
+        const f = (xs) => xs.map((x) => x.toPrecision(3)).join(' ');
+        console.error(`  ${name}: warm-up ${f(warm[name])} | timed ${f(samples[name])}`);
+      }
     }
     const out = {};
     for (const name of ['tether', 'phoenix']) {
@@ -74,7 +90,7 @@ const fmt = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed
 const chromium = (() => { try { return execFileSync('/usr/bin/chromium', ['--version']).toString().trim(); } catch { return 'chromium'; } })();
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${chromium}, ${new Date().toISOString().slice(0, 10)}`;
 const table = [
-  `Machine: ${machine}. ${RUNS} runs per figure (list: each run the mean of 20 calls); median (min–max). Ratio = phoenix.js ÷ tether (above 1: tether faster).`,
+  `Machine: ${machine}. ${RUNS} timed runs per figure after ${WARM} untimed ones per client (list: each run the mean of 20 calls); median (min–max). Ratio = phoenix.js ÷ tether (above 1: tether faster).`,
   '',
   '| figure | tether | phoenix.js | ratio |',
   '|---|---|---|---|',
