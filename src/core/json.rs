@@ -322,6 +322,17 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
+    /// Reads the string ahead (after any whitespace), borrowed from the text when it has no
+    /// escapes; `None`, with nothing but the whitespace read, when the value ahead is not one.
+    pub fn string_ahead(&mut self) -> Result<Option<Cow<'a, str>>, Error> {
+        self.ws();
+        if self.peek() == Some(b'"') {
+            self.string().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
     /// Reads one value (after any whitespace) and builds it.
     pub fn value(&mut self) -> Result<Value, Error> {
         self.ws();

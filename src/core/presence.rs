@@ -60,6 +60,11 @@ impl Meta {
 
     fn key(&self) -> RefKey<'_> {
         match &self.phx_ref {
+            OwnedRef::Span { at, end } => RefKey::Str(
+                self.raw
+                    .get(*at as usize..*end as usize)
+                    .unwrap_or_default(),
+            ),
             OwnedRef::Str(s) => RefKey::Str(s),
             OwnedRef::Num(n) => RefKey::Num(*n),
             OwnedRef::Bool(b) => RefKey::Bool(*b),
@@ -134,8 +139,14 @@ impl Presence {
 }
 
 /// A `phx_ref` as read from a meta.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 enum OwnedRef {
+    /// A string written without escapes: the meta's text at `at..end` (no allocation of its
+    /// own, and none when the meta is cloned).
+    Span {
+        at: u32,
+        end: u32,
+    },
     Str(Box<str>),
     Num(f64),
     Bool(bool),
@@ -260,29 +271,65 @@ fn read_meta(r: &mut json::Reader<'_>) -> Result<Meta, json::Error> {
     if let Ok(phx_ref) = probe_ref(r) {
         let raw = r.text_between(start, r.pos()).trim_start();
         return Ok(Meta {
+            phx_ref: phx_ref.within(raw),
             raw: raw.into(),
-            phx_ref,
         });
     }
     // Not JSON, or a ref Rust cannot hold (a lone surrogate escape, or nested past the limit):
     // checked as a whole, then probed on its own; a ref that still cannot be read is missing.
     r.rewind(start);
     let raw = r.raw()?;
-    let phx_ref = probe_ref(&mut json::Reader::new(raw)).unwrap_or(OwnedRef::Missing);
+    let phx_ref =
+        probe_ref(&mut json::Reader::new(raw)).map_or(OwnedRef::Missing, |p| p.within(raw));
     Ok(Meta {
         raw: raw.into(),
         phx_ref,
     })
 }
 
+/// A `phx_ref` as read, a plain string still borrowed from the text.
+enum ReadRef<'a> {
+    Text(Cow<'a, str>),
+    Other(OwnedRef),
+}
+
+impl ReadRef<'_> {
+    /// The ref of the meta whose text is `raw` (the text it was read from): a plain string
+    /// becomes its place in `raw`.
+    fn within(self, raw: &str) -> OwnedRef {
+        match self {
+            ReadRef::Text(Cow::Borrowed(s)) => {
+                span_in(raw, s).unwrap_or_else(|| OwnedRef::Str(s.into()))
+            }
+            ReadRef::Text(Cow::Owned(s)) => OwnedRef::Str(s.into_boxed_str()),
+            ReadRef::Other(r) => r,
+        }
+    }
+}
+
+/// Where `part`, a slice of `whole`, lies in it.
+fn span_in(whole: &str, part: &str) -> Option<OwnedRef> {
+    let at = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+    let end = at
+        .checked_add(part.len())
+        .filter(|&end| end <= whole.len())?;
+    Some(OwnedRef::Span {
+        at: u32::try_from(at).ok()?,
+        end: u32::try_from(end).ok()?,
+    })
+}
+
 /// The `phx_ref` of the value at the reader (missing unless it is an object that has one).
-fn probe_ref(r: &mut json::Reader<'_>) -> Result<OwnedRef, json::Error> {
-    let mut phx_ref = OwnedRef::Missing;
+fn probe_ref<'a>(r: &mut json::Reader<'a>) -> Result<ReadRef<'a>, json::Error> {
+    let mut phx_ref = ReadRef::Other(OwnedRef::Missing);
     r.object(|key, r| {
         if key != "phx_ref" {
             return r.skip();
         }
-        phx_ref = owned_ref(r.value()?);
+        phx_ref = match r.string_ahead()? {
+            Some(s) => ReadRef::Text(s),
+            None => ReadRef::Other(owned_ref(r.value()?)),
+        };
         Ok(())
     })?;
     Ok(phx_ref)
@@ -333,13 +380,18 @@ fn read_presence_map(r: &mut json::Reader<'_>) -> Result<Option<(Entries, usize)
         return Ok(None);
     }
     let mut skipped = 0;
-    let mut out = Vec::with_capacity(entries.len());
-    for (key, p) in entries {
-        match p {
-            Some(p) => out.push((key.into_owned(), p)),
-            None => skipped += 1,
-        }
-    }
+    // Collected in place: the two element types have the same layout, so `entries`' buffer is
+    // reused rather than a second one allocated.
+    let out = entries
+        .into_iter()
+        .filter_map(|(key, p)| match p {
+            Some(p) => Some((key.into_owned(), p)),
+            None => {
+                skipped += 1;
+                None
+            }
+        })
+        .collect();
     Ok(Some((out, skipped)))
 }
 

@@ -254,16 +254,19 @@ impl Client {
             return None;
         }
         self.tick(now);
-        Some(self.message_targets(topic, join_ref))
+        Some(self.message_targets(topic, join_ref).into_iter().collect())
     }
 
     /// The channels a message for `topic` carrying `join_ref` is delivered to, in order: the
     /// one statement of the rule, for the core's own routing and for `route_parsed`.
-    fn message_targets(&self, topic: &str, join_ref: Option<&str>) -> Vec<ChannelId> {
-        self.routable_channels()
-            .filter(|(_, t, current)| *t == topic && accepts(*current, join_ref))
-            .map(|(id, ..)| id)
-            .collect()
+    fn message_targets(&self, topic: &str, join_ref: Option<&str>) -> Targets {
+        let mut targets = Targets::default();
+        for (id, t, current) in self.routable_channels() {
+            if t == topic && accepts(current, join_ref) {
+                targets.push(id);
+            }
+        }
+        targets
     }
 
     /// The longest frame, in UTF-16 code units, that may take the fast path: one that cannot
@@ -837,5 +840,36 @@ impl Client {
             code: Some(code.to_string()),
             ..Default::default()
         });
+    }
+}
+
+/// The channels a frame goes to, in order: almost always one, held without allocating.
+#[derive(Default)]
+struct Targets {
+    first: Option<ChannelId>,
+    more: Vec<ChannelId>,
+}
+
+impl Targets {
+    fn push(&mut self, id: ChannelId) {
+        if self.first.is_none() {
+            self.first = Some(id);
+        } else {
+            self.more.push(id);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+}
+
+impl IntoIterator for Targets {
+    type Item = ChannelId;
+    type IntoIter =
+        ::core::iter::Chain<::core::option::IntoIter<ChannelId>, alloc::vec::IntoIter<ChannelId>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.first.into_iter().chain(self.more)
     }
 }

@@ -208,6 +208,37 @@ fn meta_update_keeps_the_key_and_its_position() {
 }
 
 #[test]
+fn refs_read_from_text_match_however_they_are_written() {
+    // A ref is compared by its value, as `===` after `JSON.parse`: written with an escape, after
+    // whitespace, or repeated in its meta (the last one counts). A `phx_ref` inside a field is
+    // not the meta's ref.
+    let mut s = PresenceState::default();
+    let text = r#"{"a":{"metas":[ {"x":{"phx_ref":"r2"}, "phx_ref":"r\u0031"} , { "phx_ref" : "r2" },{"phx_ref":"r3","phx_ref":"r4"}]}}"#;
+    s.apply_state_text(text, None).expect("a presence_state");
+    let leave = |s: &mut PresenceState, refs: &str| {
+        let text = format!(r#"{{"joins":{{}},"leaves":{{"a":{{"metas":[{refs}]}}}}}}"#);
+        let (joins, leaves) = tether::core::presence::parse_diff_text(&text);
+        s.apply_diff(joins, leaves, None);
+    };
+    let refs = |s: &PresenceState| -> Vec<Value> {
+        listed(s)
+            .into_iter()
+            .flat_map(|(_, p)| p["metas"].as_array().cloned().unwrap_or_default())
+            .map(|m| m["phx_ref"].clone())
+            .collect()
+    };
+    assert_eq!(refs(&s), vec![json!("r1"), json!("r2"), json!("r4")]);
+    // Neither the inner ref nor the overwritten one names a meta.
+    leave(&mut s, r#"{"phx_ref":"r3"}"#);
+    assert_eq!(refs(&s), vec![json!("r1"), json!("r2"), json!("r4")]);
+    leave(&mut s, r#"{"phx_ref":"r1"}"#);
+    assert_eq!(refs(&s), vec![json!("r2"), json!("r4")]);
+    leave(&mut s, r#"{"phx_ref":"\u0072\u0034"}, {"phx_ref" :"r2"}"#);
+    assert_eq!(refs(&s), Vec::<Value>::new());
+    assert_eq!(keys(&s), Vec::<String>::new());
+}
+
+#[test]
 fn leave_removes_metas_by_ref_and_drops_an_empty_key() {
     let mut s = PresenceState::default();
     state(
