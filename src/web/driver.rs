@@ -265,10 +265,7 @@ pub fn pump(shared: &Shared) {
 fn collect(d: &mut Driver, event: Event, work: &mut Vec<Dispatch>) {
     match event {
         Event::State(state) => {
-            let arg = state_to_js(state);
-            for (_, f) in &d.listeners.state {
-                work.push(Dispatch::Call(f.clone(), arg.clone()));
-            }
+            call_each(work, &d.listeners.state, &state_to_js(state));
         }
         // An error or telemetry object is made only when someone listens: a JS `Error` records
         // its stack, which costs more than the frame that caused it (a server sending stale
@@ -277,19 +274,14 @@ fn collect(d: &mut Driver, event: Event, work: &mut Vec<Dispatch>) {
             if d.listeners.error.is_empty() => {}
         Event::Telemetry(_) if d.listeners.telemetry.is_empty() => {}
         Event::Error { code, message } => {
-            let arg = tether_error(code, &message);
-            for (_, f) in &d.listeners.error {
-                work.push(Dispatch::Call(f.clone(), arg.clone()));
-            }
+            call_each(work, &d.listeners.error, &tether_error(code, &message));
         }
         Event::HeartbeatTimeout => {
             let arg = tether_error(
                 "heartbeat_timeout",
                 "no heartbeat reply in time; reconnecting",
             );
-            for (_, f) in &d.listeners.error {
-                work.push(Dispatch::Call(f.clone(), arg.clone()));
-            }
+            call_each(work, &d.listeners.error, &arg);
         }
         Event::SendDropped {
             channel,
@@ -313,16 +305,12 @@ fn collect(d: &mut Driver, event: Event, work: &mut Vec<Dispatch>) {
                 ]
                 .concat(),
             );
-            for (_, f) in &d.listeners.error {
-                work.push(Dispatch::Call(f.clone(), arg.clone()));
-            }
+            call_each(work, &d.listeners.error, &arg);
         }
         Event::ChannelState { .. } => {}
         Event::Telemetry(t) => {
             let arg = crate::api::convert::telemetry_to_js(&t);
-            for (_, f) in &d.listeners.telemetry {
-                work.push(Dispatch::Call(f.clone(), arg.clone()));
-            }
+            call_each(work, &d.listeners.telemetry, &arg);
         }
         Event::Joined {
             channel,
@@ -332,11 +320,7 @@ fn collect(d: &mut Driver, event: Event, work: &mut Vec<Dispatch>) {
             let arg = js_sys::Object::new();
             let _ = js_sys::Reflect::set(&arg, &"rejoin".into(), &JsValue::from_bool(rejoin));
             let _ = js_sys::Reflect::set(&arg, &"response".into(), &json_to_js(&response));
-            for (_, c, f) in &d.listeners.joins {
-                if *c == channel {
-                    work.push(Dispatch::Call(f.clone(), arg.clone().into()));
-                }
-            }
+            call_each_on(work, &d.listeners.joins, channel, &arg);
         }
         Event::Message {
             channel,
@@ -366,9 +350,7 @@ fn collect(d: &mut Driver, event: Event, work: &mut Vec<Dispatch>) {
                         "malformed_frame",
                         &["the payload of '", &event, "' is not valid JSON"].concat(),
                     );
-                    for (_, f) in &d.listeners.error {
-                        work.push(Dispatch::Call(f.clone(), err.clone()));
-                    }
+                    call_each(work, &d.listeners.error, &err);
                 }
             }
         }
@@ -390,12 +372,9 @@ fn collect(d: &mut Driver, event: Event, work: &mut Vec<Dispatch>) {
             channel,
             notification,
         } => {
-            let mut arg: Option<JsValue> = None;
-            for (_, c, f) in &d.listeners.notifications {
-                if *c == channel {
-                    let a = arg.get_or_insert_with(|| json_to_js(&notification)).clone();
-                    work.push(Dispatch::Call(f.clone(), a));
-                }
+            let list = &d.listeners.notifications;
+            if list.iter().any(|(_, c, _)| *c == channel) {
+                call_each_on(work, list, channel, &json_to_js(&notification));
             }
         }
         Event::NotificationsChanged { channel } => {
@@ -413,6 +392,27 @@ fn collect(d: &mut Driver, event: Event, work: &mut Vec<Dispatch>) {
                 }
                 other => work.push(Dispatch::Reject(r.reject, reply_error(r.what, &other))),
             }
+        }
+    }
+}
+
+/// Queues a call of each listener in `list` with `arg`.
+fn call_each(work: &mut Vec<Dispatch>, list: &[(u32, Function)], arg: &JsValue) {
+    for (_, f) in list {
+        work.push(Dispatch::Call(f.clone(), arg.clone()));
+    }
+}
+
+/// Queues a call of each listener in `list` registered on `channel` with `arg`.
+fn call_each_on(
+    work: &mut Vec<Dispatch>,
+    list: &[(u32, ChannelId, Function)],
+    channel: ChannelId,
+    arg: &JsValue,
+) {
+    for (_, c, f) in list {
+        if *c == channel {
+            work.push(Dispatch::Call(f.clone(), arg.clone()));
         }
     }
 }
