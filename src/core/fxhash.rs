@@ -30,9 +30,12 @@ impl Hasher for FxHasher {
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {
-            let mut buf = [0u8; 8];
-            buf[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(buf));
+            // Byte by byte: a `copy_from_slice` of the remainder is a call to a copy routine.
+            let word = rest
+                .iter()
+                .rev()
+                .fold(0u64, |w, &byte| (w << 8) | u64::from(byte));
+            self.add(word);
         }
     }
 

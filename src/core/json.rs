@@ -609,9 +609,9 @@ fn plain_run(b: &[u8], mut i: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
-    while let Some(chunk) = b.get(i..i + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
+    // `first_chunk` gives the eight bytes as an array: one 64-bit load (a `copy_from_slice`
+    // into a local array stays a call to core's copy at opt-level "z").
+    while let Some(&word) = b.get(i..).and_then(<[u8]>::first_chunk::<8>) {
         let w = u64::from_le_bytes(word);
         let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
         if zero_byte(w ^ (ONES * u64::from(b'"')))
