@@ -1,5 +1,6 @@
 //! The sans-IO client: the socket's lifecycle, heartbeats, the timer table and the public calls.
-//! Inbound frames and channel transitions live in `routing.rs`.
+//! Inbound frames are routed in `routing.rs`; channel calls and transitions live in
+//! `channel_lifecycle.rs`.
 
 use crate::prelude::*;
 

@@ -12,6 +12,7 @@ pub mod backoff;
 pub mod binary;
 mod binary_routing;
 pub mod channel;
+mod channel_lifecycle;
 pub mod client;
 pub mod codec;
 pub mod config;
