@@ -138,14 +138,7 @@ impl Client {
         let push = self.make_push_id();
         match join_ref {
             Some(join_ref) if was_member && self.is_open() && self.dialect.acknowledged() => {
-                let reference = self.make_ref();
-                self.out.push_back(super::event::Output::Send(encode(
-                    Some(&join_ref),
-                    Some(&reference),
-                    &topic,
-                    "phx_leave",
-                    &empty_object(),
-                )));
+                let reference = self.send_leave(&join_ref, &topic);
                 self.inflight.insert(reference, InFlight::Leave { channel });
                 self.requests.insert(push, Request::Leave { channel });
                 self.timers.set(
@@ -357,14 +350,7 @@ impl Client {
             self.inflight.remove(&old);
             if open {
                 let topic = ch.topic.clone();
-                let reference = self.make_ref();
-                self.out.push_back(super::event::Output::Send(encode(
-                    Some(&old),
-                    Some(&reference),
-                    &topic,
-                    "phx_leave",
-                    &empty_object(),
-                )));
+                self.send_leave(&old, &topic);
             }
         }
         self.set_channel_state(channel, ChannelState::Errored);
@@ -502,6 +488,19 @@ impl Client {
                 ChannelState::Closed => {}
             }
         }
+    }
+
+    /// Sends `phx_leave` for the channel joined as `join_ref`; returns the leave's ref.
+    fn send_leave(&mut self, join_ref: &str, topic: &str) -> String {
+        let reference = self.make_ref();
+        self.out.push_back(super::event::Output::Send(encode(
+            Some(join_ref),
+            Some(&reference),
+            topic,
+            "phx_leave",
+            &empty_object(),
+        )));
+        reference
     }
 
     /// A push's reply (or timeout) as telemetry.
