@@ -20,6 +20,7 @@ pub mod dialect;
 pub mod event;
 mod fxhash;
 pub mod json;
+mod json_float;
 mod json_scan;
 pub mod notification;
 mod notification_reads;
