@@ -4,8 +4,8 @@
 //! control characters in strings, nothing after the value. [`parse`] builds values nested under
 //! 128 levels; integers become `u64`/`i64` when they fit and `f64` otherwise (see
 //! `json_float.rs`); a number too large for `f64` is an error; a string must be valid UTF-16 (no
-//! lone surrogate escapes). [`check`] reads any depth on a stack of its own, requires only that escapes are
-//! well formed and numbers match the grammar, as `JSON.parse` does.
+//! lone surrogate escapes). [`check`] reads any depth on a stack of its own, requires only that
+//! escapes are well formed and numbers match the grammar, as `JSON.parse` does.
 //!
 //! Why not serde_json's own reader: every error it can report is formatted through serde's
 //! `Unexpected`, which links Rust's whole float formatting into the wasm. This reader's errors

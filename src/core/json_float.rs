@@ -1,5 +1,5 @@
-//! A JSON number's text as `f64`, without Rust's float parser (core's exact one would add 15 KB
-//! to the wasm): the reader in `json.rs` calls it for a number that is not an integer.
+//! A JSON number's text as `f64`, without Rust's float parser: the reader in `json.rs` calls it
+//! for a number that is not an integer.
 
 /// A number's value as `f64` (the text matches the grammar): its first 19 significant digits
 /// as an integer, times or divided by a power of ten. Exact when the digits fit in 53 bits and
