@@ -61,7 +61,8 @@ const isRef = (v) => v === null || typeof v === 'string';
 // Keep in step with `Client::core_reads_event`.
 const coreReads = (e) =>
   e.startsWith('phx_') || e === 'presence_state' || e === 'presence_diff' || e.startsWith('notification:');
-// A topic or event with a lone surrogate is malformed; the core reports it.
+// A topic or event with a lone surrogate is malformed; the core reports it. Checked only for
+// a frame that reached no listener: anything a route matched equals a string the core holds.
 const wellFormed = String.prototype.isWellFormed
   ? (s) => s.isWellFormed()
   : (s) => !/[\uD800-\uDFFF]/.test(s);
@@ -145,9 +146,10 @@ export function inbound(routes, slowText, slowBinary, maxUnits, reserve, slowUtf
         const payload = frame[4];
         if (isRef(joinRef) && isRef(frame[1]) && typeof topic === 'string' && typeof event === 'string' &&
             payload !== null && typeof payload === 'object' && !Array.isArray(payload) &&
-            !coreReads(event) && wellFormed(topic) && wellFormed(event)) {
-          deliver(routes.get(topic), joinRef, event, payload);
-          return;
+            !coreReads(event)) {
+          // A topic or event that matched a route is well-formed (it equals one the core
+          // holds), so only a frame that reached no listener is checked, for the core to report.
+          if (deliver(routes.get(topic), joinRef, event, payload) || (wellFormed(topic) && wellFormed(event))) return;
         }
       }
     }
@@ -157,12 +159,15 @@ export function inbound(routes, slowText, slowBinary, maxUnits, reserve, slowUtf
 
 // Rebuilding `routes` replaces its arrays and maps, never edits them: a listener that
 // subscribes or unsubscribes during delivery changes the next frame's delivery, not this one's.
+// Returns whether some channel had listeners for the event.
 function deliver(channels, joinRef, event, payload) {
-  if (channels === undefined) return;
+  if (channels === undefined) return false;
+  let found = false;
   for (const ch of channels) {
     if (joinRef !== null && joinRef !== ch.joinRef) continue;
     const listeners = ch.handlers.get(event);
     if (listeners === undefined) continue;
+    found = true;
     for (const listener of listeners) {
       try {
         listener(payload);
@@ -171,6 +176,7 @@ function deliver(channels, joinRef, event, payload) {
       }
     }
   }
+  return found;
 }
 
 export function listen(ws, receive) {

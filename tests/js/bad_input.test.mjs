@@ -219,6 +219,8 @@ test('every bad input yields its error event and the client keeps working', { ti
     ['deep nesting in a broadcast payload',
       `[null,null,"${ROOM}","deep",${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}]`, null],
     ['lone surrogate', `[null,null,"${ROOM}\\ud800","good",{}]`, 'malformed_frame'],
+    // The topic is a joined channel's: the inbound path finds it, then no listener for the event.
+    ['lone surrogate in the event', `[null,null,"${ROOM}","good\\ud800",{}]`, 'malformed_frame'],
     ['invalid UTF-8 in a binary topic', binary(2, [Buffer.from([0xff, 0xfe, 0x41]), 'bin'], [1, 2, 3]), 'malformed_frame'],
     ['invalid UTF-8 in a binary reply status', binary(1, [jr, '5', ROOM, Buffer.from([0xc0, 0x80])], []), 'malformed_frame'],
     ['truncated binary frame', binary(2, [ROOM, 'bin'], []).subarray(0, 5), 'malformed_frame'],
