@@ -70,27 +70,46 @@ const wellFormed = String.prototype.isWellFormed
 // reports the exceptions of the callbacks it calls the same way.
 export const report = typeof reportError === 'function' ? reportError : (e) => setTimeout(() => { throw e; });
 
+// A string-keyed table for the inbound path. With few keys a lookup compares strings: a topic or
+// event fresh from JSON.parse has no hash yet, and computing it costs more than a few compares.
+// With many keys, a Map.
+const SCAN = 8;
+function newTable() {
+  return { keys: [], values: [], map: new Map() };
+}
+function tableGet(t, key) {
+  const keys = t.keys;
+  if (keys.length > SCAN) return t.map.get(key);
+  for (let i = 0; i < keys.length; i++) if (keys[i] === key) return t.values[i];
+  return undefined;
+}
+function tableAdd(t, key, value) {
+  t.keys.push(key);
+  t.values.push(value);
+  t.map.set(key, value);
+}
+
 /** topic → [{ joinRef, handlers: event → [listener] }], in the core's delivery order. */
 export function newRoutes() {
-  return new Map();
+  return { table: newTable() };
 }
 
 export function clearRoutes(routes) {
-  routes.clear();
+  routes.table = newTable();
 }
 
-/** Adds a channel to `routes`; returns its (empty) event → listeners map. */
+/** Adds a channel to `routes`; returns its (empty) event → listeners table. */
 export function addRoute(routes, topic, joinRef) {
-  const handlers = new Map();
-  const list = routes.get(topic);
-  if (list === undefined) routes.set(topic, [{ joinRef, handlers }]);
+  const handlers = newTable();
+  const list = tableGet(routes.table, topic);
+  if (list === undefined) tableAdd(routes.table, topic, [{ joinRef, handlers }]);
   else list.push({ joinRef, handlers });
   return handlers;
 }
 
 export function addHandler(handlers, event, listener) {
-  const list = handlers.get(event);
-  if (list === undefined) handlers.set(event, [listener]);
+  const list = tableGet(handlers, event);
+  if (list === undefined) tableAdd(handlers, event, [listener]);
   else list.push(listener);
 }
 
@@ -149,7 +168,7 @@ export function inbound(routes, slowText, slowBinary, maxUnits, reserve, slowUtf
             !coreReads(event)) {
           // A topic or event that matched a route is well-formed (it equals one the core
           // holds), so only a frame that reached no listener is checked, for the core to report.
-          if (deliver(routes.get(topic), joinRef, event, payload) || (wellFormed(topic) && wellFormed(event))) return;
+          if (deliver(tableGet(routes.table, topic), joinRef, event, payload) || (wellFormed(topic) && wellFormed(event))) return;
         }
       }
     }
@@ -163,12 +182,14 @@ export function inbound(routes, slowText, slowBinary, maxUnits, reserve, slowUtf
 function deliver(channels, joinRef, event, payload) {
   if (channels === undefined) return false;
   let found = false;
-  for (const ch of channels) {
+  for (let i = 0; i < channels.length; i++) {
+    const ch = channels[i];
     if (joinRef !== null && joinRef !== ch.joinRef) continue;
-    const listeners = ch.handlers.get(event);
+    const listeners = tableGet(ch.handlers, event);
     if (listeners === undefined) continue;
     found = true;
-    for (const listener of listeners) {
+    for (let j = 0; j < listeners.length; j++) {
+      const listener = listeners[j];
       try {
         listener(payload);
       } catch (e) {

@@ -4,7 +4,7 @@
 // first (a 10k-key `presence_state` would otherwise be parsed twice).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { addHandler, addRoute, inbound, newRoutes } from '../../src/web/glue.js';
+import { addHandler, addRoute, clearRoutes, inbound, newRoutes } from '../../src/web/glue.js';
 
 const TOPIC = 'room:lobby';
 
@@ -105,4 +105,57 @@ test('malformed, mis-shaped and unrouted frames go to the core, which reports th
   receive('[null,null,"room:other","new_msg",{"n":1}]');
   receive(`["0",null,"${TOPIC}","new_msg",{"n":2}]`);
   assert.deepEqual(delivered, []);
+});
+
+test('routes find every channel and event, with few of them (compared) and many (hashed)', () => {
+  for (const count of [3, 20]) {
+    const routes = newRoutes();
+    const got = [];
+    const events = Array.from({ length: count }, (_, e) => `ev_${e}`);
+    for (let t = 0; t < count; t++) {
+      // Topic 0 has a second channel (another join ref): a frame without one reaches both.
+      for (const joinRef of t === 0 ? ['1', '2'] : ['1']) {
+        const handlers = addRoute(routes, `room:${t}`, joinRef);
+        for (const event of events) addHandler(handlers, event, (p) => got.push(`${joinRef}/${p.t}/${event}`));
+      }
+    }
+    const { receive, core } = receiverOver(routes);
+    const expected = [];
+    for (let t = 0; t < count; t++) {
+      for (const event of events) {
+        receive(`[null,null,"room:${t}","${event}",{"t":${t}}]`);
+        expected.push(`1/${t}/${event}`);
+        if (t === 0) expected.push(`2/${t}/${event}`);
+      }
+    }
+    receive(`["2",null,"room:0","ev_0",{"t":0}]`);
+    expected.push('2/0/ev_0');
+    receive(`[null,null,"room:${count}","ev_0",{"t":-1}]`);
+    receive(`[null,null,"room:1","ev_${count}",{"t":-1}]`);
+    assert.deepEqual(got, expected, `${count} topics and events`);
+    // A topic or event with a lone surrogate matches nothing and goes to the core.
+    receive('[null,null,"room:1\\ud800","ev_0",{}]');
+    receive('[null,null,"room:1","ev_0\\ud800",{}]');
+    assert.equal(core.length, 2, `${count}: the malformed frames reach the core`);
+    assert.equal(got.length, expected.length);
+  }
+});
+
+test('a rebuild during delivery changes the next frame\'s delivery, not this one\'s', () => {
+  const routes = newRoutes();
+  const got = [];
+  const build = (tag) => {
+    clearRoutes(routes);
+    const handlers = addRoute(routes, TOPIC, '1');
+    addHandler(handlers, 'new_msg', () => {
+      got.push(`${tag}a`);
+      if (tag === 'old') build('new');
+    });
+    addHandler(handlers, 'new_msg', () => got.push(`${tag}b`));
+  };
+  build('old');
+  const { receive } = receiverOver(routes);
+  receive(`[null,null,"${TOPIC}","new_msg",{}]`);
+  receive(`[null,null,"${TOPIC}","new_msg",{}]`);
+  assert.deepEqual(got, ['olda', 'oldb', 'newa', 'newb']);
 });
