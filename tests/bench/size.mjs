@@ -3,35 +3,23 @@
 // and prints a Markdown table; with --write, replaces the size section of BENCHMARKS.md.
 // Usage: node tests/bench/size.mjs [--write]   (after pkg-template/build)
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeSection } from './benchmarks_md.mjs';
+import { shippedFiles } from './shipped.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..');
 const write = process.argv.includes('--write');
 const TARGET = 35 * 1024;
 
-const pkg = join(repo, 'target', 'pkg-web');
-if (!existsSync(join(pkg, 'tether_bg.wasm'))) throw new Error('target/pkg-web missing: run pkg-template/build');
-const snippets = [];
-const walk = (d) => {
-  for (const e of readdirSync(d)) {
-    const p = join(d, e);
-    if (statSync(p).isDirectory()) walk(p);
-    else if (p.endsWith('.js')) snippets.push(p);
-  }
-};
-if (existsSync(join(pkg, 'snippets'))) walk(join(pkg, 'snippets'));
-snippets.sort();
+const { wasm, glue, snippets } = shippedFiles(repo);
 
 /** gzip -9 size of the files concatenated (the build's own measure). */
 const gz = (files) => execFileSync('sh', ['-c', 'cat "$@" | gzip -9c | wc -c', 'sh', ...files]).toString().trim() * 1;
 const raw = (files) => files.reduce((n, f) => n + statSync(f).size, 0);
 
-const wasm = [join(pkg, 'tether_bg.wasm')];
-const glue = [join(pkg, 'tether.js'), ...snippets];
 const phoenix = [join(repo, 'tests', 'node_modules', 'phoenix', 'priv', 'static', 'phoenix.min.js')];
 const phoenixVersion = JSON.parse(readFileSync(join(repo, 'tests', 'node_modules', 'phoenix', 'package.json'), 'utf8')).version;
 const total = gz(wasm) + gz(glue);
@@ -42,7 +30,7 @@ const table = [
   '| file | raw | gzip -9 |',
   '|---|---|---|',
   `| tether_bg.wasm | ${kb(raw(wasm))} | ${kb(gz(wasm))} |`,
-  `| JS glue, minified (tether.js + ${snippets.length} snippet${snippets.length === 1 ? "" : "s"}) | ${kb(raw(glue))} | ${kb(gz(glue))} |`,
+  `| JS glue, minified (tether.js + ${snippets} snippet${snippets === 1 ? "" : "s"}) | ${kb(raw(glue))} | ${kb(gz(glue))} |`,
   `| **tether, wasm + glue** | ${kb(raw(wasm) + raw(glue))} | **${kb(total)}** (target ≤ 35 KB: ${total <= TARGET ? 'met' : `${(total / TARGET).toFixed(1)}× over`}) |`,
   `| phoenix.js ${phoenixVersion} (phoenix.min.js), for scale | ${kb(raw(phoenix))} | ${kb(gz(phoenix))} |`,
 ].join('\n');

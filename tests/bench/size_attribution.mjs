@@ -9,12 +9,13 @@
 //   --quick   the baseline and one group only (what ./tests/run does, so the tool cannot rot)
 //   --write   replaces the attribution section of BENCHMARKS.md
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { writeSection } from './benchmarks_md.mjs';
+import { shippedFiles } from './shipped.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..');
@@ -115,18 +116,7 @@ function stub(lines, prefixes) {
   return { text: out.join('\n'), count };
 }
 
-/** gzip -9 of the shipped JS glue (tether.js and its snippets, as tests/bench/size.mjs). */
+/** gzip -9 of the shipped JS glue, concatenated (as tests/bench/size.mjs measures it). */
 function glueGzip() {
-  const pkg = join(repo, 'target', 'pkg-web');
-  if (!existsSync(join(pkg, 'tether.js'))) throw new Error('target/pkg-web missing: run pkg-template/build');
-  const files = [join(pkg, 'tether.js')];
-  const walk = (d) => {
-    for (const e of readdirSync(d).sort()) {
-      const p = join(d, e);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (p.endsWith('.js')) files.push(p);
-    }
-  };
-  if (existsSync(join(pkg, 'snippets'))) walk(join(pkg, 'snippets'));
-  return gz(Buffer.concat(files.map((f) => readFileSync(f))));
+  return gz(Buffer.concat(shippedFiles(repo).glue.map((f) => readFileSync(f))));
 }
