@@ -7,7 +7,8 @@
 //                         // ways, new ones are accepted and then ignored too
 //   proxy.blackhole(false)// the link comes back: the blackholed connections are reset (as the
 //                         // far end would answer a stale segment), new ones are forwarded again
-//   proxy.setDelay(ms)    // each chunk is forwarded `ms` later (order kept), both ways
+//   proxy.setDelay(ms)    // each chunk is forwarded `ms` later, both ways; chunks always leave
+//                         // in the order they came, across delay changes too
 //   proxy.stats()         // {accepted, open, cut, blackholed, refused, bytesUp, bytesDown}
 //   await proxy.close()
 //
@@ -39,42 +40,66 @@ export async function startTcpProxy({ targetPort, port = 0 }) {
   const pairs = new Set();
   const counters = { accepted: 0, cut: 0, blackholed: 0, refused: 0, bytesUp: 0, bytesDown: 0 };
 
-  /** Forward `from` → `to`, honouring the blackhole and the delay; `count` tallies bytes. */
+  /**
+   * Forward `from` → `to`, honouring the blackhole and the delay; `count` tallies bytes.
+   *
+   * Delayed chunks wait in one queue per direction, drained by one timer, so they leave in the
+   * order they came: separate timers per chunk can fire out of order (a late timer, or two of
+   * different durations due in the same millisecond), and a chunk may not go straight through
+   * while an earlier one still waits. TCP never reorders; a proxy that did would hand the
+   * client frames in an order no server sent.
+   */
   function forward(pair, from, to, count) {
-    let lastDue = 0; // keeps chunks in order when the delay changes
+    const lane = { queue: [], timer: null, lastDue: 0 };
+    pair.lanes.push(lane);
+    const drain = () => {
+      lane.timer = null;
+      while (lane.queue.length > 0 && lane.queue[0].due <= Date.now()) {
+        const { chunk } = lane.queue.shift();
+        if (!pair.blackholed && !to.destroyed) to.write(chunk);
+      }
+      if (lane.queue.length > 0) {
+        lane.timer = setTimeout(drain, Math.max(0, lane.queue[0].due - Date.now()));
+      }
+    };
     from.on('data', (chunk) => {
       if (pair.blackholed) return;
       counters[count] += chunk.length;
-      if (delayMs <= 0 && lastDue <= Date.now()) {
+      if (delayMs <= 0 && lane.queue.length === 0) {
         if (!to.destroyed && !to.write(chunk)) {
           from.pause();
           to.once('drain', () => from.resume());
         }
         return;
       }
-      const due = Math.max(Date.now() + delayMs, lastDue);
-      lastDue = due;
-      const timer = setTimeout(() => {
-        pair.timers.delete(timer);
-        if (!pair.blackholed && !to.destroyed) to.write(chunk);
-      }, due - Date.now());
-      pair.timers.add(timer);
+      const due = Math.max(Date.now() + delayMs, lane.lastDue);
+      lane.lastDue = due;
+      lane.queue.push({ due, chunk });
+      if (lane.timer === null) lane.timer = setTimeout(drain, Math.max(0, due - Date.now()));
     });
+  }
+
+  /** Drops every chunk still waiting in `pair`'s lanes. */
+  function dropDelayed(pair) {
+    for (const lane of pair.lanes) {
+      if (lane.timer !== null) clearTimeout(lane.timer);
+      lane.timer = null;
+      lane.queue.length = 0;
+    }
   }
 
   function closePair(pair, how) {
     if (pair.closed) return;
     pair.closed = true;
     pairs.delete(pair);
-    for (const t of pair.timers) clearTimeout(t);
-    pair.timers.clear();
+    dropDelayed(pair);
     how(pair.client);
     if (pair.upstream) how(pair.upstream);
   }
 
   const server = net.createServer({ pauseOnConnect: false }, (client) => {
     counters.accepted += 1;
-    const pair = { client, upstream: null, blackholed, timers: new Set(), closed: false };
+    const pair = { client, upstream: null, blackholed, lanes: [], closed: false };
     pairs.add(pair);
     client.on('error', () => {});
     client.on('close', () => closePair(pair, (s) => s.destroy()));
@@ -124,8 +149,7 @@ export async function startTcpProxy({ targetPort, port = 0 }) {
           if (!pair.blackholed) {
             pair.blackholed = true;
             counters.blackholed += 1;
-            for (const t of pair.timers) clearTimeout(t);
-            pair.timers.clear();
+            dropDelayed(pair);
           }
         }
       } else if (!on && blackholed) {
