@@ -119,19 +119,33 @@ fn broadcast(tabs: &mut [Tab], event: &str, payload: &Value) {
 }
 
 /// The server handles the next frame from tab `t`; its reply goes to that tab, its broadcasts
-/// to every subscribed tab, each in its connection's order.
-fn serve(server: &mut Server, tabs: &mut [Tab], t: usize) -> Option<String> {
+/// to every subscribed tab, each in its connection's order. As the demo server does, a join's
+/// reply (after a `phx_close` of the join it replaces) and a heartbeat's are written to the
+/// socket at once, ahead of frames still queued for it: they land anywhere among the frames
+/// on their way (`rng` picks where).
+fn serve(server: &mut Server, tabs: &mut [Tab], t: usize, rng: &mut SplitMix64) -> Option<String> {
     let frame = tabs[t].up.pop_front()?;
     server.now = tabs[t].h.now;
     let event = frame[3].as_str().unwrap_or_default();
     let reply = |tabs: &mut [Tab], response: Value| {
         tabs[t].down.push_back(phx_reply(&frame, "ok", response));
     };
+    let mut written_at_once = |tabs: &mut [Tab], frames: Vec<Value>| {
+        let down = &mut tabs[t].down;
+        let at = down.len() - (rng.next_u64() % (down.len() as u64 + 1)) as usize;
+        for (i, f) in frames.into_iter().enumerate() {
+            down.insert(at + i, f);
+        }
+    };
     match event {
-        "heartbeat" => reply(tabs, json!({})),
+        "heartbeat" => written_at_once(tabs, vec![phx_reply(&frame, "ok", json!({}))]),
         "phx_join" if frame[2] == TOPIC => {
-            tabs[t].subscribed = Some(frame[0].clone());
-            reply(tabs, json!({}));
+            let mut out = Vec::new();
+            if let Some(old) = tabs[t].subscribed.replace(frame[0].clone()) {
+                out.push(json!([old, null, TOPIC, "phx_close", {}]));
+            }
+            out.push(phx_reply(&frame, "ok", json!({})));
+            written_at_once(tabs, out);
         }
         "phx_leave" if frame[2] == TOPIC => {
             reply(tabs, json!({}));
@@ -282,7 +296,7 @@ impl Sim {
         match self.below(100) {
             0..=19 => self.create(),
             20..=44 => {
-                if let Some(frame) = serve(&mut self.server, &mut self.tabs, t) {
+                if let Some(frame) = serve(&mut self.server, &mut self.tabs, t, &mut self.rng) {
                     self.note(t, &["server handles ", &frame].concat());
                 }
             }
@@ -357,7 +371,7 @@ impl Sim {
                     self.tabs[t].h.open();
                 }
                 self.tabs[t].take_sent();
-                if let Some(frame) = serve(&mut self.server, &mut self.tabs, t) {
+                if let Some(frame) = serve(&mut self.server, &mut self.tabs, t, &mut self.rng) {
                     self.note(t, &["server handles ", &frame].concat());
                     moved = true;
                 } else if let Some(frame) = self.tabs[t].down.pop_front() {
