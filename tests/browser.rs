@@ -487,3 +487,61 @@ async fn open_socket_in(room: &str, name: &str) -> (Socket, Channel) {
     JsFuture::from(ch.join()).await.unwrap();
     (s, ch)
 }
+
+/// `socket.channel(topic, () => params)`: the function is called at every join and rejoin, as
+/// phoenix.js does, so a rejoin carries what the app knows by then; one that throws fails that
+/// attempt (the `join()` promise rejects, `onError` gets `invalid_params`).
+#[wasm_bindgen_test]
+async fn params_function_is_called_at_every_join_and_a_throw_fails_the_join() {
+    let room = "room:params-function";
+    let s = socket(&[]);
+    let errors = Recorder::new();
+    let _e = s.on_error(errors.function()).unwrap();
+    s.connect().unwrap();
+    let calls = Rc::new(RefCell::new(0));
+    let counted = calls.clone();
+    let params = Closure::<dyn FnMut() -> JsValue>::new(move || {
+        *counted.borrow_mut() += 1;
+        obj(&[("name", format!("call {}", counted.borrow()).into())])
+    });
+    let ch = s
+        .channel(room.into(), Some(params.as_ref().clone()))
+        .unwrap();
+    let p = ch.presence_view(None).unwrap();
+    JsFuture::from(ch.join())
+        .await
+        .expect("the join with the function's params");
+    wait_for(3_000, "own presence under the first params", || {
+        keys(&listed(&p)) == vec!["call 1"]
+    })
+    .await;
+    // A new connection rejoins with what the function returns now.
+    s.disconnect().unwrap();
+    s.connect().unwrap();
+    wait_for(5_000, "own presence under the rejoin's params", || {
+        keys(&listed(&p)) == vec!["call 2"]
+    })
+    .await;
+    assert_eq!(*calls.borrow(), 2);
+    assert_eq!(errors.len(), 0);
+
+    let throwing = Closure::<dyn FnMut() -> Result<JsValue, JsValue>>::new(|| {
+        Err(js_sys::Error::new("no token yet").into())
+    });
+    let bad = s
+        .channel(room.into(), Some(throwing.as_ref().clone()))
+        .unwrap();
+    let err = JsFuture::from(bad.join())
+        .await
+        .expect_err("a throwing params function fails the join");
+    let message = get(&err, "message").as_string().unwrap_or_default();
+    assert!(message.contains("no token yet"), "{message}");
+    wait_for(1_000, "the error event", || errors.len() == 1).await;
+    let seen = errors.seen.borrow()[0].clone();
+    assert_eq!(
+        get(&seen, "code").as_string().as_deref(),
+        Some("invalid_params")
+    );
+    JsFuture::from(bad.leave()).await.unwrap();
+    s.disconnect().unwrap();
+}

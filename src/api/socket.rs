@@ -160,15 +160,28 @@ impl Socket {
         Ok(unsubscribe_fn(&self.shared, id))
     }
 
-    /// A channel for `topic`, joined with `params` when `join()` is called.
+    /// A channel for `topic`, joined with `params` when `join()` is called. `params` may be a
+    /// function returning them: it is called at every join and rejoin (as phoenix.js does), so
+    /// a rejoin can carry what the app knows by then (a fresh token, the last id it saw).
     pub fn channel(
         &self,
         topic: String,
-        #[wasm_bindgen(unchecked_param_type = "JsonObject")] params: Option<JsValue>,
+        #[wasm_bindgen(unchecked_param_type = "JsonObject | (() => JsonObject)")] params: Option<
+            JsValue,
+        >,
     ) -> Result<Channel, JsValue> {
-        let params = js_to_json_object(&params.unwrap_or_default())?;
+        let params = params.unwrap_or_default();
+        let params_fn = params.dyn_ref::<Function>().cloned();
+        let params = match params_fn {
+            Some(_) => crate::core::codec::empty_object(),
+            None => js_to_json_object(&params)?,
+        };
         let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
         let id = d.core.channel(&topic, params);
+        if let Some(f) = params_fn {
+            d.core.ask_params_on_join(id);
+            d.channel_params.insert(id.0, f);
+        }
         drop(d);
         Ok(Channel::new(self.shared.clone(), id, topic))
     }

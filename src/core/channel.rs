@@ -11,6 +11,11 @@ use super::event::{ChannelState, PushId};
 pub struct Channel {
     pub topic: String,
     pub params: Value,
+    /// The owner gives the params for each join (an app's function, called at every join and
+    /// rejoin): a join is sent once they come ([`super::Client::supply_join_params`]).
+    pub params_from_owner: bool,
+    /// The join waiting for its params, by request.
+    pub params_request: Option<u64>,
     pub state: ChannelState,
     /// The ref of the current join attempt; messages carrying another join_ref are stale.
     pub join_ref: Option<String>,
@@ -29,6 +34,8 @@ impl Channel {
         Channel {
             topic,
             params,
+            params_from_owner: false,
+            params_request: None,
             state: ChannelState::Closed,
             join_ref: None,
             joined_once: false,

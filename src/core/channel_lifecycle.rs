@@ -29,6 +29,56 @@ impl Client {
         id
     }
 
+    /// From now on the channel's owner gives its params for each join: when one is due, the
+    /// client asks with [`Event::JoinParamsWanted`] and sends the join once
+    /// [`Client::supply_join_params`] answers (phoenix.js calls a params function at every join).
+    pub fn ask_params_on_join(&mut self, channel: ChannelId) {
+        if let Some(ch) = self.channels.get_mut(&channel.0) {
+            ch.params_from_owner = true;
+        }
+    }
+
+    /// The params asked for by `request`: `Ok` with a JSON object sends the join with them;
+    /// anything else fails this join attempt as a refused join would (an `invalid_params` error
+    /// event, the `join()` request rejected, a rejoin later). An answer to an older request, or
+    /// one that comes when the join is no longer due (the socket closed, `leave()` was called),
+    /// is ignored.
+    pub fn supply_join_params(
+        &mut self,
+        now: u64,
+        channel: ChannelId,
+        request: u64,
+        params: Result<Value, String>,
+    ) {
+        self.tick(now);
+        let open = self.is_open();
+        let Some(ch) = self.channels.get_mut(&channel.0) else {
+            return;
+        };
+        if ch.params_request != Some(request) || ch.state != ChannelState::Joining {
+            return;
+        }
+        ch.params_request = None;
+        let reason = match params {
+            Ok(params) if params.is_object() => {
+                ch.params = params;
+                if open {
+                    self.send_join_frame(now, channel);
+                }
+                return;
+            }
+            Ok(_) => "the params function must return a plain object".to_string(),
+            Err(message) => ["the params function threw: ", &message].concat(),
+        };
+        self.timers.cancel(TimerKey::JoinAttempt(channel.0));
+        let response = super::json::object([("reason", Value::from(reason.as_str()))]);
+        self.emit(Event::Error {
+            code: "invalid_params",
+            message: reason,
+        });
+        self.join_failed(now, channel, "error".into(), response);
+    }
+
     /// Forgets a channel entirely (after its owner is gone). Waiting sends are dropped.
     pub fn remove_channel(&mut self, channel: ChannelId) {
         self.clear_channel_work(channel, DropReason::Left);
@@ -187,6 +237,32 @@ impl Client {
             self.implicit_join(now, channel);
             return;
         }
+        let Some(ch) = self.channels.get_mut(&channel.0) else {
+            return;
+        };
+        if ch.params_from_owner {
+            // Asked for first; a join whose params never come times out as a lost one would.
+            self.next_params_request += 1;
+            let request = self.next_params_request;
+            ch.params_request = Some(request);
+            if let Some(old) = ch.join_ref.take() {
+                self.inflight.remove(&old);
+                self.routes_version += 1;
+            }
+            self.timers.cancel(TimerKey::Rejoin(channel.0));
+            self.timers.set(
+                TimerKey::JoinAttempt(channel.0),
+                now.saturating_add(self.cfg.timeout_ms),
+            );
+            self.set_channel_state(channel, ChannelState::Joining);
+            self.emit(Event::JoinParamsWanted { channel, request });
+            return;
+        }
+        self.send_join_frame(now, channel);
+    }
+
+    /// Sends `phx_join` with the channel's params.
+    fn send_join_frame(&mut self, now: u64, channel: ChannelId) {
         let reference = self.make_ref();
         let Some(ch) = self.channels.get_mut(&channel.0) else {
             return;
@@ -300,18 +376,25 @@ impl Client {
             self.rearm_buffer_timer();
             self.store_joined(now, channel);
         } else {
-            self.set_channel_state(channel, ChannelState::Errored);
-            if let Some(push) = request {
-                self.finish_request(
-                    push,
-                    PushOutcome::Error {
-                        status: reply.status,
-                        response: reply.response,
-                    },
-                );
+            if let Some(ch) = self.channels.get_mut(&channel.0) {
+                ch.join_request = request;
             }
-            self.schedule_rejoin(now, channel);
+            self.join_failed(now, channel, reply.status, reply.response);
         }
+    }
+
+    /// A join attempt failed: errored, the `join()` request (if pending) ends with the error,
+    /// and a rejoin is scheduled.
+    fn join_failed(&mut self, now: u64, channel: ChannelId, status: String, response: Value) {
+        let request = self
+            .channels
+            .get_mut(&channel.0)
+            .and_then(|c| c.join_request.take());
+        self.set_channel_state(channel, ChannelState::Errored);
+        if let Some(push) = request {
+            self.finish_request(push, PushOutcome::Error { status, response });
+        }
+        self.schedule_rejoin(now, channel);
     }
 
     fn finish_request(&mut self, push: PushId, outcome: PushOutcome) {

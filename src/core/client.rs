@@ -74,6 +74,8 @@ pub struct Client {
     pub(super) next_ref: u64,
     pub(super) next_push: u64,
     pub(super) next_channel: u32,
+    /// The last request for a join's params ([`Event::JoinParamsWanted`]).
+    pub(super) next_params_request: u64,
     /// Bumped whenever a channel appears, goes, changes state or join ref (see `routes_version`).
     pub(super) routes_version: u64,
     pub(super) heartbeat_ref: Option<String>,
@@ -115,6 +117,7 @@ impl Client {
             next_ref: 0,
             next_push: 0,
             next_channel: 0,
+            next_params_request: 0,
             routes_version: 0,
             heartbeat_ref: None,
             timers: TimerTable::default(),

@@ -148,6 +148,12 @@ pub enum Event {
         event: String,
         payload: super::codec::JsonText,
     },
+    /// A join of a channel whose params its owner gives is due: answer with
+    /// [`super::Client::supply_join_params`] and this `request`.
+    JoinParamsWanted {
+        channel: ChannelId,
+        request: u64,
+    },
     /// A request (push, join, leave) ended.
     Reply {
         push: PushId,

@@ -66,6 +66,8 @@ pub struct Driver {
     pub presence_lists: SmallMap<u32, (JsValue, JsValue)>,
     /// Presence lists kept up to date per change (rooms without array-index keys).
     pub presence_mirrors: SmallMap<u32, PresenceMirror>,
+    /// Channels whose params an app's function gives at each join, by channel.
+    pub channel_params: SmallMap<u32, Function>,
     /// The JS mirror of the message routing the socket's inbound path delivers with.
     routes: Routes,
     ws: Option<WsConn>,
@@ -85,6 +87,8 @@ enum Dispatch {
     PresenceChanged(ChannelId),
     Reject(Function, JsValue),
     Connect(u64),
+    /// Call a channel's params function and hand its answer to the core (request id).
+    JoinParams(ChannelId, u64, Function),
 }
 
 impl Driver {
@@ -100,6 +104,7 @@ impl Driver {
             stores: StoreViews::default(),
             presence_lists: SmallMap::new(),
             presence_mirrors: SmallMap::new(),
+            channel_params: SmallMap::new(),
             routes: Routes::default(),
             ws: None,
             generation: 0,
@@ -254,6 +259,9 @@ pub fn pump(shared: &Shared) {
                     reported(f.call0(&JsValue::UNDEFINED));
                 }
                 Dispatch::Connect(generation) => open_socket(shared, generation),
+                Dispatch::JoinParams(channel, request, f) => {
+                    supply_join_params(shared, channel, request, &f)
+                }
                 Dispatch::StoreChanged(channel) => notify_store(shared, channel),
                 Dispatch::PresenceChanged(channel) => notify_presence(shared, channel),
             }
@@ -308,6 +316,14 @@ fn collect(d: &mut Driver, event: Event, work: &mut Vec<Dispatch>) {
             call_each(work, &d.listeners.error, &arg);
         }
         Event::ChannelState { .. } => {}
+        Event::JoinParamsWanted { channel, request } => match d.channel_params.get(&channel.0) {
+            Some(f) => work.push(Dispatch::JoinParams(channel, request, f.clone())),
+            None => {
+                let now = d.now();
+                d.core
+                    .supply_join_params(now, channel, request, Err("it is gone".into()));
+            }
+        },
         Event::Telemetry(t) => {
             let arg = crate::api::convert::telemetry_to_js(&t);
             call_each(work, &d.listeners.telemetry, &arg);
@@ -393,6 +409,25 @@ fn collect(d: &mut Driver, event: Event, work: &mut Vec<Dispatch>) {
                 other => work.push(Dispatch::Reject(r.reject, reply_error(r.what, &other))),
             }
         }
+    }
+}
+
+/// Calls a channel's params function (outside the borrow) and gives the core its answer: the
+/// join is sent with it, or the attempt fails when it threw or did not return a plain object.
+fn supply_join_params(shared: &Shared, channel: ChannelId, request: u64, f: &Function) {
+    let answer = match f.call0(&JsValue::UNDEFINED) {
+        Ok(v) => match crate::api::convert::js_to_json(&v) {
+            Ok(params) => Ok(params),
+            Err(_) => Err("it returned a value that is not JSON".to_string()),
+        },
+        Err(e) => Err(js_sys::Reflect::get(&e, &"message".into())
+            .ok()
+            .and_then(|m| m.as_string())
+            .unwrap_or_else(|| "an exception".into())),
+    };
+    if let Ok(mut d) = shared.try_borrow_mut() {
+        let now = d.now();
+        d.core.supply_join_params(now, channel, request, answer);
     }
 }
 

@@ -22,6 +22,7 @@ mod drift;
 mod fuzz;
 mod harness;
 mod heartbeat;
+mod join_params;
 mod json_reader;
 mod notifications;
 mod notifications_sim;

@@ -76,6 +76,11 @@ export async function main(): Promise<void> {
 
   // Channel.
   const room: Channel = socket.channel("room:lobby", { name: "ada", tabs: 1, tags: ["a"], extra: null });
+  let lastSeen = 0;
+  // Params from a function: called at every join and rejoin.
+  const resumed: Channel = socket.channel("room:feed", () => ({ since: lastSeen, name: "ada" }));
+  lastSeen = 1;
+  render(resumed.topic);
   const topic: string = room.topic;
   const chState: ChannelStateName = room.state;
   const joinRef: string | undefined = room.joinRef;
