@@ -122,7 +122,7 @@ impl Channel {
         &self,
         event: String,
         #[wasm_bindgen(unchecked_param_type = "JsonObject")] payload: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "PushOptions")] options: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "PushOptions")] options: Option<JsValue>,
     ) -> Promise {
         let payload = match js_to_json_object(&payload) {
             Ok(p) => p,
@@ -168,7 +168,7 @@ impl Channel {
     #[wasm_bindgen(unchecked_return_type = "Presence")]
     pub fn presence(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "PresenceOptions")] options: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "PresenceOptions")] options: Option<JsValue>,
     ) -> Result<JsValue, JsValue> {
         Ok(super::presence::bound(self.presence_view(options)?))
     }

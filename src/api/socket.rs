@@ -32,7 +32,7 @@ impl Socket {
     #[wasm_bindgen(constructor)]
     pub fn new(
         url: String,
-        #[wasm_bindgen(unchecked_param_type = "SocketOptions")] options: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "SocketOptions")] options: Option<JsValue>,
     ) -> Result<Socket, JsValue> {
         let opts = socket_options(&options.unwrap_or_default())?;
         let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64
@@ -116,7 +116,9 @@ impl Socket {
     pub fn notifications(
         &self,
         #[wasm_bindgen(js_name = userId)] user_id: String,
-        #[wasm_bindgen(unchecked_param_type = "NotificationStoreOptions")] options: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "NotificationStoreOptions")] options: Option<
+            JsValue,
+        >,
     ) -> Result<JsValue, JsValue> {
         let (cap, persist) = super::options::store_options(&options.unwrap_or_default())?;
         let storage_key = persist.then(|| ["tether:notifications:", &user_id].concat());
@@ -166,9 +168,8 @@ impl Socket {
     pub fn channel(
         &self,
         topic: String,
-        #[wasm_bindgen(unchecked_param_type = "JsonObject | (() => JsonObject)")] params: Option<
-            JsValue,
-        >,
+        #[wasm_bindgen(unchecked_optional_param_type = "JsonObject | (() => JsonObject)")]
+        params: Option<JsValue>,
     ) -> Result<Channel, JsValue> {
         let params = params.unwrap_or_default();
         let params_fn = params.dyn_ref::<Function>().cloned();

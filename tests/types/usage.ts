@@ -81,6 +81,16 @@ export async function main(): Promise<void> {
   const resumed: Channel = socket.channel("room:feed", () => ({ since: lastSeen, name: "ada" }));
   lastSeen = 1;
   render(resumed.topic);
+  // @ts-expect-error a params function returns an object
+  socket.channel("room:feed", () => 5);
+
+  // Optional arguments may be left out, as with phoenix.js.
+  const bare = new Socket("/socket");
+  const plain: Channel = bare.channel("room:plain");
+  const plainPresence: Presence = plain.presence();
+  const pong: Promise<JsonObject> = plain.push("ping", {});
+  const plainStore: NotificationStore = bare.notifications("user-1");
+  render(plainPresence, pong, plainStore);
   const topic: string = room.topic;
   const chState: ChannelStateName = room.state;
   const joinRef: string | undefined = room.joinRef;
