@@ -545,3 +545,49 @@ async fn params_function_is_called_at_every_join_and_a_throw_fails_the_join() {
     JsFuture::from(bad.leave()).await.unwrap();
     s.disconnect().unwrap();
 }
+
+/// `channel.onState`: every change of a channel's state, with its name (phoenix.js's `onError`
+/// and `onClose` in one): a join, a lost connection and the rejoin, a leave; a refused join.
+#[wasm_bindgen_test]
+async fn channel_on_state_reports_every_change() {
+    let s = socket(&[]);
+    s.connect().unwrap();
+    let ch = s
+        .channel(
+            "room:channel-states".into(),
+            Some(obj(&[("name", "ada".into())])),
+        )
+        .unwrap();
+    let states = Recorder::new();
+    let off = ch.on_state(states.function()).unwrap();
+    let names = |r: &Recorder| -> Vec<String> {
+        r.seen
+            .borrow()
+            .iter()
+            .filter_map(JsValue::as_string)
+            .collect()
+    };
+    JsFuture::from(ch.join()).await.unwrap();
+    assert_eq!(names(&states), vec!["joining", "joined"]);
+    s.disconnect().unwrap();
+    assert_eq!(names(&states), vec!["joining", "joined", "errored"]);
+    s.connect().unwrap();
+    wait_for(5_000, "the rejoin", || names(&states).len() == 5).await;
+    assert_eq!(
+        names(&states),
+        vec!["joining", "joined", "errored", "joining", "joined"]
+    );
+    JsFuture::from(ch.leave()).await.unwrap();
+    assert_eq!(names(&states)[5..], ["leaving", "closed"]);
+
+    // A refused join errors (and would rejoin later); after unsubscribing nothing more arrives.
+    let refused = s.channel("nowhere:at-all".into(), None).unwrap();
+    let refusals = Recorder::new();
+    let _r = refused.on_state(refusals.function()).unwrap();
+    let _ = JsFuture::from(refused.join()).await;
+    assert_eq!(names(&refusals), vec!["joining", "errored"]);
+    off.call0(&JsValue::UNDEFINED).unwrap();
+    JsFuture::from(ch.join()).await.unwrap();
+    assert_eq!(names(&states).len(), 7);
+    s.disconnect().unwrap();
+}

@@ -173,6 +173,23 @@ impl Channel {
         Ok(super::presence::bound(self.presence_view(options)?))
     }
 
+    /// Calls `callback(state)` with the channel's new state at every change: "joining",
+    /// "joined", "errored" (a refused or timed-out join, a server error, a lost connection; it
+    /// rejoins by itself), "leaving", "closed" (left, or closed by the server; not rejoined).
+    /// Returns the unsubscribe function.
+    #[wasm_bindgen(js_name = onState, unchecked_return_type = "() => void")]
+    pub fn on_state(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(state: ChannelStateName) => void")]
+        callback: Function,
+    ) -> Result<Function, JsValue> {
+        let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
+        let id = d.listeners.next_id();
+        d.listeners.channel_states.push((id, self.id, callback));
+        drop(d);
+        Ok(unsubscribe_fn(&self.shared, id))
+    }
+
     /// Calls `callback({rejoin, response})` after every successful join, so an app can pull what
     /// it missed while away; returns the unsubscribe function.
     #[wasm_bindgen(js_name = onJoin, unchecked_return_type = "() => void")]

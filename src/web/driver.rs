@@ -315,7 +315,12 @@ fn collect(d: &mut Driver, event: Event, work: &mut Vec<Dispatch>) {
             );
             call_each(work, &d.listeners.error, &arg);
         }
-        Event::ChannelState { .. } => {}
+        Event::ChannelState { channel, state } => {
+            let list = &d.listeners.channel_states;
+            if list.iter().any(|(_, c, _)| *c == channel) {
+                call_each_on(work, list, channel, &JsValue::from_str(state.name()));
+            }
+        }
         Event::JoinParamsWanted { channel, request } => match d.channel_params.get(&channel.0) {
             Some(f) => work.push(Dispatch::JoinParams(channel, request, f.clone())),
             None => {

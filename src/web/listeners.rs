@@ -16,6 +16,7 @@ pub struct Listeners {
     /// Only through `add_message` / `remove…`, which keep `version`.
     messages: Vec<(u32, ChannelId, String, Function)>,
     pub joins: Vec<(u32, ChannelId, Function)>,
+    pub channel_states: Vec<(u32, ChannelId, Function)>,
     pub presence_join: Vec<(u32, ChannelId, Function)>,
     pub presence_leave: Vec<(u32, ChannelId, Function)>,
     pub presence_sync: Vec<(u32, ChannelId, Function)>,
@@ -54,6 +55,7 @@ impl Listeners {
         self.error.retain(|(i, _)| *i != id);
         self.messages.retain(|(i, ..)| *i != id);
         self.joins.retain(|(i, ..)| *i != id);
+        self.channel_states.retain(|(i, ..)| *i != id);
         self.presence_join.retain(|(i, ..)| *i != id);
         self.presence_leave.retain(|(i, ..)| *i != id);
         self.presence_sync.retain(|(i, ..)| *i != id);
@@ -68,6 +70,7 @@ impl Listeners {
         self.version += 1;
         self.messages.retain(|(_, c, ..)| *c != channel);
         self.joins.retain(|(_, c, _)| *c != channel);
+        self.channel_states.retain(|(_, c, _)| *c != channel);
         self.presence_join.retain(|(_, c, _)| *c != channel);
         self.presence_leave.retain(|(_, c, _)| *c != channel);
         self.presence_sync.retain(|(_, c, _)| *c != channel);

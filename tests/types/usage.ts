@@ -91,6 +91,10 @@ export async function main(): Promise<void> {
   const pong: Promise<JsonObject> = plain.push("ping", {});
   const plainStore: NotificationStore = bare.notifications("user-1");
   render(plainPresence, pong, plainStore);
+  const offChannelState: () => void = room.onState((state: ChannelStateName) => render(state));
+  // @ts-expect-error the state is a ChannelStateName, not a number
+  room.onState((state: number) => render(state));
+  offChannelState();
   const topic: string = room.topic;
   const chState: ChannelStateName = room.state;
   const joinRef: string | undefined = room.joinRef;
