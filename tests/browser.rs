@@ -591,3 +591,38 @@ async fn channel_on_state_reports_every_change() {
     assert_eq!(names(&states).len(), 7);
     s.disconnect().unwrap();
 }
+
+/// `push(event, ArrayBuffer | Uint8Array)` goes as a Phoenix binary frame (as phoenix.js sends
+/// an ArrayBuffer; the same server check is made with phoenix.js in phoenix_interop.test.mjs);
+/// the server's binary reply resolves it as `{byteLength, base64}`.
+#[wasm_bindgen_test]
+async fn binary_pushes_go_as_binary_frames_and_binary_replies_resolve_them() {
+    let (s, ch) = open_socket_in("room:bytes-browser", "ada").await;
+    let bytes: Vec<u8> = (0..300u32).map(|i| (i * 7 % 256) as u8).collect();
+    let array = js_sys::Uint8Array::from(bytes.as_slice());
+    let reply = JsFuture::from(ch.push("binary_echo".into(), array.clone().into(), None))
+        .await
+        .expect("the echo");
+    assert_eq!(get(&reply, "byteLength").as_f64(), Some(300.0));
+    let decoded = js_sys::Reflect::get(&js_sys::global(), &"atob".into())
+        .unwrap()
+        .unchecked_into::<Function>()
+        .call1(&JsValue::UNDEFINED, &get(&reply, "base64"))
+        .unwrap()
+        .as_string()
+        .unwrap();
+    let round_trip: Vec<u8> = decoded.chars().map(|c| c as u32 as u8).collect();
+    assert_eq!(round_trip, bytes);
+
+    // An ArrayBuffer is sent the same way.
+    let reply = JsFuture::from(ch.push("binary_echo".into(), array.buffer().into(), None))
+        .await
+        .expect("the echo of an ArrayBuffer");
+    assert_eq!(get(&reply, "byteLength").as_f64(), Some(300.0));
+    // Another event is refused by the server with a text reply.
+    let err = JsFuture::from(ch.push("upload".into(), array.into(), None))
+        .await
+        .expect_err("refused");
+    assert_eq!(get(&err, "code").as_string().as_deref(), Some("error"));
+    s.disconnect().unwrap();
+}

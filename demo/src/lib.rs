@@ -4,6 +4,7 @@ pub mod log;
 
 pub mod args;
 pub mod auth;
+pub mod binary_frame;
 pub mod channels;
 pub mod clock;
 pub mod cluster_presence;

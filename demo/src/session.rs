@@ -2,6 +2,7 @@
 //! Broadcasts travel through the hub to each member's outbox instead.
 
 use crate::auth::Identity;
+use crate::binary_frame::BinaryPush;
 use crate::channels::{self, notifications, room, Channel, Reply, ReplyTo};
 use crate::frame::Frame;
 use crate::hub::{ConnId, Hub, Member, Outbox};
@@ -11,6 +12,14 @@ use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
 pub const PHOENIX_TOPIC: &str = "phoenix";
+
+/// What a binary push is answered with.
+pub enum BinaryAnswer {
+    /// A binary reply frame.
+    Binary(Vec<u8>),
+    /// A text frame (an error reply).
+    Text(Frame),
+}
 
 pub struct Session {
     conn: ConnId,
@@ -87,6 +96,30 @@ impl Session {
             Reply::Ok(response) => vec![reply_ok(&frame, join_ref, response)],
             Reply::Error(reason) => vec![reply_error(&frame, join_ref, reason)],
             Reply::None => Vec::new(),
+        }
+    }
+
+    /// Handle a push whose payload is bytes (a Phoenix channel's `handle_in(event, {:binary,
+    /// data}, socket)`). On a room, `binary_echo` is answered with a binary reply carrying the
+    /// same bytes; anything else gets an error reply (a text frame), as does a topic the
+    /// connection has not joined.
+    pub fn handle_binary(&self, push: &BinaryPush) -> BinaryAnswer {
+        let as_frame = Frame {
+            join_ref: push.join_ref.clone(),
+            ref_: push.ref_.clone(),
+            topic: push.topic.clone(),
+            event: push.event.clone(),
+            payload: Map::new(),
+        };
+        let Some(member) = self.hub.member(&push.topic, self.conn) else {
+            return BinaryAnswer::Text(unmatched(&as_frame));
+        };
+        let join_ref = member.join_ref.as_deref();
+        match channels::route(&push.topic) {
+            Some(Channel::Room) if push.event == "binary_echo" => {
+                BinaryAnswer::Binary(push.reply("ok", &push.payload))
+            }
+            _ => BinaryAnswer::Text(reply_error(&as_frame, join_ref, "unknown event")),
         }
     }
 

@@ -7,12 +7,13 @@
 //! idle timeout is pinged, then closed (`liveness`).
 
 use crate::auth::Identity;
+use crate::binary_frame::BinaryPush;
 use crate::frame::Frame;
 use crate::hub::{Hub, OUTBOX_CAPACITY};
 use crate::liveness::{self, Due, Liveness};
 use crate::log;
 use crate::security::{self, Limiter, PushRate};
-use crate::session::{self, Session};
+use crate::session::{self, BinaryAnswer, Session};
 use crate::store::Store;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use std::net::SocketAddr;
@@ -65,9 +66,9 @@ pub async fn run(
                             break "send failed";
                         }
                     }
-                    Incoming::Binary(len) => {
-                        if limit.allow(conn) {
-                            log!("conn {conn}: ignoring binary frame ({len} bytes)");
+                    Incoming::Binary(bytes) => {
+                        if !handle_binary(&session, &mut socket, &mut limit, &bytes).await {
+                            break "send failed";
                         }
                     }
                     Incoming::TooBig => {
@@ -149,6 +150,45 @@ async fn handle_text(
     true
 }
 
+/// Decode and handle one binary message (a push whose payload is bytes); false when the socket
+/// can no longer be written. Over the rate it is answered as a text push would be.
+async fn handle_binary(
+    session: &Session,
+    socket: &mut WebSocket,
+    limit: &mut Limiter,
+    bytes: &[u8],
+) -> bool {
+    let push = match BinaryPush::decode(bytes) {
+        Ok(push) => push,
+        Err(err) => {
+            if limit.allow(session.conn()) {
+                log!(
+                    "conn {}: ignoring malformed binary frame: {err} ({} bytes)",
+                    session.conn(),
+                    bytes.len()
+                );
+            }
+            return true;
+        }
+    };
+    let out = if limit.allow(session.conn()) {
+        match session.handle_binary(&push) {
+            BinaryAnswer::Binary(reply) => Message::Binary(reply.into()),
+            BinaryAnswer::Text(frame) => Message::Text(frame.encode().into()),
+        }
+    } else {
+        let reply = Frame::reply(
+            push.join_ref.as_deref(),
+            push.ref_.as_deref(),
+            &push.topic,
+            "error",
+            serde_json::json!({ "reason": security::RATE_LIMITED }),
+        );
+        Message::Text(reply.encode().into())
+    };
+    socket.send(out).await.is_ok()
+}
+
 /// Completes once shutdown has begun (or can no longer be signalled).
 async fn shutdown_requested(shutdown: &mut watch::Receiver<bool>) {
     // Map the watch guard (not Send) away before the caller awaits anything else.
@@ -162,8 +202,8 @@ async fn close_for_restart(socket: &mut WebSocket) {
 /// What one read from a client socket means for the socket's loop.
 pub(crate) enum Incoming {
     Text(Utf8Bytes),
-    /// A binary message of this many bytes (no endpoint takes binary frames).
-    Binary(usize),
+    /// A binary message (Phoenix binary pushes on `/socket`).
+    Binary(axum::body::Bytes),
     /// A message over the size limit: the socket is closed with 1009.
     TooBig,
     /// The socket is done, for this reason.
@@ -179,7 +219,7 @@ pub(crate) fn classify(read: Option<Result<Message, axum::Error>>) -> Incoming {
         Some(Err(_)) => Incoming::End("transport error"),
         Some(Ok(Message::Close(_))) => Incoming::End("closed by client"),
         Some(Ok(Message::Text(text))) => Incoming::Text(text),
-        Some(Ok(Message::Binary(bytes))) => Incoming::Binary(bytes.len()),
+        Some(Ok(Message::Binary(bytes))) => Incoming::Binary(bytes),
         Some(Ok(Message::Ping(_) | Message::Pong(_))) => Incoming::Control,
     }
 }

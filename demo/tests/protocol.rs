@@ -243,3 +243,75 @@ async fn dropped_connection_leaves_its_topics() {
     b.recv().await;
     server.stop().await;
 }
+
+/// A Phoenix V2 binary push: `[0][join_ref len][ref len][topic len][event len]` fields, bytes.
+fn binary_push(jr: &str, r: &str, topic: &str, event: &str, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![
+        0,
+        jr.len() as u8,
+        r.len() as u8,
+        topic.len() as u8,
+        event.len() as u8,
+    ];
+    for f in [jr, r, topic, event] {
+        out.extend_from_slice(f.as_bytes());
+    }
+    out.extend_from_slice(payload);
+    out
+}
+
+#[tokio::test]
+async fn a_binary_push_is_echoed_as_a_binary_reply_and_others_are_refused() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let server = TestServer::start().await;
+    let mut c = server.client().await;
+    c.join_room("room:bytes", "3", json!({"name": "ada"})).await;
+    let payload: Vec<u8> = (0..=255).rev().collect();
+    c.ws.send(Message::Binary(
+        binary_push("3", "4", "room:bytes", "binary_echo", &payload).into(),
+    ))
+    .await
+    .expect("send");
+    let reply = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match c.ws.next().await {
+                Some(Ok(Message::Binary(b))) => return b.to_vec(),
+                Some(Ok(Message::Text(_) | Message::Ping(_) | Message::Pong(_))) => continue,
+                other => panic!("expected a binary reply, got {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("a reply within 5 s");
+    let mut want = vec![1, 1, 1, 10, 2];
+    want.extend_from_slice(b"34room:bytesok");
+    want.extend_from_slice(&payload);
+    assert_eq!(reply, want);
+
+    // Another event, and a topic not joined: text error replies; a malformed frame: nothing.
+    c.ws.send(Message::Binary(
+        binary_push("3", "5", "room:bytes", "upload", &[1]).into(),
+    ))
+    .await
+    .expect("send");
+    assert_eq!(
+        c.recv().await,
+        error(Some("3"), "5", "room:bytes", "unknown event")
+    );
+    c.ws.send(Message::Binary(
+        binary_push("", "6", "room:other", "binary_echo", &[1]).into(),
+    ))
+    .await
+    .expect("send");
+    assert_eq!(
+        c.recv().await,
+        error(None, "6", "room:other", "unmatched topic")
+    );
+    c.ws.send(Message::Binary(vec![0, 9, 9].into()))
+        .await
+        .expect("send");
+    c.send(json!([null, "7", "phoenix", "heartbeat", {}])).await;
+    assert_eq!(c.recv().await, ok(None, "7", "phoenix", json!({})));
+    server.stop().await;
+}

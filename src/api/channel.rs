@@ -116,25 +116,37 @@ impl Channel {
     }
 
     /// Pushes an event. Resolves with the reply's response; rejects with code "error",
-    /// "timeout" or "dropped" (never sent: buffer full, expired, or channel left).
+    /// "timeout" or "dropped" (never sent: buffer full, expired, or channel left). An
+    /// `ArrayBuffer` or `Uint8Array` payload goes as a Phoenix binary frame, as phoenix.js sends
+    /// an `ArrayBuffer` (the server's channel gets `{:binary, data}`).
     #[wasm_bindgen(unchecked_return_type = "Promise<JsonObject>")]
     pub fn push(
         &self,
         event: String,
-        #[wasm_bindgen(unchecked_param_type = "JsonObject")] payload: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "JsonObject | ArrayBuffer | Uint8Array")]
+        payload: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "PushOptions")] options: Option<JsValue>,
     ) -> Promise {
-        let payload = match js_to_json_object(&payload) {
-            Ok(p) => p,
-            Err(e) => return Promise::reject(&e),
+        let bytes = if payload.is_instance_of::<js_sys::ArrayBuffer>() {
+            Some(js_sys::Uint8Array::new(&payload).to_vec())
+        } else {
+            payload.dyn_ref::<js_sys::Uint8Array>().map(|a| a.to_vec())
+        };
+        let json = match bytes {
+            Some(_) => None,
+            None => match js_to_json_object(&payload) {
+                Ok(p) => Some(p),
+                Err(e) => return Promise::reject(&e),
+            },
         };
         let timeout = match push_timeout(&options.unwrap_or_default()) {
             Ok(t) => t,
             Err(e) => return Promise::reject(&e),
         };
         let id = self.id;
-        self.request("push", move |core, now| {
-            core.push(now, id, &event, payload, timeout)
+        self.request("push", move |core, now| match (json, bytes) {
+            (Some(payload), _) => core.push(now, id, &event, payload, timeout),
+            (None, bytes) => core.push_binary(now, id, &event, bytes.unwrap_or_default(), timeout),
         })
     }
 

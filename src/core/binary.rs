@@ -39,6 +39,30 @@ pub struct BinaryFrame<'a> {
     pub payload: &'a [u8],
 }
 
+/// Encodes a push as phoenix.js does when its payload is an `ArrayBuffer`:
+/// `[0][join_ref len][ref len][topic len][event len]` join_ref, ref, topic, event, payload (the
+/// fields as UTF-8). `None` when a field is longer than its one-byte length allows (255 bytes).
+pub fn encode_push(
+    join_ref: Option<&str>,
+    reference: &str,
+    topic: &str,
+    event: &str,
+    payload: &[u8],
+) -> Option<Vec<u8>> {
+    let fields = [join_ref.unwrap_or_default(), reference, topic, event];
+    let mut out =
+        Vec::with_capacity(5 + fields.iter().map(|f| f.len()).sum::<usize>() + payload.len());
+    out.push(KIND_PUSH);
+    for f in fields {
+        out.push(u8::try_from(f.len()).ok()?);
+    }
+    for f in fields {
+        out.extend_from_slice(f.as_bytes());
+    }
+    out.extend_from_slice(payload);
+    Some(out)
+}
+
 /// Why an inbound binary frame was rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BinaryError {

@@ -10,7 +10,7 @@ use super::channel::Channel;
 use super::client::{CallError, Client, InFlight, Request};
 use super::codec::{empty_object, encode, Reply};
 use super::event::{ChannelId, ChannelState, DropReason, Event, PushId, PushOutcome, Telemetry};
-use super::send_buffer::Waiting;
+use super::send_buffer::{PushBody, Waiting};
 use super::timers::TimerKey;
 
 impl Client {
@@ -136,6 +136,30 @@ impl Client {
         channel: ChannelId,
         event: &str,
         payload: Value,
+        timeout_ms: Option<u64>,
+    ) -> Result<PushId, CallError> {
+        self.push_body(now, channel, event, PushBody::Json(payload), timeout_ms)
+    }
+
+    /// [`Client::push`] with bytes for a payload, sent as a Phoenix binary frame (as phoenix.js
+    /// sends an `ArrayBuffer`). Dialects other than Phoenix refuse it with an error reply.
+    pub fn push_binary(
+        &mut self,
+        now: u64,
+        channel: ChannelId,
+        event: &str,
+        payload: Vec<u8>,
+        timeout_ms: Option<u64>,
+    ) -> Result<PushId, CallError> {
+        self.push_body(now, channel, event, PushBody::Binary(payload), timeout_ms)
+    }
+
+    fn push_body(
+        &mut self,
+        now: u64,
+        channel: ChannelId,
+        event: &str,
+        payload: PushBody,
         timeout_ms: Option<u64>,
     ) -> Result<PushId, CallError> {
         self.tick(now);

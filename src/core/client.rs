@@ -20,7 +20,7 @@ use super::event::{
 use super::notification_routing::Stores;
 use super::presence_tracker::PresenceTracker;
 use super::rng::RandomSource;
-use super::send_buffer::{SendBuffer, Waiting};
+use super::send_buffer::{PushBody, SendBuffer, Waiting};
 use super::timers::{TimerKey, TimerTable};
 
 /// A call the client refused; nothing changed.
@@ -640,42 +640,60 @@ impl Client {
         push: PushId,
         channel: ChannelId,
         event: &str,
-        payload: &Value,
+        payload: &PushBody,
         timeout_ms: u64,
     ) {
         let Some(ch) = self.channels.get(&channel.0) else {
             return;
         };
-        let join_ref = ch.join_ref.clone();
+        let acknowledged = self.dialect.acknowledged();
+        let join_ref = if acknowledged {
+            ch.join_ref.clone()
+        } else {
+            None
+        };
         let topic = ch.topic.clone();
         let reference = self.make_ref();
-        if !self.dialect.acknowledged() {
-            // Fire-and-forget dialects: sent is done; a dialect that cannot send refuses.
-            let outcome = match self
+        let frame = match payload {
+            PushBody::Json(payload) => self
                 .dialect
-                .encode_push(None, &reference, &topic, event, payload)
-            {
-                Some(frame) => {
-                    self.out.push_back(Output::Send(frame));
-                    PushOutcome::Ok(empty_object())
-                }
-                None => PushOutcome::Error {
-                    status: "error".into(),
-                    response: super::json::object([(
-                        "reason",
-                        Value::from("this protocol cannot send"),
-                    )]),
-                },
+                .encode_push(join_ref.as_deref(), &reference, &topic, event, payload)
+                .map(Output::Send),
+            PushBody::Binary(bytes) if acknowledged => {
+                super::binary::encode_push(join_ref.as_deref(), &reference, &topic, event, bytes)
+                    .map(Output::SendBinary)
+            }
+            PushBody::Binary(_) => None,
+        };
+        let Some(frame) = frame else {
+            // A dialect that cannot send this, or a binary push whose topic or event does not
+            // fit the frame's one-byte lengths: refused, nothing sent.
+            let reason = if acknowledged {
+                "a binary push's topic and event must be at most 255 bytes each"
+            } else {
+                "this protocol cannot send"
             };
             self.requests.remove(&push);
-            self.emit(Event::Reply { push, outcome });
+            let response = super::json::object([("reason", Value::from(reason))]);
+            self.emit(Event::Reply {
+                push,
+                outcome: PushOutcome::Error {
+                    status: "error".into(),
+                    response,
+                },
+            });
+            return;
+        };
+        self.out.push_back(frame);
+        if !acknowledged {
+            // Fire-and-forget dialects: sent is done.
+            self.requests.remove(&push);
+            self.emit(Event::Reply {
+                push,
+                outcome: PushOutcome::Ok(empty_object()),
+            });
             return;
         }
-        let frame = self
-            .dialect
-            .encode_push(join_ref.as_deref(), &reference, &topic, event, payload)
-            .unwrap_or_default();
-        self.out.push_back(Output::Send(frame));
         self.inflight
             .insert(reference.clone(), InFlight::Push { channel, push });
         self.requests.insert(push, Request::Sent { reference });

@@ -183,6 +183,8 @@ pub enum Output {
     Connect,
     /// Send this text frame on the open WebSocket.
     Send(String),
+    /// Send this binary frame on the open WebSocket.
+    SendBinary(Vec<u8>),
     /// Close the current WebSocket and detach from it; the client already treats it as gone.
     Close {
         code: u16,

@@ -196,6 +196,7 @@ impl Client {
         };
         let push = self.make_push_id();
         let timeout_ms = self.cfg.timeout_ms;
+        let payload = super::send_buffer::PushBody::Json(payload);
         self.send_push(now, push, channel, "sync", &payload, timeout_ms);
         self.stores.pushes.insert(push, (channel, RequestTag::Sync));
         self.stores.pipelined.insert(channel.0, push);

@@ -9,12 +9,20 @@ use super::value::Value;
 
 use super::event::{ChannelId, PushId};
 
+/// What a push carries: a JSON object (a text frame), or bytes (a Phoenix binary frame, as
+/// phoenix.js sends an `ArrayBuffer` payload).
+#[derive(Debug, Clone, PartialEq)]
+pub enum PushBody {
+    Json(Value),
+    Binary(Vec<u8>),
+}
+
 #[derive(Debug, Clone)]
 pub struct Waiting {
     pub push: PushId,
     pub channel: ChannelId,
     pub event: String,
-    pub payload: Value,
+    pub payload: PushBody,
     pub timeout_ms: u64,
     pub expires_at: u64,
 }

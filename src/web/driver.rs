@@ -218,6 +218,11 @@ pub fn pump(shared: &Shared) {
                             let _ = ws.send(&text);
                         }
                     }
+                    Output::SendBinary(bytes) => {
+                        if let Some(ws) = d.ws.as_ref() {
+                            let _ = ws.send_bytes(&bytes);
+                        }
+                    }
                     Output::Close { code, reason } => {
                         d.generation += 1;
                         if let Some(ws) = d.ws.take() {

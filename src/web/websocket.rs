@@ -151,6 +151,10 @@ impl WsConn {
         self.ws.send_with_str(text)
     }
 
+    pub fn send_bytes(&self, bytes: &[u8]) -> Result<(), JsValue> {
+        self.ws.send_with_u8_array(bytes)
+    }
+
     /// Closes with a code the browser accepts (1000 or 3000–4999).
     pub fn close(self, code: u16, reason: &str) {
         let code = if code == 1000 || (3000..=4999).contains(&code) {

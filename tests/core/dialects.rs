@@ -37,6 +37,7 @@ impl Wire {
             match out {
                 Output::Connect => self.connects += 1,
                 Output::Send(t) => self.sent.push(t),
+                Output::SendBinary(b) => panic!("a dialect client sent a binary frame: {b:?}"),
                 Output::Close { reason, .. } => self.closes.push(reason),
                 Output::Event(e) => self.events.push(e),
             }
@@ -135,6 +136,14 @@ fn hub_publishes_and_receives_by_channel() {
         Some(PushOutcome::Ok(json!({}))),
         "a publish has no reply to wait for"
     );
+    // Bytes have no place on this wire: refused, nothing sent.
+    let bin = w
+        .client
+        .push_binary(w.now, a, "file", vec![1, 2], None)
+        .unwrap();
+    w.pump();
+    assert_eq!(w.sent.len(), 1);
+    assert!(matches!(w.reply(bin), Some(PushOutcome::Error { .. })));
     w.recv(r#"{"channel":"room:lobby","content":{"body":"yo"}}"#);
     w.recv(
         r#"{"channel":"room:lobby","content":{"event":"new_msg","payload":{"body":"bridged"}}}"#,

@@ -847,6 +847,8 @@ struct Machine {
     now: u64,
     channels: Vec<ChannelId>,
     sent: Vec<Value>,
+    /// Requests for a join's params, the last few (some answered, some stale).
+    asked: Vec<(ChannelId, u64)>,
     inputs: u64,
 }
 
@@ -863,6 +865,12 @@ impl Machine {
                     }
                 }
                 Output::Event(Event::Error { code, .. }) => assert!(!code.is_empty()),
+                Output::Event(Event::JoinParamsWanted { channel, request }) => {
+                    self.asked.push((channel, request));
+                    if self.asked.len() > 8 {
+                        self.asked.remove(0);
+                    }
+                }
                 _ => {}
             }
         }
@@ -879,7 +887,7 @@ impl Machine {
             _ => self.now + d.below(20_000),
         };
         let now = self.now;
-        match d.below(22) {
+        match d.below(23) {
             0 => self.c.connect(now),
             1 => self.c.disconnect(now),
             2 | 3 => self.c.handle_open(now),
@@ -910,6 +918,9 @@ impl Machine {
                 if d.chance(30) {
                     self.c.track_presence(ch, d.below(3) * 1_000);
                 }
+                if d.chance(30) {
+                    self.c.ask_params_on_join(ch);
+                }
                 self.channels.push(ch);
             }
             12 if !self.channels.is_empty() => {
@@ -917,9 +928,13 @@ impl Machine {
             }
             13 if !self.channels.is_empty() => {
                 let timeout = d.chance(50).then(|| d.below(20_000));
-                let _ = self
-                    .c
-                    .push(now, *d.pick(&self.channels), "msg", json!({}), timeout);
+                let ch = *d.pick(&self.channels);
+                if d.chance(30) {
+                    let bytes = d.bytes(16);
+                    let _ = self.c.push_binary(now, ch, "bytes", bytes, timeout);
+                } else {
+                    let _ = self.c.push(now, ch, "msg", json!({}), timeout);
+                }
             }
             14 if !self.channels.is_empty() => {
                 let _ = self.c.leave(now, *d.pick(&self.channels));
@@ -949,6 +964,17 @@ impl Machine {
             20 => {
                 let bytes = binary_input(d, "1");
                 self.c.handle_binary(now, &bytes);
+            }
+            21 if !self.asked.is_empty() => {
+                // A join's params: the current request or a stale one; an object, not one, or a
+                // failure.
+                let (ch, request) = *d.pick(&self.asked);
+                let params = match d.below(3) {
+                    0 => Ok(json!({"token": "t"})),
+                    1 => Ok(json!([1])),
+                    _ => Err("threw".to_string()),
+                };
+                self.c.supply_join_params(now, ch, request, params);
             }
             _ => {
                 let text = String::from_utf8_lossy(&d.bytes(32)).into_owned();
@@ -990,6 +1016,7 @@ fn fuzz_connection_state_machine() {
             now: 1_000_000,
             channels: Vec::new(),
             sent: Vec::new(),
+            asked: Vec::new(),
             inputs: 0,
         };
         for _ in 0..200 {

@@ -40,6 +40,8 @@ pub struct Harness {
     pub sent: Vec<Value>,
     /// When each frame of `sent` was sent.
     pub sent_at: Vec<u64>,
+    /// Every binary frame sent by the client.
+    pub sent_binary: Vec<Vec<u8>>,
     pub events: Vec<Event>,
     /// Times at which a Connect was output.
     pub connects: Vec<u64>,
@@ -91,6 +93,7 @@ impl Harness {
             now: 1_000_000,
             sent: Vec::new(),
             sent_at: Vec::new(),
+            sent_binary: Vec::new(),
             events: Vec::new(),
             connects: Vec::new(),
             closes: Vec::new(),
@@ -175,6 +178,14 @@ impl Harness {
                 }
                 self.sent.push(frame);
                 self.sent_at.push(self.now);
+            }
+            Output::SendBinary(bytes) => {
+                assert_eq!(
+                    self.sock,
+                    Sock::Open,
+                    "binary frame sent on a socket that is not open"
+                );
+                self.sent_binary.push(bytes);
             }
             Output::Event(e) => self.events.push(e),
         }

@@ -15,6 +15,7 @@ pub fn value_of(v: serde_json::Value) -> tether::core::Value {
     tether::core::json::parse(&v.to_string()).expect("serde_json writes JSON tether reads")
 }
 
+mod binary_push;
 mod channels;
 mod codec;
 mod dialects;

@@ -60,6 +60,23 @@ test('push echo gets an ok reply with its payload', TEST_OPTS, async (t) => {
   });
 });
 
+test('an ArrayBuffer push goes as a binary frame and binary_echo answers with the same bytes', TEST_OPTS, async (t) => {
+  // phoenix.js's own binary encoding is the reference tether's binary pushes are held to (the
+  // same server answers both; tests/browser.rs sends tether's).
+  const socket = await connect(t);
+  const channel = socket.channel('room:bytes', { name: 'ada' });
+  await reply(channel.join(), 'join');
+  const bytes = Uint8Array.from({ length: 300 }, (_, i) => (i * 7) % 256);
+  const echoed = await reply(channel.push('binary_echo', bytes.buffer), 'binary_echo');
+  assert.equal(echoed.status, 'ok');
+  assert.ok(echoed.response instanceof ArrayBuffer, 'a binary reply reaches phoenix.js as an ArrayBuffer');
+  assert.deepEqual(new Uint8Array(echoed.response), bytes);
+  assert.deepEqual(await reply(channel.push('upload', new ArrayBuffer(2)), 'upload'), {
+    status: 'error',
+    response: { reason: 'unknown event' },
+  });
+});
+
 test('new_msg is broadcast to a second client with the sender name', TEST_OPTS, async (t) => {
   const ada = await connect(t);
   const bob = await connect(t);

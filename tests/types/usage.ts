@@ -89,6 +89,12 @@ export async function main(): Promise<void> {
   const plain: Channel = bare.channel("room:plain");
   const plainPresence: Presence = plain.presence();
   const pong: Promise<JsonObject> = plain.push("ping", {});
+  // Bytes go as a Phoenix binary frame.
+  const sent: Promise<JsonObject> = plain.push("upload", new Uint8Array([1, 2, 3]));
+  const sentBuffer: Promise<JsonObject> = plain.push("upload", new ArrayBuffer(8), { timeoutMs: 5_000 });
+  // @ts-expect-error a payload is an object or bytes
+  plain.push("upload", "text");
+  render(sent, sentBuffer);
   const plainStore: NotificationStore = bare.notifications("user-1");
   render(plainPresence, pong, plainStore);
   const offChannelState: () => void = room.onState((state: ChannelStateName) => render(state));

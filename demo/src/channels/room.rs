@@ -1,5 +1,6 @@
 //! `room:*` topics: chat messages broadcast to every member, presence keyed by the joiner's
-//! name, plus test events.
+//! name, plus test events (`echo`, `noreply`, and `binary_echo` for binary pushes, answered in
+//! `Session::handle_binary`).
 
 use super::Reply;
 use crate::hub::{Hub, Member};

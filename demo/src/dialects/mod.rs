@@ -187,9 +187,9 @@ async fn run<C: Codec>(
                             }
                         }
                     }
-                    Incoming::Binary(len) => {
+                    Incoming::Binary(bytes) => {
                         if ctx.allow() {
-                            log!("conn {conn}: ignoring binary frame ({len} bytes)");
+                            log!("conn {conn}: ignoring binary frame ({} bytes)", bytes.len());
                         }
                     }
                     Incoming::TooBig => {
