@@ -626,3 +626,43 @@ async fn binary_pushes_go_as_binary_frames_and_binary_replies_resolve_them() {
     assert_eq!(get(&err, "code").as_string().as_deref(), Some("error"));
     s.disconnect().unwrap();
 }
+
+/// `pagehide` closes the live connection (so the page can enter the back-forward cache and the
+/// server sees it leave at once); `pageshow` connects again and the channel rejoins.
+#[wasm_bindgen_test]
+async fn pagehide_disconnects_and_pageshow_reconnects_and_rejoins() {
+    let (s, ch) = open_socket_in("room:bfcache", "ada").await;
+    let states = Recorder::new();
+    let _s = s.on_state(states.function()).unwrap();
+    let window = web_sys::window().unwrap();
+    let fire = |kind: &str| {
+        let event = web_sys::Event::new(kind).unwrap();
+        window.dispatch_event(&event).unwrap();
+    };
+    fire("pagehide");
+    assert_eq!(
+        get(&s.state(), "state").as_string().as_deref(),
+        Some("closed")
+    );
+    assert_eq!(ch.state(), "errored");
+    sleep(300).await;
+    assert_eq!(
+        states.states(),
+        vec!["closed"],
+        "nothing reconnects while the page is away"
+    );
+    fire("pageshow");
+    wait_for(5_000, "reconnected and rejoined", || ch.state() == "joined").await;
+    assert_eq!(
+        get(&s.state(), "state").as_string().as_deref(),
+        Some("open")
+    );
+    s.disconnect().unwrap();
+    // The app's own disconnect wins over a later pageshow.
+    fire("pageshow");
+    sleep(200).await;
+    assert_eq!(
+        get(&s.state(), "state").as_string().as_deref(),
+        Some("closed")
+    );
+}

@@ -67,6 +67,9 @@ pub struct Client {
     pub(super) rng: Box<dyn RandomSource>,
     pub(super) state: SocketState,
     pub(super) want_connected: bool,
+    /// `pagehide` disconnected a live connection: `pageshow` connects again (unless the app
+    /// called `connect` or `disconnect` in between).
+    pub(super) resume_on_pageshow: bool,
     pub(super) online: bool,
     pub(super) visible: bool,
     pub(super) attempt: u32,
@@ -110,6 +113,7 @@ impl Client {
             rng,
             state: SocketState::Closed,
             want_connected: false,
+            resume_on_pageshow: false,
             online: true,
             visible: true,
             attempt: 0,
@@ -198,6 +202,7 @@ impl Client {
     pub fn connect(&mut self, now: u64) {
         self.tick(now);
         self.want_connected = true;
+        self.resume_on_pageshow = false;
         match self.state {
             SocketState::Closed | SocketState::Waiting { .. } | SocketState::Offline => {
                 if self.online {
@@ -213,12 +218,18 @@ impl Client {
 
     /// Closes the connection on purpose. Nothing reconnects it but `connect`.
     pub fn disconnect(&mut self, now: u64) {
+        self.disconnect_because(now, "client disconnect");
+    }
+
+    /// [`Client::disconnect`], with the close frame's reason.
+    pub(super) fn disconnect_because(&mut self, now: u64, reason: &str) {
         self.tick(now);
         self.want_connected = false;
+        self.resume_on_pageshow = false;
         if matches!(self.state, SocketState::Open | SocketState::Connecting) {
             self.out.push_back(Output::Close {
                 code: 1000,
-                reason: "client disconnect".into(),
+                reason: reason.into(),
             });
         }
         self.timers.cancel(TimerKey::Reconnect);

@@ -26,6 +26,7 @@ pub mod notification;
 mod notification_reads;
 mod notification_routing;
 pub mod notification_store;
+mod page_cache;
 pub mod presence;
 mod presence_routing;
 mod presence_touches;

@@ -167,6 +167,8 @@ fn on_page(weak: &Weak<RefCell<Driver>>, signal: PageSignal) {
         match signal {
             PageSignal::Online(on) => d.core.set_online(now, on),
             PageSignal::Visible(v) => d.core.set_visible(now, v),
+            PageSignal::Shown(true) => d.core.page_shown(now),
+            PageSignal::Shown(false) => d.core.page_hidden(now),
         }
     }
     pump(&shared);

@@ -1,5 +1,5 @@
-//! The page's `online` / `offline` (window) and `visibilitychange` (document) listeners, owned
-//! together and removed on drop.
+//! The page's `online` / `offline` / `pagehide` / `pageshow` (window) and `visibilitychange` /
+//! `resume` (document) listeners, owned together and removed on drop.
 
 use crate::prelude::*;
 
@@ -12,6 +12,8 @@ use web_sys::{Event, EventTarget};
 pub enum PageSignal {
     Online(bool),
     Visible(bool),
+    /// `pagehide` (false) or `pageshow` (true).
+    Shown(bool),
 }
 
 struct Listener {
@@ -81,13 +83,25 @@ impl PageListeners {
             "offline",
             Closure::new(move |_: Event| s(PageSignal::Online(false))),
         );
-        if let Some(document) = window.document() {
-            let s = signal;
+        for (kind, shown) in [("pagehide", false), ("pageshow", true)] {
+            let s = signal.clone();
             add(
-                document.into(),
-                "visibilitychange",
-                Closure::new(move |_: Event| s(PageSignal::Visible(is_visible()))),
+                window.clone().into(),
+                kind,
+                Closure::new(move |_: Event| s(PageSignal::Shown(shown))),
             );
+        }
+        if let Some(document) = window.document() {
+            // `resume` too: Chrome does not always fire `visibilitychange` after a frozen page
+            // resumes (phoenix.js listens to both for that reason).
+            for kind in ["visibilitychange", "resume"] {
+                let s = signal.clone();
+                add(
+                    document.clone().into(),
+                    kind,
+                    Closure::new(move |_: Event| s(PageSignal::Visible(is_visible()))),
+                );
+            }
         }
         PageListeners {
             _listeners: listeners,

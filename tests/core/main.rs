@@ -27,6 +27,7 @@ mod join_params;
 mod json_reader;
 mod notifications;
 mod notifications_sim;
+mod page_cache;
 mod parsed;
 mod presence;
 mod presence_differential;

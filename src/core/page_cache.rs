@@ -1,0 +1,27 @@
+//! The page leaving and coming back (`pagehide` / `pageshow`, the back-forward cache), as
+//! phoenix.js handles them: a page that goes away with a live connection closes it (an open
+//! WebSocket keeps a page out of the browser's back-forward cache, and the server learns at
+//! once that the page is gone instead of at its next timeout), and connects again when the
+//! page is shown, unless the app called `connect` or `disconnect` in between.
+
+use super::client::Client;
+
+impl Client {
+    /// `pagehide`: a client that wants to be connected (open, connecting, or waiting to retry)
+    /// disconnects, and remembers to connect again on `pageshow`. Its channels rejoin then, as
+    /// after any reconnect.
+    pub fn page_hidden(&mut self, now: u64) {
+        if !self.want_connected {
+            return;
+        }
+        self.disconnect_because(now, "page hidden");
+        self.resume_on_pageshow = true;
+    }
+
+    /// `pageshow`: connects again when `pagehide` disconnected and nothing was asked since.
+    pub fn page_shown(&mut self, now: u64) {
+        if ::core::mem::take(&mut self.resume_on_pageshow) {
+            self.connect(now);
+        }
+    }
+}
