@@ -666,3 +666,25 @@ async fn pagehide_disconnects_and_pageshow_reconnects_and_rejoins() {
         Some("closed")
     );
 }
+
+/// `socket.ping()` resolves with the round trip to the demo server in ms; refused when closed.
+#[wasm_bindgen_test]
+async fn ping_measures_the_round_trip() {
+    let s = socket(&[]);
+    let err = JsFuture::from(s.ping())
+        .await
+        .expect_err("not connected yet");
+    assert_eq!(
+        get(&err, "code").as_string().as_deref(),
+        Some("not_connected")
+    );
+    s.connect().unwrap();
+    wait_for(5_000, "open", || {
+        get(&s.state(), "state").as_string().as_deref() == Some("open")
+    })
+    .await;
+    let rtt = JsFuture::from(s.ping()).await.expect("a round trip");
+    let ms = rtt.as_f64().expect("a number");
+    assert!((0.0..5_000.0).contains(&ms), "{ms}");
+    s.disconnect().unwrap();
+}

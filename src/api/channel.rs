@@ -42,41 +42,43 @@ impl Channel {
             self.id,
         ))
     }
+}
 
-    /// A promise settled when request `push` ends.
-    fn promise(&self, push: PushId, what: &'static str) -> Promise {
-        let mut resolvers = None;
-        let promise = Promise::new(&mut |resolve, reject| resolvers = Some((resolve, reject)));
-        if let (Some((resolve, reject)), Ok(mut d)) = (resolvers, self.shared.try_borrow_mut()) {
-            d.pending.insert(
-                push,
-                Resolvers {
-                    resolve,
-                    reject,
-                    what,
-                },
-            );
-        }
-        pump(&self.shared);
-        promise
+/// A promise settled when request `push` ends.
+fn promise(shared: &Shared, push: PushId, what: &'static str) -> Promise {
+    let mut resolvers = None;
+    let promise = Promise::new(&mut |resolve, reject| resolvers = Some((resolve, reject)));
+    if let (Some((resolve, reject)), Ok(mut d)) = (resolvers, shared.try_borrow_mut()) {
+        d.pending.insert(
+            push,
+            Resolvers {
+                resolve,
+                reject,
+                what,
+            },
+        );
     }
+    pump(shared);
+    promise
+}
 
-    fn request(
-        &self,
-        what: &'static str,
-        call: impl FnOnce(&mut crate::core::Client, u64) -> Result<PushId, CallError>,
-    ) -> Promise {
-        let result = match self.shared.try_borrow_mut() {
-            Ok(mut d) => {
-                let now = d.now();
-                call(&mut d.core, now).map_err(call_error)
-            }
-            Err(_) => Err(busy()),
-        };
-        match result {
-            Ok(push) => self.promise(push, what),
-            Err(e) => Promise::reject(&e),
+/// Makes a request of the core and returns the promise of its outcome (rejected at once when
+/// the core refuses the call).
+pub(super) fn request(
+    shared: &Shared,
+    what: &'static str,
+    call: impl FnOnce(&mut crate::core::Client, u64) -> Result<PushId, CallError>,
+) -> Promise {
+    let result = match shared.try_borrow_mut() {
+        Ok(mut d) => {
+            let now = d.now();
+            call(&mut d.core, now).map_err(call_error)
         }
+        Err(_) => Err(busy()),
+    };
+    match result {
+        Ok(push) => promise(shared, push, what),
+        Err(e) => Promise::reject(&e),
     }
 }
 
@@ -112,7 +114,7 @@ impl Channel {
     #[wasm_bindgen(unchecked_return_type = "Promise<JsonObject>")]
     pub fn join(&self) -> Promise {
         let id = self.id;
-        self.request("join", |core, now| core.join(now, id))
+        request(&self.shared, "join", |core, now| core.join(now, id))
     }
 
     /// Pushes an event. Resolves with the reply's response; rejects with code "error",
@@ -144,7 +146,7 @@ impl Channel {
             Err(e) => return Promise::reject(&e),
         };
         let id = self.id;
-        self.request("push", move |core, now| match (json, bytes) {
+        request(&self.shared, "push", move |core, now| match (json, bytes) {
             (Some(payload), _) => core.push(now, id, &event, payload, timeout),
             (None, bytes) => core.push_binary(now, id, &event, bytes.unwrap_or_default(), timeout),
         })
@@ -155,7 +157,7 @@ impl Channel {
     #[wasm_bindgen(unchecked_return_type = "Promise<JsonObject>")]
     pub fn leave(&self) -> Promise {
         let id = self.id;
-        self.request("leave", |core, now| core.leave(now, id))
+        request(&self.shared, "leave", |core, now| core.leave(now, id))
     }
 
     /// Calls `callback(payload)` for each `event` the server sends on this channel; returns the

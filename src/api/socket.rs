@@ -162,6 +162,15 @@ impl Socket {
         Ok(unsubscribe_fn(&self.shared, id))
     }
 
+    /// Measures the connection's round trip (as phoenix.js's `socket.ping(callback)`): a
+    /// heartbeat of its own; resolves with the milliseconds to its reply. Rejects with code
+    /// "not_connected" when the socket is not open, "unsupported" on the hub and nova dialects,
+    /// "timeout" after `timeoutMs`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
+    pub fn ping(&self) -> js_sys::Promise {
+        super::channel::request(&self.shared, "ping", |core, now| core.ping(now))
+    }
+
     /// A channel for `topic`, joined with `params` when `join()` is called. `params` may be a
     /// function returning them: it is called at every join and rejoin (as phoenix.js does), so
     /// a rejoin can carry what the app knows by then (a fresh token, the last id it saw).

@@ -151,7 +151,7 @@ export type TetherErrorCode =
   | "malformed_frame" | "frame_too_large" | "unsupported_frame"
   | "heartbeat_timeout" | "connect_timeout" | "connect_failed" | "send_dropped" | "gave_up"
   | "reentrant_call" | "mark_read_failed" | "sync_failed" | "invalid_notification" | "clock_drift"
-  | "stale_reply" | "invalid_params";
+  | "stale_reply" | "invalid_params" | "not_connected" | "unsupported";
 
 /**
  * How the payload of a Phoenix binary frame reaches `channel.on` listeners (and a binary reply's

@@ -502,6 +502,10 @@ impl Client {
                 self.requests.insert(push, Request::Leave { channel });
                 self.on_leave_done(channel, PushOutcome::Timeout);
             }
+            Some(Request::Ping { .. }) => self.emit(Event::Reply {
+                push,
+                outcome: PushOutcome::Timeout,
+            }),
             Some(Request::Buffered) | None => {}
         }
     }

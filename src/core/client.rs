@@ -58,6 +58,8 @@ pub(super) enum Request {
     Join { channel: ChannelId },
     /// A `leave()` awaiting its reply.
     Leave { channel: ChannelId },
+    /// A `ping()` sent with this ref at `sent_at`.
+    Ping { reference: String, sent_at: u64 },
 }
 
 /// A Phoenix-protocol client with no I/O: feed it inputs with the current time in ms, then drain

@@ -27,6 +27,7 @@ mod notification_reads;
 mod notification_routing;
 pub mod notification_store;
 mod page_cache;
+mod ping;
 pub mod presence;
 mod presence_routing;
 mod presence_touches;

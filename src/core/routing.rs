@@ -131,7 +131,10 @@ impl Client {
         }
         if frame.event == "phx_reply" {
             if frame.topic == "phoenix" {
-                self.on_heartbeat_reply(now, frame.reference.as_deref());
+                let reference = frame.reference.as_deref();
+                if !reference.is_some_and(|r| self.on_ping_reply(now, r)) {
+                    self.on_heartbeat_reply(now, reference);
+                }
                 return;
             }
             let Some(reference) = frame.reference.as_deref() else {

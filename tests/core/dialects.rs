@@ -136,6 +136,8 @@ fn hub_publishes_and_receives_by_channel() {
         Some(PushOutcome::Ok(json!({}))),
         "a publish has no reply to wait for"
     );
+    // No ref comes back on this wire, so no ping can be timed.
+    assert_eq!(w.client.ping(w.now).map_err(|e| e.code), Err("unsupported"));
     // Bytes have no place on this wire: refused, nothing sent.
     let bin = w
         .client

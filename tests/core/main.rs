@@ -29,6 +29,7 @@ mod notifications;
 mod notifications_sim;
 mod page_cache;
 mod parsed;
+mod ping;
 mod presence;
 mod presence_differential;
 mod presence_scan;

@@ -84,6 +84,9 @@ export async function main(): Promise<void> {
   // @ts-expect-error a params function returns an object
   socket.channel("room:feed", () => 5);
 
+  const rtt: Promise<number> = socket.ping();
+  render(rtt);
+
   // Optional arguments may be left out, as with phoenix.js.
   const bare = new Socket("/socket");
   const plain: Channel = bare.channel("room:plain");
