@@ -59,18 +59,30 @@ function render() {
   const text = (PILL[conn.state] ?? (() => conn.state))(conn);
   ui.pill.dataset.state = conn.state;
   ui.app.dataset.conn = conn.state;
-  ui.pill.title = conn.state === 'waiting' ? `Attempt ${conn.attempt}` : '';
+  ui.pill.title = conn.state === 'waiting' ? `Attempt ${conn.attempt}`
+    : conn.state === 'open' && roundTripMs !== null ? `Round trip ${roundTripMs} ms` : '';
   if (ui.pillText.textContent !== text) ui.pillText.textContent = text;
   ui.toggle.textContent = wanted ? 'Disconnect' : 'Connect';
   renderComposer();
 }
 
 let wasOpen = false; // open since the last "connection lost" line in the chat
+let roundTripMs = null; // the last socket.ping() while open (shown as the pill's tooltip)
+
+/** Measures the round trip now (socket.ping) and shows it; quiet when it fails. */
+function measureRoundTrip() {
+  live?.socket.ping().then((ms) => { roundTripMs = ms; render(); }, () => {});
+}
 
 function onSocketState(s) {
   conn = s;
   if (s.state === 'waiting') retryAt = performance.now() + s.retryInMs;
-  if (s.state === 'open') wasOpen = true;
+  if (s.state === 'open') {
+    wasOpen = true;
+    measureRoundTrip();
+  } else {
+    roundTripMs = null;
+  }
   if (wasOpen && wanted && (s.state === 'waiting' || s.state === 'offline')) {
     wasOpen = false;
     addSystem(s.state === 'offline' ? 'You are offline. Waiting for the network…' : 'Connection lost. Reconnecting…', 'warn');
@@ -119,6 +131,7 @@ async function start(s) {
   const bell = mountNotifications(socket, s.user_id);
   const offs = [
     socket.onState(onSocketState),
+    channel.onState(() => render()), // a server-side channel error, a rejoin
     mountTelemetry(socket, document.getElementById('telemetry-log')),
     socket.onError((err) => console.warn(`[tether] ${err.code}: ${err.message}`)),
   ];
@@ -246,9 +259,10 @@ window.addEventListener('offline', () => setTimeout(() => {
   live.socket.connect();
 }));
 
-// Live countdown while waiting to reconnect, and a safety net for channel state changes that
-// arrive without a socket event (a server-side channel error, say).
+// Live countdown while waiting to reconnect.
 setInterval(render, 250);
+// The round trip, refreshed while connected.
+setInterval(() => { if (conn.state === 'open') measureRoundTrip(); }, 10_000);
 
 // ---------------------------------------------------------------- boot
 

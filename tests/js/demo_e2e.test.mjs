@@ -98,6 +98,9 @@ async function openUser(name) {
   await page.fill(sel('name-input'), name);
   await page.press(sel('name-input'), 'Enter');
   await waitPill(page, 'open');
+  // The pill's tooltip shows the round trip measured with socket.ping().
+  await page.waitForFunction((s) => /^Round trip \d+ ms$/.test(document.querySelector(s).title),
+    sel('connection-pill'), { timeout: STEP_MS });
   await page.waitForSelector(`${sel('message-input')}:not([disabled])`, { timeout: STEP_MS });
   const session = await page.evaluate(() => JSON.parse(localStorage.getItem('tether-demo:session')));
   assert.equal(session.name, name);
