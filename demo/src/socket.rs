@@ -111,20 +111,14 @@ async fn handle_text(
         let Ok(frame) = decoded else {
             return true;
         };
-        if frame.ref_.is_none() {
-            return true;
-        }
-        let reply = Frame::reply(
+        let Some(reply) = rate_limited(
             frame.join_ref.as_deref(),
             frame.ref_.as_deref(),
             &frame.topic,
-            "error",
-            serde_json::json!({ "reason": security::RATE_LIMITED }),
-        );
-        return socket
-            .send(Message::Text(reply.encode().into()))
-            .await
-            .is_ok();
+        ) else {
+            return true;
+        };
+        return socket.send(reply).await.is_ok();
     }
     let frame = match decoded {
         Ok(frame) => frame,
@@ -177,16 +171,25 @@ async fn handle_binary(
             BinaryAnswer::Text(frame) => Message::Text(frame.encode().into()),
         }
     } else {
-        let reply = Frame::reply(
-            push.join_ref.as_deref(),
-            push.ref_.as_deref(),
-            &push.topic,
-            "error",
-            serde_json::json!({ "reason": security::RATE_LIMITED }),
-        );
-        Message::Text(reply.encode().into())
+        match rate_limited(push.join_ref.as_deref(), push.ref_.as_deref(), &push.topic) {
+            Some(reply) => reply,
+            None => return true,
+        }
     };
     socket.send(out).await.is_ok()
+}
+
+/// The error reply to a frame over the rate, when it has a ref to answer.
+fn rate_limited(join_ref: Option<&str>, ref_: Option<&str>, topic: &str) -> Option<Message> {
+    ref_?;
+    let reply = Frame::reply(
+        join_ref,
+        ref_,
+        topic,
+        "error",
+        serde_json::json!({ "reason": security::RATE_LIMITED }),
+    );
+    Some(Message::Text(reply.encode().into()))
 }
 
 /// Completes once shutdown has begun (or can no longer be signalled).

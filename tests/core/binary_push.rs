@@ -2,7 +2,7 @@
 //! phoenix.js sends an `ArrayBuffer`: the frame's bytes, the reply (text or binary) settling
 //! the push, the buffer before a join, and the limits of the one-byte field lengths.
 
-use tether::core::{ChannelState, PushOutcome};
+use tether::core::PushOutcome;
 
 use crate::harness::{exact_config, phx_reply, Harness};
 
@@ -19,19 +19,11 @@ fn split(frame: &[u8]) -> (Vec<String>, Vec<u8>) {
     (fields, frame[at..].to_vec())
 }
 
-fn joined(h: &mut Harness, topic: &str) -> tether::core::ChannelId {
-    h.connected();
-    let ch = h.channel(topic);
-    h.join(ch);
-    h.reply_last("phx_join", "ok", json!({}));
-    assert_eq!(h.ch_state(ch), ChannelState::Joined);
-    ch
-}
-
 #[test]
 fn a_binary_push_is_a_kind_0_frame_with_its_refs_and_the_bytes_as_they_are() {
     let mut h = Harness::new(exact_config());
-    let ch = joined(&mut h, "room:files");
+    h.connected();
+    let ch = h.joined("room:files");
     let join_ref = h.last_sent("phx_join")[0].as_str().unwrap().to_string();
     let bytes: Vec<u8> = (0..=255).collect();
     let p = h
@@ -100,7 +92,8 @@ fn a_topic_or_event_longer_than_255_bytes_is_refused_and_nothing_is_sent() {
     let mut h = Harness::new(exact_config());
     let long_topic = format!("room:{}", "x".repeat(251));
     assert_eq!(long_topic.len(), 256);
-    let ch = joined(&mut h, &long_topic);
+    h.connected();
+    let ch = h.joined(&long_topic);
     let p = h
         .client
         .push_binary(h.now, ch, "upload", vec![1], None)
@@ -117,7 +110,7 @@ fn a_topic_or_event_longer_than_255_bytes_is_refused_and_nothing_is_sent() {
         other => panic!("refused, got {other:?}"),
     }
     // 255 bytes fit.
-    let fits = joined_again(&mut h, &"y".repeat(255));
+    let fits = h.joined(&"y".repeat(255));
     let p = h
         .client
         .push_binary(h.now, fits, &"e".repeat(255), vec![], None)
@@ -125,11 +118,4 @@ fn a_topic_or_event_longer_than_255_bytes_is_refused_and_nothing_is_sent() {
     h.pump();
     assert_eq!(h.sent_binary.len(), 1);
     assert!(h.outcomes(p).is_empty());
-}
-
-fn joined_again(h: &mut Harness, topic: &str) -> tether::core::ChannelId {
-    let ch = h.channel(topic);
-    h.join(ch);
-    h.reply_last("phx_join", "ok", json!({}));
-    ch
 }

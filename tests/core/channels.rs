@@ -6,14 +6,6 @@ use tether::core::{ChannelState, Config, Event, PushOutcome, SocketState};
 
 use crate::harness::{exact_config, phx_reply, Harness};
 
-fn joined(h: &mut Harness, topic: &str) -> tether::core::ChannelId {
-    let ch = h.channel(topic);
-    h.join(ch);
-    h.reply_last("phx_join", "ok", json!({}));
-    assert_eq!(h.ch_state(ch), ChannelState::Joined);
-    ch
-}
-
 #[test]
 fn join_frame_shape_and_ok_reply() {
     let mut h = Harness::new(exact_config());
@@ -150,8 +142,8 @@ fn join_timeout_leaves_the_old_join_and_rejoins_later() {
 fn reconnect_rejoins_every_joined_channel_at_once() {
     let mut h = Harness::new(exact_config());
     h.connected();
-    let a = joined(&mut h, "room:a");
-    let b = joined(&mut h, "room:b");
+    let a = h.joined("room:a");
+    let b = h.joined("room:b");
     let old_a = h.sent_events("phx_join")[0][0].clone();
     h.server_close();
     assert_eq!(h.ch_state(a), ChannelState::Errored);
@@ -210,7 +202,7 @@ fn reconnect_rejoins_every_joined_channel_at_once() {
 fn phx_error_errors_then_rejoins() {
     let mut h = Harness::new(exact_config());
     h.connected();
-    let ch = joined(&mut h, "room:crashy");
+    let ch = h.joined("room:crashy");
     let jr = h.last_sent("phx_join")[0].clone();
     h.recv(json!([jr, jr, "room:crashy", "phx_error", {"reason": "boom"}]));
     assert_eq!(h.ch_state(ch), ChannelState::Errored);
@@ -228,7 +220,7 @@ fn phx_error_errors_then_rejoins() {
 fn phx_close_closes_for_good() {
     let mut h = Harness::new(exact_config());
     h.connected();
-    let ch = joined(&mut h, "room:closing");
+    let ch = h.joined("room:closing");
     let jr = h.last_sent("phx_join")[0].clone();
     h.recv(json!([jr, jr, "room:closing", "phx_close", {}]));
     assert_eq!(h.ch_state(ch), ChannelState::Closed);
@@ -251,7 +243,7 @@ fn phx_close_closes_for_good() {
 fn leave_sends_phx_leave_and_closes_on_reply() {
     let mut h = Harness::new(exact_config());
     h.connected();
-    let ch = joined(&mut h, "room:bye");
+    let ch = h.joined("room:bye");
     let jr = h.last_sent("phx_join")[0].clone();
     let p = h.leave(ch);
     let f = h.last_sent("phx_leave");
@@ -272,7 +264,7 @@ fn leave_sends_phx_leave_and_closes_on_reply() {
 fn leave_without_reply_times_out_but_closes() {
     let mut h = Harness::new(exact_config());
     h.connected();
-    let ch = joined(&mut h, "room:bye");
+    let ch = h.joined("room:bye");
     let p = h.leave(ch);
     h.advance(10_000);
     assert_eq!(h.outcome(p), PushOutcome::Timeout);
@@ -283,7 +275,7 @@ fn leave_without_reply_times_out_but_closes() {
 fn leave_while_disconnected_closes_at_once() {
     let mut h = Harness::new(exact_config());
     h.connected();
-    let ch = joined(&mut h, "room:bye");
+    let ch = h.joined("room:bye");
     h.server_close();
     let p = h.leave(ch);
     assert_eq!(h.ch_state(ch), ChannelState::Closed);
@@ -299,7 +291,7 @@ fn leave_while_disconnected_closes_at_once() {
 fn socket_loss_while_leaving_closes_the_channel() {
     let mut h = Harness::new(exact_config());
     h.connected();
-    let ch = joined(&mut h, "room:bye");
+    let ch = h.joined("room:bye");
     let p = h.leave(ch);
     h.server_close();
     assert_eq!(h.ch_state(ch), ChannelState::Closed);
@@ -395,7 +387,7 @@ fn many_channels_get_only_their_topics_messages() {
 fn reply_for_a_ref_on_another_topic_is_ignored() {
     let mut h = Harness::new(exact_config());
     h.connected();
-    let a = joined(&mut h, "room:a");
+    let a = h.joined("room:a");
     let p = h.push(a, "ask", json!({}));
     let f = h.last_sent("ask");
     h.recv(json!([f[0], f[1], "room:other", "phx_reply", {"status": "ok", "response": {}}]));
@@ -408,7 +400,7 @@ fn reply_for_a_ref_on_another_topic_is_ignored() {
 fn push_reply_ok_error_and_timeout() {
     let mut h = Harness::new(exact_config());
     h.connected();
-    let ch = joined(&mut h, "room:p");
+    let ch = h.joined("room:p");
     let jr = h.last_sent("phx_join")[0].clone();
 
     let ok = h.push(ch, "new_msg", json!({"body": "hi"}));
@@ -476,7 +468,7 @@ fn push_reply_ok_error_and_timeout() {
 fn push_in_flight_when_the_socket_drops_times_out_once() {
     let mut h = Harness::new(exact_config());
     h.connected();
-    let ch = joined(&mut h, "room:p");
+    let ch = h.joined("room:p");
     let p = h.push(ch, "lost", json!({}));
     h.server_close();
     h.advance(10_000);
@@ -530,7 +522,7 @@ fn noreply_push_times_out_with_auto_server() {
 fn join_while_leaving_is_not_undone_by_the_leave_reply() {
     let mut h = Harness::new(exact_config());
     h.connected();
-    let ch = joined(&mut h, "room:again");
+    let ch = h.joined("room:again");
     let l = h.leave(ch);
     let leave = h.last_sent("phx_leave");
     let j = h.join(ch);

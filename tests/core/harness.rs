@@ -336,6 +336,15 @@ impl Harness {
         self.client.channel(topic, json!({}))
     }
 
+    /// A channel on `topic`, joined on the open socket (its join answered ok).
+    pub fn joined(&mut self, topic: &str) -> ChannelId {
+        let ch = self.channel(topic);
+        self.join(ch);
+        self.reply_last("phx_join", "ok", crate::value_of(serde_json::json!({})));
+        assert_eq!(self.ch_state(ch), ChannelState::Joined);
+        ch
+    }
+
     pub fn join(&mut self, channel: ChannelId) -> PushId {
         let p = self.client.join(self.now, channel).expect("join refused");
         self.pump();
