@@ -1,8 +1,9 @@
 //! The page leaving and coming back (`pagehide` / `pageshow`, the back-forward cache), as
-//! phoenix.js handles them: a page that goes away with a live connection closes it (an open
-//! WebSocket keeps a page out of the browser's back-forward cache, and the server learns at
-//! once that the page is gone instead of at its next timeout), and connects again when the
-//! page is shown, unless the app called `connect` or `disconnect` in between.
+//! phoenix.js handles them: a page that goes away with a live connection closes it itself (a
+//! browser cuts the WebSockets of a page entering its back-forward cache, or keeps such a page
+//! out of it; closed on purpose, the client does not take it for a lost connection to retry),
+//! and connects again the moment the page is shown, unless the app called `connect` or
+//! `disconnect` in between.
 
 use super::client::Client;
 

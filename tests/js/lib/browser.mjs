@@ -11,13 +11,17 @@ const ARGS = [
   '--no-first-run', '--disable-quic',
 ];
 
-/** Launches Chromium; `close()` also removes the profile directory. */
-export async function launchBrowser() {
+/**
+ * Launches Chromium; `close()` also removes the profile directory. With `backForwardCache`,
+ * Playwright's switch that turns the back-forward cache off is left out.
+ */
+export async function launchBrowser({ backForwardCache = false } = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'tether-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.TETHER_CHROMIUM || '/usr/bin/chromium',
     headless: true,
     args: ARGS,
+    ...(backForwardCache ? { ignoreDefaultArgs: ['--disable-back-forward-cache'] } : {}),
   });
   return {
     context,
