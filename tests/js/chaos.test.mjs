@@ -10,7 +10,9 @@
 //     during the chaos;
 //   - presence of the room equals the server's (GET /api/presence/room:…): one meta per user;
 //   - the JS heap is below twice its warm-up level (both figures are printed);
-//   - each blackhole was detected within the heartbeat interval plus its timeout.
+//   - each blackhole was detected within the heartbeat interval plus its timeout;
+//   - every binary push that was answered got its own bytes back (binary_echo), and the room's
+//     params function was called at every join.
 //
 // The page is served by the demo server; its Socket points at the proxy's port.
 //
@@ -63,6 +65,7 @@ const user = q.get('user');
 const c = {
   states: [], errors: {}, opens: 0, delivered: 0, deliveredTwice: 0, marked: 0,
   chatSent: 0, chatAcked: 0, chatFailed: 0, chatReceived: 0, lastChat: null, finals: [],
+  paramsCalls: 0, joins: 0, binarySent: 0, binaryEchoed: 0, binaryWrong: 0, binaryFailed: 0,
 };
 window.c = c;
 window.wasmBytes = () => wasm.memory.buffer.byteLength;
@@ -87,7 +90,9 @@ store.onNotification((n) => {
   // Reads during the chaos: every fourth one delivered live.
   if (c.delivered % 4 === 0) { store.markRead(n.id); c.marked += 1; }
 });
-const channel = socket.channel('${ROOM}', {});
+// Params from a function, called at every join attempt (counted against the joins).
+const channel = socket.channel('${ROOM}', () => { c.paramsCalls += 1; return { name: me }; });
+channel.onJoin(() => { c.joins += 1; });
 const presence = channel.presence();
 channel.on('new_msg', (m) => {
   if (m.name !== me) { c.chatReceived += 1; c.lastChat = m.body; }
@@ -103,6 +108,14 @@ window.chatTimer = setInterval(() => {
   c.chatSent += 1;
   channel.push('new_msg', { body: me + ' ' + n }, { timeoutMs: 2000 })
     .then(() => { c.chatAcked += 1; }, () => { c.chatFailed += 1; });
+  // A binary push of its own bytes; the echo must carry exactly them.
+  const bytes = new TextEncoder().encode(me + ' bytes ' + n);
+  c.binarySent += 1;
+  channel.push('binary_echo', bytes, { timeoutMs: 2000 }).then((r) => {
+    const back = Uint8Array.from(atob(r.base64), (ch) => ch.charCodeAt(0));
+    if (r.byteLength === bytes.length && back.every((b, i) => b === bytes[i])) c.binaryEchoed += 1;
+    else c.binaryWrong += 1;
+  }, () => { c.binaryFailed += 1; });
 }, 250);
 window.channel = channel;
 window.say = (body) => channel.push('new_msg', { body }, { timeoutMs: 5000 });
@@ -398,7 +411,9 @@ test(`chaos: ${CFG.restarts} restarts, ${CFG.cuts} cuts, ${CFG.blackholes} black
   for (const { u, r, c, produced: n } of results) {
     lines.push(`${u.name}: produced ${n}, server holds ${r.server.total}, store holds ${r.view.ids.length} (missing ${r.missing.length}, duplicated ${r.duplicated}), `
       + `unread ${r.view.unread} = server ${r.server.unread_count}, live deliveries ${c.delivered} (twice: ${c.deliveredTwice}), marked read ${c.marked}, `
-      + `reconnects ${c.opens - 1}, chat sent ${c.chatSent} acked ${c.chatAcked} failed ${c.chatFailed} received ${c.chatReceived}, errors ${JSON.stringify(c.errors)}`);
+      + `reconnects ${c.opens - 1}, chat sent ${c.chatSent} acked ${c.chatAcked} failed ${c.chatFailed} received ${c.chatReceived}, `
+      + `binary sent ${c.binarySent} echoed ${c.binaryEchoed} wrong ${c.binaryWrong} failed ${c.binaryFailed}, `
+      + `joins ${c.joins} params calls ${c.paramsCalls}, errors ${JSON.stringify(c.errors)}`);
   }
   users.forEach((u, i) => lines.push(`${u.name}: JS heap ${kib(heapBefore[i])} after warm-up, ${kib(heapAfter[i])} at the end (${(heapAfter[i] / heapBefore[i]).toFixed(2)}x); wasm memory ${kib(wasmBefore[i])} → ${kib(wasmAfter[i])}`));
   console.log(lines.join('\n'));
@@ -412,6 +427,12 @@ test(`chaos: ${CFG.restarts} restarts, ${CFG.cuts} cuts, ${CFG.blackholes} black
     assert.equal(c.deliveredTwice, 0, `${u.name}: no notification delivered twice`);
     assert.equal(r.view.unread, r.server.unread_count, `${u.name}: unread count`);
     assert.ok(c.opens - 1 >= done.restart + done.cut + done.blackhole, `${u.name}: reconnected after every event`);
+    assert.equal(c.binaryWrong, 0, `${u.name}: every binary echo carried the bytes sent`);
+    assert.ok(c.binaryEchoed > 0, `${u.name}: binary pushes were echoed`);
+    // The params function is called at every join attempt: at least once per join that
+    // succeeded, and the channel rejoined after every event.
+    assert.ok(c.paramsCalls >= c.joins, `${u.name}: params asked at every join (${c.paramsCalls} calls, ${c.joins} joins)`);
+    assert.ok(c.joins > done.restart + done.cut + done.blackhole, `${u.name}: rejoined after every event (${c.joins} joins)`);
     assert.deepEqual(u.problems, [], `${u.name}: no page errors`);
   }
   for (const d of detections) assert.ok(d <= 2 * HEARTBEAT_MS + 600, `blackhole detected after ${d} ms`);
