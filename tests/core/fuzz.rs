@@ -887,7 +887,7 @@ impl Machine {
             _ => self.now + d.below(20_000),
         };
         let now = self.now;
-        match d.below(23) {
+        match d.below(25) {
             0 => self.c.connect(now),
             1 => self.c.disconnect(now),
             2 | 3 => self.c.handle_open(now),
@@ -897,6 +897,16 @@ impl Machine {
             }
             5 => self.c.set_online(now, d.chance(70)),
             6 => self.c.set_visible(now, d.chance(70)),
+            22 => {
+                let _ = self.c.ping(now);
+            }
+            23 => {
+                if d.chance(50) {
+                    self.c.page_hidden(now);
+                } else {
+                    self.c.page_shown(now);
+                }
+            }
             7..=10 => {
                 // The timer, on time, late or early.
                 let at = match (self.c.poll_timeout(), d.below(4)) {
