@@ -490,7 +490,8 @@ async fn open_socket_in(room: &str, name: &str) -> (Socket, Channel) {
 
 /// `socket.channel(topic, () => params)`: the function is called at every join and rejoin, as
 /// phoenix.js does, so a rejoin carries what the app knows by then; one that throws fails that
-/// attempt (the `join()` promise rejects, `onError` gets `invalid_params`).
+/// attempt (the `join()` promise rejects, `onError` gets `invalid_params`). It may return a
+/// promise (an async function fetching a fresh token): the join waits for it.
 #[wasm_bindgen_test]
 async fn params_function_is_called_at_every_join_and_a_throw_fails_the_join() {
     let room = "room:params-function";
@@ -543,6 +544,48 @@ async fn params_function_is_called_at_every_join_and_a_throw_fails_the_join() {
         Some("invalid_params")
     );
     JsFuture::from(bad.leave()).await.unwrap();
+
+    // A promise (an async function): the join waits for it and goes with what it resolves to.
+    let promised = Closure::<dyn FnMut() -> JsValue>::new(|| {
+        Promise::new(&mut |resolve, _| {
+            web_sys::window()
+                .unwrap()
+                .set_timeout_with_callback_and_timeout_and_arguments_1(
+                    &resolve,
+                    50,
+                    &obj(&[("name", "promised".into())]),
+                )
+                .unwrap();
+        })
+        .into()
+    });
+    let later = s
+        .channel(
+            "room:params-promise".into(),
+            Some(promised.as_ref().clone()),
+        )
+        .unwrap();
+    let later_presence = later.presence_view(None).unwrap();
+    JsFuture::from(later.join())
+        .await
+        .expect("the join with the promised params");
+    wait_for(3_000, "presence under the promised params", || {
+        keys(&listed(&later_presence)) == vec!["promised"]
+    })
+    .await;
+    // A rejected promise fails the attempt as a throw does.
+    let rejecting = Closure::<dyn FnMut() -> JsValue>::new(|| {
+        Promise::reject(&js_sys::Error::new("token service down").into()).into()
+    });
+    let refused = s
+        .channel(room.into(), Some(rejecting.as_ref().clone()))
+        .unwrap();
+    let err = JsFuture::from(refused.join())
+        .await
+        .expect_err("a rejected params promise fails the join");
+    let message = get(&err, "message").as_string().unwrap_or_default();
+    assert!(message.contains("token service down"), "{message}");
+    JsFuture::from(refused.leave()).await.unwrap();
     s.disconnect().unwrap();
 }
 

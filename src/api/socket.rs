@@ -172,12 +172,15 @@ impl Socket {
     }
 
     /// A channel for `topic`, joined with `params` when `join()` is called. `params` may be a
-    /// function returning them: it is called at every join and rejoin (as phoenix.js does), so
-    /// a rejoin can carry what the app knows by then (a fresh token, the last id it saw).
+    /// function returning them (or a promise of them): it is called at every join and rejoin
+    /// (as phoenix.js does), so a rejoin can carry what the app knows by then (a fresh token,
+    /// the last id it saw).
     pub fn channel(
         &self,
         topic: String,
-        #[wasm_bindgen(unchecked_optional_param_type = "JsonObject | (() => JsonObject)")]
+        #[wasm_bindgen(
+            unchecked_optional_param_type = "JsonObject | (() => JsonObject | Promise<JsonObject>)"
+        )]
         params: Option<JsValue>,
     ) -> Result<Channel, JsValue> {
         let params = params.unwrap_or_default();

@@ -68,7 +68,7 @@ impl Client {
                 return;
             }
             Ok(_) => "the params function must return a plain object".to_string(),
-            Err(message) => ["the params function threw: ", &message].concat(),
+            Err(message) => ["the params function failed: ", &message].concat(),
         };
         self.timers.cancel(TimerKey::JoinAttempt(channel.0));
         let response = super::json::object([("reason", Value::from(reason.as_str()))]);

@@ -23,6 +23,9 @@ use crate::core::{ChannelId, Client, Event, Output, PresenceChange, PushId, Push
 
 pub type Shared = Rc<RefCell<Driver>>;
 
+/// `supply(channel, request, ok, value)`, the closure a params function answers through.
+type ParamsAnswer = wasm_bindgen::closure::Closure<dyn FnMut(u32, f64, bool, JsValue)>;
+
 #[wasm_bindgen::prelude::wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
     /// Reports an exception a user callback threw (window `error`, console) without stopping
@@ -31,6 +34,10 @@ extern "C" {
     /// The socket's URL from the endpoint, the params, whether it is Phoenix and the dialect's
     /// query as JSON pairs.
     fn socket_url(endpoint: &str, params: &JsValue, phoenix: bool, query_text: &str) -> String;
+    /// Calls a params function; `supply(channel, request, ok, value)` gets its answer, at once
+    /// or when a returned promise settles.
+    #[wasm_bindgen(js_name = callParams)]
+    fn call_params(f: &Function, channel: u32, request: f64, supply: &Function);
 }
 
 /// Reports what a user callback threw, if it threw.
@@ -68,6 +75,8 @@ pub struct Driver {
     pub presence_mirrors: SmallMap<u32, PresenceMirror>,
     /// Channels whose params an app's function gives at each join, by channel.
     pub channel_params: SmallMap<u32, Function>,
+    /// `supply(channel, request, ok, value)`: a params function's answer, to the core.
+    params_answer: Option<ParamsAnswer>,
     /// The JS mirror of the message routing the socket's inbound path delivers with.
     routes: Routes,
     ws: Option<WsConn>,
@@ -87,8 +96,8 @@ enum Dispatch {
     PresenceChanged(ChannelId),
     Reject(Function, JsValue),
     Connect(u64),
-    /// Call a channel's params function and hand its answer to the core (request id).
-    JoinParams(ChannelId, u64, Function),
+    /// Call a channel's params function (request id; the driver's `supply` function).
+    JoinParams(ChannelId, u64, Function, Function),
 }
 
 impl Driver {
@@ -105,6 +114,7 @@ impl Driver {
             presence_lists: SmallMap::new(),
             presence_mirrors: SmallMap::new(),
             channel_params: SmallMap::new(),
+            params_answer: None,
             routes: Routes::default(),
             ws: None,
             generation: 0,
@@ -115,9 +125,16 @@ impl Driver {
         let timer = DriverTimer::new(move || on_timer(&weak));
         let weak = Rc::downgrade(&shared);
         let page = PageListeners::register(move |s| on_page(&weak, s));
+        let weak = Rc::downgrade(&shared);
+        let params_answer = wasm_bindgen::closure::Closure::new(
+            move |channel: u32, request: f64, ok: bool, value: JsValue| {
+                on_params(&weak, ChannelId(channel), request as u64, ok, value)
+            },
+        );
         if let Ok(mut d) = shared.try_borrow_mut() {
             d.timer = Some(timer);
             d.page = Some(page);
+            d.params_answer = Some(params_answer);
             let now = d.clock.now();
             d.core.set_online(now, is_online());
             d.core.set_visible(now, is_visible());
@@ -266,8 +283,8 @@ pub fn pump(shared: &Shared) {
                     reported(f.call0(&JsValue::UNDEFINED));
                 }
                 Dispatch::Connect(generation) => open_socket(shared, generation),
-                Dispatch::JoinParams(channel, request, f) => {
-                    supply_join_params(shared, channel, request, &f)
+                Dispatch::JoinParams(channel, request, f, supply) => {
+                    call_params(&f, channel.0, request as f64, &supply)
                 }
                 Dispatch::StoreChanged(channel) => notify_store(shared, channel),
                 Dispatch::PresenceChanged(channel) => notify_presence(shared, channel),
@@ -328,14 +345,22 @@ fn collect(d: &mut Driver, event: Event, work: &mut Vec<Dispatch>) {
                 call_each_on(work, list, channel, &JsValue::from_str(state.name()));
             }
         }
-        Event::JoinParamsWanted { channel, request } => match d.channel_params.get(&channel.0) {
-            Some(f) => work.push(Dispatch::JoinParams(channel, request, f.clone())),
-            None => {
-                let now = d.now();
-                d.core
-                    .supply_join_params(now, channel, request, Err("it is gone".into()));
+        Event::JoinParamsWanted { channel, request } => {
+            let supply = d
+                .params_answer
+                .as_ref()
+                .map(|c| c.as_ref().unchecked_ref::<Function>().clone());
+            match (d.channel_params.get(&channel.0), supply) {
+                (Some(f), Some(supply)) => {
+                    work.push(Dispatch::JoinParams(channel, request, f.clone(), supply))
+                }
+                _ => {
+                    let now = d.now();
+                    d.core
+                        .supply_join_params(now, channel, request, Err("it is gone".into()));
+                }
             }
-        },
+        }
         Event::Telemetry(t) => {
             let arg = crate::api::convert::telemetry_to_js(&t);
             call_each(work, &d.listeners.telemetry, &arg);
@@ -424,23 +449,26 @@ fn collect(d: &mut Driver, event: Event, work: &mut Vec<Dispatch>) {
     }
 }
 
-/// Calls a channel's params function (outside the borrow) and gives the core its answer: the
-/// join is sent with it, or the attempt fails when it threw or did not return a plain object.
-fn supply_join_params(shared: &Shared, channel: ChannelId, request: u64, f: &Function) {
-    let answer = match f.call0(&JsValue::UNDEFINED) {
-        Ok(v) => match crate::api::convert::js_to_json(&v) {
-            Ok(params) => Ok(params),
-            Err(_) => Err("it returned a value that is not JSON".to_string()),
-        },
-        Err(e) => Err(js_sys::Reflect::get(&e, &"message".into())
-            .ok()
-            .and_then(|m| m.as_string())
-            .unwrap_or_else(|| "an exception".into())),
+/// A params function's answer (at once, or when its promise settled): to the core, which sends
+/// the join with it or fails the attempt; then the outputs are dispatched.
+fn on_params(
+    weak: &Weak<RefCell<Driver>>,
+    channel: ChannelId,
+    request: u64,
+    ok: bool,
+    value: JsValue,
+) {
+    let Some(shared) = weak.upgrade() else { return };
+    let answer = match ok {
+        true => crate::api::convert::js_to_json(&value)
+            .map_err(|_| "it returned a value that is not JSON".to_string()),
+        false => Err(value.as_string().unwrap_or_default()),
     };
     if let Ok(mut d) = shared.try_borrow_mut() {
         let now = d.now();
         d.core.supply_join_params(now, channel, request, answer);
     }
+    pump(&shared);
 }
 
 /// Queues a call of each listener in `list` with `arg`.

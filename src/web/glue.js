@@ -204,6 +204,28 @@ export function listen(ws, receive) {
   ws.onmessage = (e) => receive(e.data);
 }
 
+/**
+ * Calls a channel's params function and gives `supply(channel, request, ok, value)` its answer:
+ * what it returned, or what a returned promise (any thenable) settles to; a throw or a rejection
+ * as `ok` false with its message. The core ignores an answer that comes after its join attempt
+ * ended.
+ */
+export function callParams(f, channel, request, supply) {
+  const fail = (e) => supply(channel, request, false, e instanceof Error ? e.message : String(e));
+  let value;
+  try {
+    value = f();
+  } catch (e) {
+    fail(e);
+    return;
+  }
+  if (value !== null && typeof value === 'object' && typeof value.then === 'function') {
+    Promise.resolve(value).then((v) => supply(channel, request, true, v), fail);
+  } else {
+    supply(channel, request, true, value);
+  }
+}
+
 // ---- 2. Helpers of the JS surface -----------------------------------------------------------
 
 // The socket's URL (src/web/driver.rs `open_socket`): `http(s)://` endpoints become `ws(s)://`

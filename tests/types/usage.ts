@@ -81,6 +81,9 @@ export async function main(): Promise<void> {
   const resumed: Channel = socket.channel("room:feed", () => ({ since: lastSeen, name: "ada" }));
   lastSeen = 1;
   render(resumed.topic);
+  // Or a promise of them (an async function fetching a fresh token).
+  const fresh: Channel = socket.channel("room:feed", async () => ({ token: currentToken() }));
+  render(fresh.topic);
   // @ts-expect-error a params function returns an object
   socket.channel("room:feed", () => 5);
 
