@@ -32,10 +32,17 @@ export interface SocketOptions {
    * "nova" (nova_pubsub): the URL's path is the channel, `{event, data}` frames, ping/pong.
    */
   protocol?: "phoenix" | "hub" | "nova";
-  /** Query parameters sent on every connect; a function is called again on each connect. */
-  params?: Record<string, string | number | boolean> | (() => Record<string, string | number | boolean>);
-  /** Sent as the Phoenix bearer subprotocol; a function is called again on each connect. */
-  authToken?: string | (() => string | undefined);
+  /**
+   * Query parameters sent on every connect; a function is called again on each connect, and
+   * may return a promise (the connect waits for it; a rejection is a failed attempt).
+   */
+  params?: Record<string, string | number | boolean>
+    | (() => Record<string, string | number | boolean> | Promise<Record<string, string | number | boolean>>);
+  /**
+   * Sent as the Phoenix bearer subprotocol; a function is called again on each connect, and may
+   * return a promise (an async token refresh: the connect waits for it).
+   */
+  authToken?: string | (() => string | undefined | Promise<string | undefined>);
   /** Socket reconnects. Default: 250 ms → 30 s, full jitter, reset after 5 s up. */
   reconnect?: BackoffOptions;
   /** Channel rejoins after a join error or timeout. Default: 1 s → 10 s, half jitter. */

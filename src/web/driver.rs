@@ -25,6 +25,9 @@ pub type Shared = Rc<RefCell<Driver>>;
 
 /// `supply(channel, request, ok, value)`, the closure a params function answers through.
 type ParamsAnswer = wasm_bindgen::closure::Closure<dyn FnMut(u32, f64, bool, JsValue)>;
+/// `answer(generation, ok, params_or_message, token)`, the closure a connect's params and token
+/// arrive through.
+type ConnectAnswer = wasm_bindgen::closure::Closure<dyn FnMut(f64, bool, JsValue, JsValue)>;
 
 #[wasm_bindgen::prelude::wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
@@ -38,6 +41,10 @@ extern "C" {
     /// or when a returned promise settles.
     #[wasm_bindgen(js_name = callParams)]
     fn call_params(f: &Function, channel: u32, request: f64, supply: &Function);
+    /// The socket's params and token for one connect (values, functions, or promises from
+    /// them): `answer(generation, ok, params_or_message, token)`, at once or once they settle.
+    #[wasm_bindgen(js_name = connectArgs)]
+    fn connect_args(params: &JsValue, token: &JsValue, generation: f64, answer: &Function);
 }
 
 /// Reports what a user callback threw, if it threw.
@@ -77,6 +84,7 @@ pub struct Driver {
     pub channel_params: SmallMap<u32, Function>,
     /// `supply(channel, request, ok, value)`: a params function's answer, to the core.
     params_answer: Option<ParamsAnswer>,
+    connect_answer: Option<ConnectAnswer>,
     /// The JS mirror of the message routing the socket's inbound path delivers with.
     routes: Routes,
     ws: Option<WsConn>,
@@ -115,6 +123,7 @@ impl Driver {
             presence_mirrors: SmallMap::new(),
             channel_params: SmallMap::new(),
             params_answer: None,
+            connect_answer: None,
             routes: Routes::default(),
             ws: None,
             generation: 0,
@@ -131,10 +140,26 @@ impl Driver {
                 on_params(&weak, ChannelId(channel), request as u64, ok, value)
             },
         );
+        let weak = Rc::downgrade(&shared);
+        let connect_answer = wasm_bindgen::closure::Closure::new(
+            move |generation: f64, ok: bool, params: JsValue, token: JsValue| {
+                let Some(shared) = weak.upgrade() else { return };
+                let generation = generation as u64;
+                match ok {
+                    true => finish_open(&shared, generation, &params, &token),
+                    false => {
+                        let why = params.as_string().unwrap_or_default();
+                        let message = ["the socket's params or token failed: ", &why].concat();
+                        connect_failed(&shared, generation, &message);
+                    }
+                }
+            },
+        );
         if let Ok(mut d) = shared.try_borrow_mut() {
             d.timer = Some(timer);
             d.page = Some(page);
             d.params_answer = Some(params_answer);
+            d.connect_answer = Some(connect_answer);
             let now = d.clock.now();
             d.core.set_online(now, is_online());
             d.core.set_visible(now, is_visible());
@@ -624,16 +649,30 @@ fn collect_presence(
     }
 }
 
-/// Builds the URL (calling the user's params/token functions, outside the borrow) and opens the
-/// socket, unless something newer happened meanwhile.
+/// Opens the socket once its params and token are known: the user's functions are called
+/// outside the borrow, and a promise from either is waited for (the core's connect timeout
+/// bounds the wait).
 fn open_socket(shared: &Shared, generation: u64) {
-    let (endpoint, params, token, protocol, query, routes, max_units) = {
+    let (params, token, answer) = {
+        let Ok(d) = shared.try_borrow() else { return };
+        let answer = d
+            .connect_answer
+            .as_ref()
+            .map(|c| c.as_ref().unchecked_ref::<Function>().clone());
+        (d.params.clone(), d.auth_token.clone(), answer)
+    };
+    if let Some(answer) = answer {
+        connect_args(&params, &token, generation as f64, &answer);
+    }
+}
+
+/// Builds the URL and opens the socket, unless something newer happened meanwhile.
+fn finish_open(shared: &Shared, generation: u64, params: &JsValue, token: &JsValue) {
+    let (endpoint, protocol, query, routes, max_units) = {
         let Ok(d) = shared.try_borrow() else { return };
         let phoenix = d.core.protocol() == crate::core::Protocol::Phoenix;
         (
             d.endpoint.clone(),
-            d.params.clone(),
-            d.auth_token.clone(),
             d.core.protocol(),
             d.core.connect_query(),
             // Only Phoenix frames are parsed in JS; other dialects go to the core whole.
@@ -645,8 +684,6 @@ fn open_socket(shared: &Shared, generation: u64) {
             u32::try_from(d.core.parsed_frame_limit()).unwrap_or(u32::MAX),
         )
     };
-    let params = resolve(&params);
-    let token = resolve(&token);
     // `[[key, value], …]` written directly: building `Value`s for it costs the wasm 0.4 KB.
     let mut query_text = String::from("[");
     for (i, (key, value)) in query.iter().enumerate() {
@@ -659,7 +696,7 @@ fn open_socket(shared: &Shared, generation: u64) {
     query_text.push(']');
     let url = socket_url(
         &endpoint,
-        &params,
+        params,
         protocol == crate::core::Protocol::Phoenix,
         &query_text,
     );
@@ -668,7 +705,7 @@ fn open_socket(shared: &Shared, generation: u64) {
     let opened = WsConn::open(&url, &protocols, &routes, max_units, move |s| {
         on_socket(&weak, generation, s)
     });
-    {
+    let failed = {
         let Ok(mut d) = shared.try_borrow_mut() else {
             return;
         };
@@ -676,29 +713,40 @@ fn open_socket(shared: &Shared, generation: u64) {
             return; // Disconnected or superseded while building the URL; `opened` drops and closes.
         }
         match opened {
-            Ok(ws) => d.ws = Some(ws),
-            Err(e) => {
-                let now = d.now();
-                let message = e
-                    .as_string()
-                    .unwrap_or_else(|| ["cannot open ", &url].concat());
-                let err = tether_error("connect_failed", &message);
-                let fns: Vec<Function> = d.listeners.error.iter().map(|(_, f)| f.clone()).collect();
-                d.core.handle_close(now, 1006, "open failed");
-                drop(d);
-                for f in fns {
-                    reported(f.call1(&JsValue::UNDEFINED, &err));
-                }
+            Ok(ws) => {
+                d.ws = Some(ws);
+                None
             }
+            Err(e) => Some(
+                e.as_string()
+                    .unwrap_or_else(|| ["cannot open ", &url].concat()),
+            ),
         }
+    };
+    match failed {
+        Some(message) => connect_failed(shared, generation, &message),
+        None => pump(shared),
     }
-    pump(shared);
 }
 
-/// A value, or what a function returns for it.
-fn resolve(v: &JsValue) -> JsValue {
-    match v.dyn_ref::<Function>() {
-        Some(f) => f.call0(&JsValue::UNDEFINED).unwrap_or(JsValue::UNDEFINED),
-        None => v.clone(),
+/// A connect that could not open a socket (its params or token failed, or the browser refused
+/// the URL): `onError` gets `connect_failed` and the core retries after its backoff. Nothing
+/// when something newer happened meanwhile.
+fn connect_failed(shared: &Shared, generation: u64, message: &str) {
+    let listeners: Vec<Function> = {
+        let Ok(mut d) = shared.try_borrow_mut() else {
+            return;
+        };
+        if d.generation != generation || d.core.state() != crate::core::SocketState::Connecting {
+            return;
+        }
+        let now = d.now();
+        d.core.handle_close(now, 1006, "open failed");
+        d.listeners.error.iter().map(|(_, f)| f.clone()).collect()
+    };
+    let err = tether_error("connect_failed", message);
+    for f in listeners {
+        reported(f.call1(&JsValue::UNDEFINED, &err));
     }
+    pump(shared);
 }

@@ -204,6 +204,9 @@ export function listen(ws, receive) {
   ws.onmessage = (e) => receive(e.data);
 }
 
+const isThenable = (v) => v !== null && typeof v === 'object' && typeof v.then === 'function';
+const messageOf = (e) => (e instanceof Error ? e.message : String(e));
+
 /**
  * Calls a channel's params function and gives `supply(channel, request, ok, value)` its answer:
  * what it returned, or what a returned promise (any thenable) settles to; a throw or a rejection
@@ -211,7 +214,7 @@ export function listen(ws, receive) {
  * ended.
  */
 export function callParams(f, channel, request, supply) {
-  const fail = (e) => supply(channel, request, false, e instanceof Error ? e.message : String(e));
+  const fail = (e) => supply(channel, request, false, messageOf(e));
   let value;
   try {
     value = f();
@@ -219,11 +222,29 @@ export function callParams(f, channel, request, supply) {
     fail(e);
     return;
   }
-  if (value !== null && typeof value === 'object' && typeof value.then === 'function') {
-    Promise.resolve(value).then((v) => supply(channel, request, true, v), fail);
-  } else {
-    supply(channel, request, true, value);
+  if (isThenable(value)) Promise.resolve(value).then((v) => supply(channel, request, true, v), fail);
+  else supply(channel, request, true, value);
+}
+
+/**
+ * The socket's params and token for one connect, each a value or what its function returns:
+ * `answer(generation, true, params, token)` at once, or once both settle when either is a promise
+ * (any thenable); `answer(generation, false, message)` when a function threw or a promise
+ * rejected.
+ */
+export function connectArgs(params, token, generation, answer) {
+  const fail = (e) => answer(generation, false, messageOf(e), undefined);
+  let p;
+  let t;
+  try {
+    p = typeof params === 'function' ? params() : params;
+    t = typeof token === 'function' ? token() : token;
+  } catch (e) {
+    fail(e);
+    return;
   }
+  if (isThenable(p) || isThenable(t)) Promise.all([p, t]).then(([a, b]) => answer(generation, true, a, b), fail);
+  else answer(generation, true, p, t);
 }
 
 // ---- 2. Helpers of the JS surface -----------------------------------------------------------

@@ -38,6 +38,9 @@ export async function main(): Promise<void> {
     maxFrameBytes: 1 << 20,
   };
   const staticParams: SocketOptions = { params: { token: "t" }, authToken: "t" };
+  // Async: a token refreshed before each connect.
+  const asyncAuth: SocketOptions = { params: async () => ({ v: 2 }), authToken: async () => currentToken() };
+  render(asyncAuth);
   // @ts-expect-error params values are strings, numbers or booleans
   const badParams: SocketOptions = { params: { nested: { a: 1 } } };
   // @ts-expect-error reconnect.minMs is a number
