@@ -72,9 +72,26 @@ impl NotificationStoreHandle {
         d.stores.snapshot(&d.core, self.channel, now)
     }
 
+    /// Marks one notification, or several (an array of ids), read at once and tells the server:
+    /// several go in `mark_read` pushes of up to 100 ids. Unknown and already read ids are left
+    /// out.
     #[wasm_bindgen(js_name = markRead)]
-    pub fn mark_read(&self, id: String) -> Result<(), JsValue> {
-        self.call(|core, now, ch| core.mark_read(now, ch, &id))
+    pub fn mark_read(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | readonly string[]")] ids: JsValue,
+    ) -> Result<(), JsValue> {
+        let mut list: Vec<String> = Vec::new();
+        if let Some(id) = ids.as_string() {
+            list.push(id);
+        } else if js_sys::Array::is_array(&ids) {
+            let array: &js_sys::Array = ids.unchecked_ref();
+            for i in 0..array.length() {
+                list.push(array.get(i).as_string().ok_or_else(not_ids)?);
+            }
+        } else {
+            return Err(not_ids());
+        }
+        self.call(|core, now, ch| core.mark_read_ids(now, ch, &list))
     }
 
     #[wasm_bindgen(js_name = markAllRead)]
@@ -95,4 +112,12 @@ impl NotificationStoreHandle {
         drop(d);
         Ok(unsubscribe_fn(&self.shared, id))
     }
+}
+
+/// The error for a `markRead` argument that is neither an id nor an array of ids.
+fn not_ids() -> JsValue {
+    super::convert::tether_error(
+        "invalid_payload",
+        "markRead takes an id or an array of ids (strings)",
+    )
 }

@@ -131,8 +131,11 @@ export interface NotificationStore {
   subscribe(run: (snapshot: NotificationSnapshot) => void): () => void;
   /** The same object until something changes. */
   getSnapshot(): NotificationSnapshot;
-  /** Marks one read at once; rolled back (with an error event) if the server refuses; sent again after a timeout. */
-  markRead(id: string): void;
+  /**
+   * Marks one read, or several (up to 100 ids per push), at once; rolled back (with an error
+   * event) if the server refuses; sent again after a timeout.
+   */
+  markRead(ids: string | readonly string[]): void;
   markAllRead(): void;
   /** Pulls the server's state again. */
   refresh(): void;

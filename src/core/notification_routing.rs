@@ -49,6 +49,12 @@ impl Client {
         self.with_store(now, channel, |s| s.mark_read(id));
     }
 
+    /// Several at once, in as few pushes as [`super::notification_store::MARK_READ_BATCH`]
+    /// allows.
+    pub fn mark_read_ids(&mut self, now: u64, channel: ChannelId, ids: &[String]) {
+        self.with_store(now, channel, |s| s.mark_read_ids(ids));
+    }
+
     pub fn mark_all_read(&mut self, now: u64, channel: ChannelId) {
         self.with_store(now, channel, |s| s.mark_all_read());
     }

@@ -121,6 +121,10 @@ pub struct NotificationStore {
 /// [`StoreEffects::resync_soon`]).
 pub const RESYNC_AFTER_EXPIRY_MS: u64 = 1_000;
 
+/// The most ids one `mark_read` push carries (servers bound a request's ids; the demo server
+/// takes up to 500).
+pub const MARK_READ_BATCH: usize = 100;
+
 /// How many evicted ids the store remembers.
 const EVICTED_MEMORY: usize = 1000;
 
@@ -343,7 +347,22 @@ impl NotificationStore {
     }
 
     fn add_op(&mut self, op: ReadOp) -> StoreEffects {
-        let mut fx = StoreEffects::default();
+        self.queue_op(op);
+        self.queued()
+    }
+
+    /// After reads were queued (and applied here at once): persist, report, send.
+    fn queued(&mut self) -> StoreEffects {
+        let mut fx = StoreEffects {
+            persist: true,
+            ..StoreEffects::default()
+        };
+        self.touch(&mut fx);
+        self.flush(&mut fx);
+        fx
+    }
+
+    fn queue_op(&mut self, op: ReadOp) {
         self.next_op += 1;
         // Items are newest first: the first is the newest the user has seen.
         let until = match op {
@@ -359,18 +378,32 @@ impl NotificationStore {
             in_flight: false,
             evicted: Vec::new(),
         });
-        fx.persist = true;
-        self.touch(&mut fx);
-        self.flush(&mut fx);
-        fx
     }
 
     /// Marks one notification read at once and tells the server. Unknown or already read: nothing.
     pub fn mark_read(&mut self, id: &str) -> StoreEffects {
-        if !self.items.iter().any(|h| h.n.id == id) || self.is_read(id) {
+        self.mark_read_ids(&[id.to_string()])
+    }
+
+    /// Marks these notifications read at once and tells the server, in `mark_read` pushes of at
+    /// most [`MARK_READ_BATCH`] ids. Unknown, already read and repeated ids are left out.
+    pub fn mark_read_ids(&mut self, ids: &[String]) -> StoreEffects {
+        let mut wanted: Vec<String> = Vec::new();
+        for id in ids {
+            let held = self.items.iter().any(|h| h.n.id == *id);
+            if held && !self.is_read(id) && !wanted.contains(id) {
+                wanted.push(id.clone());
+            }
+        }
+        if wanted.is_empty() {
             return StoreEffects::default();
         }
-        self.add_op(ReadOp::Ids(vec![id.to_string()]))
+        while !wanted.is_empty() {
+            let rest = wanted.split_off(wanted.len().min(MARK_READ_BATCH));
+            self.queue_op(ReadOp::Ids(wanted));
+            wanted = rest;
+        }
+        self.queued()
     }
 
     /// Marks everything known read at once and tells the server.

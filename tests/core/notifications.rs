@@ -119,8 +119,12 @@ impl T {
     }
 
     fn with<R: Into<StoredRead>>(restored: Vec<R>, m: Model) -> T {
+        T::with_cap(50, restored, m)
+    }
+
+    fn with_cap<R: Into<StoredRead>>(cap: usize, restored: Vec<R>, m: Model) -> T {
         let mut h = Harness::new(config());
-        let ch = h.client.notifications(h.now, TOPIC, 50, restored);
+        let ch = h.client.notifications(h.now, TOPIC, cap, restored);
         h.pump();
         let mut t = T { h, m, ch };
         t.h.connected();
@@ -660,6 +664,51 @@ fn mark_read_is_optimistic_then_adopts_the_servers_count() {
     t.mark_read("a");
     t.mark_read("unknown");
     assert_eq!(t.h.count_sent("mark_read"), 1);
+}
+
+#[test]
+fn several_ids_are_marked_at_once_in_batches_of_100_and_confirmed_together() {
+    // A store that holds 250 (the default cap is 50).
+    let mut t = T::with_cap(300, Vec::<ReadOp>::new(), Model::default());
+    for i in 0..250 {
+        t.notify(&format!("n{i:03}"), "activity");
+    }
+    t.mark_read("n000");
+    assert_eq!(t.count(), 249);
+    // Unknown, already read and repeated ids are left out; the rest go in pushes of 100.
+    let mut wanted: Vec<String> = (0..250).map(|i| format!("n{i:03}")).collect();
+    wanted.extend(["n001".to_string(), "nope".to_string()]);
+    t.m.hold.insert("mark_read");
+    let changes = |t: &T| {
+        let changed =
+            t.h.events
+                .iter()
+                .filter(|e| matches!(e, Event::NotificationsChanged { .. }));
+        (changed.count(), t.persisted().len())
+    };
+    let before = changes(&t);
+    t.h.client.mark_read_ids(t.h.now, t.ch, &wanted);
+    t.h.pump();
+    t.serve();
+    assert_eq!(t.count(), 0, "applied at once");
+    assert_eq!(
+        changes(&t),
+        (before.0 + 1, before.1 + 1),
+        "one change and one persist for the call"
+    );
+    let batches: Vec<usize> = t
+        .sent_payloads("mark_read")
+        .iter()
+        .skip(1)
+        .map(|p| p["ids"].as_array().map_or(0, Vec::len))
+        .collect();
+    assert_eq!(batches, vec![100, 100, 49]);
+    assert_eq!(t.store().pending_ops().len(), 3);
+    t.release("mark_read");
+    assert_eq!(t.count(), 0, "the server agrees");
+    assert!(t.store().pending_ops().is_empty());
+    assert!((0..250).all(|i| t.is_read(&format!("n{i:03}"))));
+    assert!(t.h.errors().is_empty());
 }
 
 #[test]

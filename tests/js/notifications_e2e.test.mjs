@@ -275,6 +275,33 @@ test('120 notifications: 50 held, count 120, badge 99+; markAllRead → 0 across
   await server.stop();
 });
 
+test('markRead of several ids: one mark_read, read here at once and on the server', TEST_OPTS, async () => {
+  const server = await startDemoServer();
+  const me = await signIn(server, 'batch');
+  for (let i = 0; i < 5; i++) await notify(server, me.user_id, 'activity', `n ${i}`);
+  const page = await openPage(server, me);
+  await eventually(async () => (await view(page)).unread === 5, 'page count reaches 5');
+  const ids = (await view(page)).ids.slice(0, 3);
+  await page.evaluate((xs) => window.store.markRead([...xs, xs[0], 'not-held']), ids);
+  const v = await view(page);
+  assert.equal(v.unread, 2, 'applied at once');
+  assert.deepEqual(v.readIds.slice().sort(), ids.slice().sort());
+  await countsAgree(page, server, me.user_id);
+  const sv = await serverState(server, me.user_id);
+  assert.deepEqual(sv.items.filter((n) => n.read_at !== null).map((n) => n.id).sort(), ids.slice().sort());
+  const sent = page.sent.filter((f) => Array.isArray(f) && f[3] === 'mark_read');
+  assert.equal(sent.length, 1, 'one push');
+  assert.deepEqual(sent[0][4].ids, ids, 'the held, unread ids once each');
+  // Anything but an id or an array of ids is refused, and nothing is sent.
+  const refused = await page.evaluate(() => {
+    try { window.store.markRead([1, 2]); return null; } catch (e) { return e.code; }
+  });
+  assert.equal(refused, 'invalid_payload');
+  assert.deepEqual(page.problems, []);
+  await page.close();
+  await server.stop();
+});
+
 test('offline while 10 are created: each held exactly once, count equals the server', TEST_OPTS, async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'tether-notif-data-'));
   t.after(() => rmSync(dataDir, { recursive: true, force: true }));

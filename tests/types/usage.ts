@@ -176,6 +176,9 @@ export async function main(): Promise<void> {
       [first.id, first.title, first.body, first.data, first.read_at, first.inserted_at, first.expires_at];
     render(kind, fields);
     store.markRead(first.id);
+    store.markRead(snapshot.items.map((n) => n.id));
+    // @ts-expect-error ids are strings
+    store.markRead([1, 2]);
   }
   store.markAllRead();
   store.refresh();
