@@ -309,10 +309,18 @@ impl Sim {
             75..=82 => {
                 let ids = self.tabs[t].held();
                 if !ids.is_empty() {
-                    let id = ids[self.below(ids.len() as u64) as usize].clone();
-                    self.note(t, &["mark_read ", &id].concat());
+                    // One id, or a few at once (repeats and read ones included).
+                    let n = if self.below(3) == 0 {
+                        1 + self.below(5)
+                    } else {
+                        1
+                    };
+                    let picked: Vec<String> = (0..n)
+                        .map(|_| ids[self.below(ids.len() as u64) as usize].clone())
+                        .collect();
+                    self.note(t, &["mark_read ", &picked.join(",")].concat());
                     let tab = &mut self.tabs[t];
-                    tab.h.client.mark_read(tab.h.now, tab.ch, &id);
+                    tab.h.client.mark_read_ids(tab.h.now, tab.ch, &picked);
                     tab.h.pump();
                 }
             }
