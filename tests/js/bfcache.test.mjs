@@ -6,14 +6,8 @@
 // Needs `./pkg-template/build` and `cargo build -p tether-demo` first (./tests/run does both).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { startDemoServer, stopAll } from './lib/demo_server.mjs';
-import { launchBrowser } from './lib/browser.mjs';
+import { openPageSite } from './lib/page_site.mjs';
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PAGE = `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,">
 <script type="module">
 import init, { Socket } from './pkg/tether.js';
@@ -29,23 +23,17 @@ await window.channel.join();
 window.ready = true;
 </script>`;
 
-let dir;
+let site;
 let server;
 let browser;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'tether-bfcache-'));
-  cpSync(join(repo, 'demo', 'static', 'pkg'), join(dir, 'pkg'), { recursive: true });
-  writeFileSync(join(dir, 'a.html'), PAGE);
-  writeFileSync(join(dir, 'b.html'), '<!doctype html><meta charset="utf-8"><title>elsewhere</title>elsewhere');
-  server = await startDemoServer({ staticDir: dir });
-  browser = await launchBrowser({ backForwardCache: true });
+  site = await openPageSite({ 'a.html': PAGE, 'b.html': '<!doctype html><meta charset="utf-8"><title>elsewhere</title>elsewhere' }, { backForwardCache: true });
+  ({ server, browser } = site);
 });
 
 after(async () => {
-  await browser?.close();
-  await stopAll();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await site?.close();
 });
 
 test('a page restored from the back-forward cache reconnects at once and rejoins', { timeout: 30_000 }, async () => {
