@@ -666,10 +666,14 @@ fn open_socket(shared: &Shared, generation: u64) {
     }
 }
 
-/// Builds the URL and opens the socket, unless something newer happened meanwhile.
+/// Builds the URL and opens the socket, unless something newer happened meanwhile (a params or
+/// token promise can settle long after its connect timed out or was replaced).
 fn finish_open(shared: &Shared, generation: u64, params: &JsValue, token: &JsValue) {
     let (endpoint, protocol, query, routes, max_units) = {
         let Ok(d) = shared.try_borrow() else { return };
+        if d.generation != generation || d.core.state() != crate::core::SocketState::Connecting {
+            return;
+        }
         let phoenix = d.core.protocol() == crate::core::Protocol::Phoenix;
         (
             d.endpoint.clone(),

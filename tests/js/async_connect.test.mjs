@@ -15,20 +15,28 @@ await init();
 const q = new URLSearchParams(location.search);
 window.calls = 0;
 window.failFirst = Number(q.get('failFirst'));
+window.hangFirst = q.get('hangFirst') === '1';
 window.errors = [];
+let settleLate = null;
 const socket = new Socket('/socket', {
-  // A token fetched asynchronously, as from a refresh endpoint; the first attempts fail.
+  // A token fetched asynchronously, as from a refresh endpoint; the first attempts fail, or the
+  // first one hangs (and settles long after its connect timed out).
   authToken: async () => {
     window.calls += 1;
+    if (window.hangFirst && window.calls === 1) {
+      return new Promise((r) => { settleLate = () => r(q.get('token')); });
+    }
     await new Promise((r) => setTimeout(r, 30));
     if (window.calls <= window.failFirst) throw new Error('token service down');
     return q.get('token');
   },
+  timeoutMs: 800,
   params: () => Promise.resolve({ client: 'async' }),
   reconnect: { minMs: 100, maxMs: 100, jitter: 0 },
 });
 socket.onError((e) => window.errors.push({ code: e.code, message: e.message }));
 window.store = socket.notifications(q.get('user'));
+window.settleLate = () => settleLate?.();
 socket.connect();
 window.ready = true;
 </script>`;
@@ -71,3 +79,23 @@ for (const failFirst of [0, 2]) {
     await page.close();
   });
 }
+
+test('a token promise that never settles times out the connect; the next attempt asks again', { timeout: 20_000 }, async () => {
+  const { user_id: user, token } = await signIn('async hang');
+  const page = await browser.newPage();
+  let sockets = 0;
+  page.on('websocket', () => { sockets += 1; });
+  await page.goto(`${server.url}/p.html?${new URLSearchParams({ user, token, failFirst: 0, hangFirst: 1 })}`);
+  await page.waitForFunction(() => window.store?.getSnapshot().status === 'live', null, { timeout: 10_000 });
+  let seen = await page.evaluate(() => ({ calls: window.calls, errors: window.errors.map((e) => e.code) }));
+  assert.equal(seen.calls, 2, 'asked again after the connect timed out');
+  assert.deepEqual(seen.errors, ['connect_timeout']);
+  assert.equal(sockets, 1);
+  // The first answer, long late: no second socket, nothing changes.
+  await page.evaluate(() => window.settleLate());
+  await new Promise((r) => setTimeout(r, 300));
+  seen = await page.evaluate(() => ({ status: window.store.getSnapshot().status, errors: window.errors.length }));
+  assert.deepEqual(seen, { status: 'live', errors: 1 });
+  assert.equal(sockets, 1, 'a stale answer opens nothing');
+  await page.close();
+});
