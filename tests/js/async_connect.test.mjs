@@ -4,9 +4,9 @@
 // WebSocket, and is retried after the backoff until it succeeds.
 //
 // Needs `./pkg-template/build` and `cargo build -p tether-demo` first (./tests/run does both).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openPageSite } from './lib/page_site.mjs';
+import { pageSitePerFile } from './lib/page_site.mjs';
 
 const PAGE = `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,">
 <script type="module">
@@ -41,21 +41,10 @@ socket.connect();
 window.ready = true;
 </script>`;
 
-let site;
-let server;
-let browser;
-
-before(async () => {
-  site = await openPageSite({ 'p.html': PAGE }, {});
-  ({ server, browser } = site);
-});
-
-after(async () => {
-  await site?.close();
-});
+const site = pageSitePerFile({ 'p.html': PAGE });
 
 async function signIn(name) {
-  const res = await fetch(`${server.url}/api/session`, {
+  const res = await fetch(`${site.server.url}/api/session`, {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }),
     signal: AbortSignal.timeout(3000),
   });
@@ -66,10 +55,10 @@ async function signIn(name) {
 for (const failFirst of [0, 2]) {
   test(`an async token${failFirst ? ` that fails ${failFirst} times` : ''} is waited for and reaches the server`, { timeout: 20_000 }, async () => {
     const { user_id: user, token } = await signIn(`async ${failFirst}`);
-    const page = await browser.newPage();
+    const page = await site.browser.newPage();
     let sockets = 0;
     page.on('websocket', () => { sockets += 1; });
-    await page.goto(`${server.url}/p.html?${new URLSearchParams({ user, token, failFirst })}`);
+    await page.goto(`${site.server.url}/p.html?${new URLSearchParams({ user, token, failFirst })}`);
     await page.waitForFunction(() => window.store?.getSnapshot().status === 'live', null, { timeout: 10_000 });
     const { calls, errors } = await page.evaluate(() => ({ calls: window.calls, errors: window.errors }));
     assert.equal(calls, failFirst + 1, 'one token call per connect attempt');
@@ -82,10 +71,10 @@ for (const failFirst of [0, 2]) {
 
 test('a token promise that never settles times out the connect; the next attempt asks again', { timeout: 20_000 }, async () => {
   const { user_id: user, token } = await signIn('async hang');
-  const page = await browser.newPage();
+  const page = await site.browser.newPage();
   let sockets = 0;
   page.on('websocket', () => { sockets += 1; });
-  await page.goto(`${server.url}/p.html?${new URLSearchParams({ user, token, failFirst: 0, hangFirst: 1 })}`);
+  await page.goto(`${site.server.url}/p.html?${new URLSearchParams({ user, token, failFirst: 0, hangFirst: 1 })}`);
   await page.waitForFunction(() => window.store?.getSnapshot().status === 'live', null, { timeout: 10_000 });
   let seen = await page.evaluate(() => ({ calls: window.calls, errors: window.errors.map((e) => e.code) }));
   assert.equal(seen.calls, 2, 'asked again after the connect timed out');

@@ -4,9 +4,9 @@
 // connects again at once on `pageshow`, and its channel rejoins.
 //
 // Needs `./pkg-template/build` and `cargo build -p tether-demo` first (./tests/run does both).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openPageSite } from './lib/page_site.mjs';
+import { pageSitePerFile } from './lib/page_site.mjs';
 
 const PAGE = `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,">
 <script type="module">
@@ -23,28 +23,17 @@ await window.channel.join();
 window.ready = true;
 </script>`;
 
-let site;
-let server;
-let browser;
-
-before(async () => {
-  site = await openPageSite({ 'a.html': PAGE, 'b.html': '<!doctype html><meta charset="utf-8"><title>elsewhere</title>elsewhere' }, { backForwardCache: true });
-  ({ server, browser } = site);
-});
-
-after(async () => {
-  await site?.close();
-});
+const site = pageSitePerFile({ 'a.html': PAGE, 'b.html': '<!doctype html><meta charset="utf-8"><title>elsewhere</title>elsewhere' }, { backForwardCache: true });
 
 test('a page restored from the back-forward cache reconnects at once and rejoins', { timeout: 30_000 }, async () => {
-  const page = await browser.newPage();
-  await page.goto(`${server.url}/a.html`);
+  const page = await site.browser.newPage();
+  await page.goto(`${site.server.url}/a.html`);
   await page.waitForFunction(() => window.ready === true, null, { timeout: 10_000 });
   const marker = await page.evaluate(() => window.marker);
 
-  await page.goto(`${server.url}/b.html`);
+  await page.goto(`${site.server.url}/b.html`);
   // While the page is away, the server no longer lists it.
-  const listed = async () => Object.keys(await (await fetch(`${server.url}/api/presence/room:bfcache`)).json());
+  const listed = async () => Object.keys(await (await fetch(`${site.server.url}/api/presence/room:bfcache`)).json());
   for (let i = 0; i < 50 && (await listed()).length > 0; i += 1) await new Promise((r) => setTimeout(r, 50));
   assert.deepEqual(await listed(), [], 'the page left the room as it went away');
 

@@ -2,9 +2,10 @@
 // built package (`demo/static/pkg`, from `./pkg-template/build`) and the test's own pages, served
 // by a demo server, with a Chromium to open them in.
 //
-//   const site = await openPageSite({ 'a.html': html }, { backForwardCache: true });
-//   site.server.url, site.browser.newPage()
-//   await site.close()   // the browser, the server, the directory
+//   const site = pageSitePerFile({ 'a.html': html }, { backForwardCache: true });
+//   // in a test: site.server.url, site.browser.newPage()
+// (opened before the file's tests, closed after them; `openPageSite` opens one by hand).
+import { before, after } from 'node:test';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -40,4 +41,22 @@ export async function openPageSite(pages, browserOptions = {}) {
     rmSync(dir, { recursive: true, force: true });
     throw e;
   }
+}
+
+/**
+ * Opens a site before the file's tests and closes it after them (as `demoServerPerFile` does
+ * for a server); returns a holder whose `server` and `browser` are set once it is open.
+ */
+export function pageSitePerFile(pages, browserOptions = {}) {
+  const holder = { server: undefined, browser: undefined };
+  let site;
+  before(async () => {
+    site = await openPageSite(pages, browserOptions);
+    holder.server = site.server;
+    holder.browser = site.browser;
+  });
+  after(async () => {
+    await site?.close();
+  });
+  return holder;
 }
