@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 use super::convert::{js_to_json_object, tether_error};
 use super::options::push_timeout;
 use super::socket::busy;
-use super::subscription::unsubscribe_fn;
+use super::subscription::{listen_on, unsubscribe_fn};
 use crate::core::{CallError, ChannelId, PushId};
 use crate::web::driver::{pump, Resolvers, Shared};
 
@@ -197,11 +197,7 @@ impl Channel {
         #[wasm_bindgen(unchecked_param_type = "(state: ChannelStateName) => void")]
         callback: Function,
     ) -> Result<Function, JsValue> {
-        let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
-        let id = d.listeners.next_id();
-        d.listeners.channel_states.push((id, self.id, callback));
-        drop(d);
-        Ok(unsubscribe_fn(&self.shared, id))
+        listen_on(&self.shared, self.id, |l| &mut l.channel_states, callback)
     }
 
     /// Calls `callback({rejoin, response})` after every successful join, so an app can pull what
@@ -211,10 +207,6 @@ impl Channel {
         &self,
         #[wasm_bindgen(unchecked_param_type = "(info: JoinInfo) => void")] callback: Function,
     ) -> Result<Function, JsValue> {
-        let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
-        let id = d.listeners.next_id();
-        d.listeners.joins.push((id, self.id, callback));
-        drop(d);
-        Ok(unsubscribe_fn(&self.shared, id))
+        listen_on(&self.shared, self.id, |l| &mut l.joins, callback)
     }
 }

@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 
 use super::convert::presence_to_js;
 use super::socket::busy;
-use super::subscription::unsubscribe_fn;
+use super::subscription::{listen_on, unsubscribe_fn, Slot};
 use crate::core::ChannelId;
 use crate::web::driver::{Driver, Shared};
 use crate::web::presence_mirror::{catch_up, pairs_text, PresenceMirror};
@@ -80,19 +80,13 @@ pub struct PresenceView {
     channel: ChannelId,
 }
 
-type Slot = fn(&mut crate::web::listeners::Listeners) -> &mut Vec<(u32, ChannelId, Function)>;
-
 impl PresenceView {
     pub(crate) fn new(shared: Shared, channel: ChannelId) -> PresenceView {
         PresenceView { shared, channel }
     }
 
     fn listen(&self, slot: Slot, callback: Function) -> Result<Function, JsValue> {
-        let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
-        let id = d.listeners.next_id();
-        slot(&mut d.listeners).push((id, self.channel, callback));
-        drop(d);
-        Ok(unsubscribe_fn(&self.shared, id))
+        listen_on(&self.shared, self.channel, slot, callback)
     }
 }
 

@@ -1,5 +1,7 @@
 //! Unsubscribe functions: every `on…(callback)` returns `() => void` that removes the callback.
 
+use crate::prelude::*;
+
 use ::core::cell::RefCell;
 use alloc::rc::{Rc, Weak};
 
@@ -38,4 +40,22 @@ pub fn unsubscribe_fn(shared: &Shared, id: u32) -> Function {
         driver: Rc::downgrade(shared),
         id,
     })
+}
+
+/// Where a channel's listeners of one kind are kept.
+pub type Slot =
+    fn(&mut crate::web::listeners::Listeners) -> &mut Vec<(u32, crate::core::ChannelId, Function)>;
+
+/// Adds `callback` to `channel`'s listeners in `slot`; returns its unsubscribe function.
+pub fn listen_on(
+    shared: &Shared,
+    channel: crate::core::ChannelId,
+    slot: Slot,
+    callback: Function,
+) -> Result<Function, JsValue> {
+    let mut d = shared.try_borrow_mut().map_err(|_| super::socket::busy())?;
+    let id = d.listeners.next_id();
+    slot(&mut d.listeners).push((id, channel, callback));
+    drop(d);
+    Ok(unsubscribe_fn(shared, id))
 }
