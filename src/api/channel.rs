@@ -69,12 +69,12 @@ pub(super) fn request(
     what: &'static str,
     call: impl FnOnce(&mut crate::core::Client, u64) -> Result<PushId, CallError>,
 ) -> Promise {
-    let result = match shared.try_borrow_mut() {
+    let result = match super::socket::driver(shared) {
         Ok(mut d) => {
             let now = d.now();
             call(&mut d.core, now).map_err(call_error)
         }
-        Err(_) => Err(busy()),
+        Err(e) => Err(e),
     };
     match result {
         Ok(push) => promise(shared, push, what),

@@ -92,6 +92,34 @@ fn backoff(obj: &JsValue, name: &str, defaults: Backoff) -> Result<Backoff, JsVa
     Ok(out)
 }
 
+/// `reconnect.onClose(code, reason)`: the app's rule per close code ("retry", "soon", "slow",
+/// "stop"); anything else it returns (undefined, a throw) leaves the decision to the defaults.
+fn close_policy(reconnect: &JsValue) -> Result<crate::core::ClosePolicy, JsValue> {
+    let on_close = get(reconnect, "onClose");
+    if let Some(f) = on_close.dyn_ref::<Function>() {
+        let f = f.clone();
+        return Ok(crate::core::ClosePolicy::custom(Box::new(
+            move |code, reason| {
+                f.call2(
+                    &JsValue::UNDEFINED,
+                    &JsValue::from_f64(f64::from(code)),
+                    &JsValue::from_str(reason),
+                )
+                .ok()
+                .and_then(|v| v.as_string())
+                .and_then(|name| crate::core::CloseAction::parse(&name))
+            },
+        )));
+    }
+    if on_close.is_undefined() || on_close.is_null() {
+        return Ok(crate::core::ClosePolicy::default());
+    }
+    Err(invalid(
+        "reconnect.onClose",
+        "a function (code, reason) => \"retry\" | \"soon\" | \"slow\" | \"stop\"",
+    ))
+}
+
 /// Everything `new Socket(url, options)` takes.
 pub struct SocketOptions {
     pub config: Config,
@@ -107,6 +135,7 @@ pub fn socket_options(opts: &JsValue) -> Result<SocketOptions, JsValue> {
     let mut config = Config {
         reconnect: backoff(&get(opts, "reconnect"), "reconnect", defaults.reconnect)?,
         rejoin: backoff(&get(opts, "rejoin"), "rejoin", defaults.rejoin)?,
+        close_policy: close_policy(&get(opts, "reconnect"))?,
         ..defaults
     };
     let protocol = get(opts, "protocol");

@@ -26,6 +26,24 @@ pub(crate) fn busy() -> JsValue {
     )
 }
 
+/// The driver, ready for a call: refused while the client is busy (`reentrant_call`) or after
+/// the `Socket` was freed (`closed_socket`).
+pub(crate) fn driver(shared: &Shared) -> Result<::core::cell::RefMut<'_, Driver>, JsValue> {
+    let d = shared.try_borrow_mut().map_err(|_| busy())?;
+    if d.closed {
+        return Err(crate::web::driver::closed_socket());
+    }
+    Ok(d)
+}
+
+impl Drop for Socket {
+    /// `socket.free()` (or `using`): the connection closes for good, though its channels and
+    /// stores may still be referenced; they refuse every call from now on.
+    fn drop(&mut self) {
+        crate::web::driver::close_for_good(&self.shared);
+    }
+}
+
 #[wasm_bindgen]
 impl Socket {
     /// `new Socket("ws://host/socket", options)`. Does not connect until `connect()`.

@@ -95,6 +95,28 @@ impl Backoff {
         ms.min(MAX_DELAY_MS)
     }
 
+    /// The delay of the schedule's slowest step: `max_ms` (exponential), the table's last entry,
+    /// or what a custom schedule gives for `attempt`. For a server that refused us.
+    pub fn slowest(&mut self, attempt: u32, rng: &mut dyn RandomSource) -> u64 {
+        let ms = match &self.schedule {
+            Schedule::Exponential { min_ms, max_ms, .. } => (*max_ms).max(*min_ms),
+            Schedule::Table(table) => table.iter().copied().max().unwrap_or(0),
+            Schedule::Custom(_) => return self.delay(attempt, rng),
+        };
+        ms.min(MAX_DELAY_MS)
+    }
+
+    /// A short delay drawn uniformly from `[0, first step]`: a retry at once, spread out so that
+    /// the clients of a restarted server do not all arrive in the same millisecond.
+    pub fn soon(&mut self, rng: &mut dyn RandomSource) -> u64 {
+        let first = match &self.schedule {
+            Schedule::Exponential { min_ms, max_ms, .. } => (*min_ms).min(*max_ms),
+            Schedule::Table(table) => table.first().copied().unwrap_or(0),
+            Schedule::Custom(_) => return self.delay(1, rng),
+        };
+        round(first.min(MAX_DELAY_MS) as f64 * rng.next_f64().clamp(0.0, 1.0))
+    }
+
     /// True when attempt `attempt` (1-based) is past the limit.
     pub fn exhausted(&self, attempt: u32) -> bool {
         matches!(self.max_attempts, Some(max) if attempt > max)

@@ -403,8 +403,31 @@ impl Client {
             if let Some(ch) = self.channels.get_mut(&channel.0) {
                 ch.join_request = request;
             }
-            self.join_failed(now, channel, reply.status, reply.response);
+            self.join_refused(now, channel, reply.status, reply.response);
         }
+    }
+
+    /// The server refused a join: the attempt fails (the `join()` request ends with the
+    /// refusal, a rejoin is scheduled), a store shows `refused`, and the user hears of it with
+    /// the server's response and when the next attempt is due.
+    fn join_refused(&mut self, now: u64, channel: ChannelId, status: String, response: Value) {
+        let reason = response
+            .get("reason")
+            .and_then(Value::as_str)
+            .unwrap_or(&status)
+            .to_string();
+        self.join_failed(now, channel, status.clone(), response.clone());
+        let retry_in_ms = self
+            .timers
+            .get(TimerKey::Rejoin(channel.0))
+            .map(|at| at.saturating_sub(now));
+        self.store_join_refused(now, channel, &reason);
+        self.emit(Event::JoinRefused {
+            channel,
+            status,
+            response,
+            retry_in_ms,
+        });
     }
 
     /// A join attempt failed: errored, the `join()` request (if pending) ends with the error,

@@ -11,11 +11,13 @@ use super::small_map::SmallMap;
 use super::value::Value;
 
 use super::channel::Channel;
+use super::close_policy::{is_unauthorized, CloseAction};
 use super::codec::empty_object;
 use super::config::Config;
 use super::dialect::{Protocol, WireDialect};
 use super::event::{
-    ChannelId, ChannelState, DropReason, Event, Output, PushId, PushOutcome, SocketState, Telemetry,
+    ChannelId, ChannelState, ConnectionError, DropReason, Event, Output, PushId, PushOutcome,
+    SocketState, Telemetry,
 };
 use super::notification_routing::Stores;
 use super::presence_tracker::PresenceTracker;
@@ -98,7 +100,6 @@ pub struct Client {
     /// Whether telemetry events are emitted.
     pub(super) telemetry: bool,
     pub(super) connect_started: u64,
-    pub(super) last_close_code: Option<u16>,
     /// When each request was sent (only kept while telemetry is on).
     pub(super) sent_at: SmallMap<PushId, u64>,
     pub(super) join_sent_at: SmallMap<u32, u64>,
@@ -138,7 +139,6 @@ impl Client {
             dialect,
             connected_topics: Vec::new(),
             connect_started: 0,
-            last_close_code: None,
             sent_at: SmallMap::new(),
             join_sent_at: SmallMap::new(),
             out: VecDeque::new(),
@@ -237,7 +237,7 @@ impl Client {
         self.timers.cancel(TimerKey::Reconnect);
         // A later `connect` starts a fresh session with a fresh retry budget.
         self.attempt = 0;
-        self.connection_lost(now);
+        self.connection_lost(now, Lost::ByClient);
     }
 
     /// The WebSocket opened.
@@ -265,12 +265,26 @@ impl Client {
         self.rejoin_all(now);
     }
 
-    /// The WebSocket closed (or failed to open).
-    pub fn handle_close(&mut self, now: u64, _code: u16, _reason: &str) {
+    /// The WebSocket closed (or failed to open), with its close code and reason.
+    pub fn handle_close(&mut self, now: u64, code: u16, reason: &str) {
         self.tick(now);
         if matches!(self.state, SocketState::Open | SocketState::Connecting) {
-            self.last_close_code = Some(_code);
-            self.connection_lost(now);
+            self.connection_lost(
+                now,
+                Lost::Closed {
+                    code,
+                    reason: reason.into(),
+                },
+            );
+        }
+    }
+
+    /// The connection asked for by [`Output::Connect`] could not even be attempted: the socket's
+    /// params or token failed, or the browser refused the URL. `why` says which.
+    pub fn handle_connect_error(&mut self, now: u64, why: &str) {
+        self.tick(now);
+        if self.state == SocketState::Connecting {
+            self.connection_lost(now, Lost::OpenFailed(why.into()));
         }
     }
 
@@ -386,16 +400,7 @@ impl Client {
                         code: 1000,
                         reason: "connect timeout".into(),
                     });
-                    self.emit(Event::Error {
-                        code: "connect_timeout",
-                        message: [
-                            "the WebSocket did not open within ",
-                            &super::text::decimal(self.cfg.timeout_ms),
-                            " ms",
-                        ]
-                        .concat(),
-                    });
-                    self.connection_lost(now);
+                    self.connection_lost(now, Lost::Timeout);
                 }
             }
             TimerKey::Heartbeat => {
@@ -412,7 +417,7 @@ impl Client {
                         code: 1000,
                         reason: "heartbeat timeout".into(),
                     });
-                    self.connection_lost(now);
+                    self.connection_lost(now, Lost::ByClient);
                 } else {
                     self.send_heartbeat(now);
                 }
@@ -449,68 +454,131 @@ impl Client {
         );
     }
 
-    /// The current connection is gone (closed by either side, or abandoned).
-    fn connection_lost(&mut self, now: u64) {
+    /// The current connection is gone (closed by either side, abandoned, or never opened): the
+    /// close policy picks the next step, the user is told what failed and when the next attempt
+    /// is due, and the reconnect is scheduled.
+    fn connection_lost(&mut self, now: u64, lost: Lost) {
         self.timers.cancel(TimerKey::ConnectTimeout);
         self.timers.cancel(TimerKey::Heartbeat);
         self.heartbeat_ref = None;
-        if self.telemetry {
-            let code = self
-                .last_close_code
-                .take()
-                .map(|c| super::text::decimal(c.into()));
-            let up = self.opened_at.map(|t| now.saturating_sub(t));
-            self.telemetry(Telemetry {
-                event: "disconnect",
-                duration_ms: up,
-                code,
-                ..Default::default()
-            });
-        }
-        self.last_close_code = None;
-        if let Some(opened) = self.opened_at.take() {
+        let opened_at = self.opened_at.take();
+        let (close_code, close_reason) = match &lost {
+            Lost::Closed { code, reason } => (Some(*code), reason.as_str()),
+            _ => (None, ""),
+        };
+        let close_reason = String::from(close_reason);
+        // An attempt that never opened is a failed connect, not a disconnect.
+        let failed_attempt = opened_at.is_none() && !matches!(lost, Lost::ByClient);
+        if let Some(opened) = opened_at {
             if now.saturating_sub(opened) >= self.cfg.reconnect.reset_after_ms {
                 self.attempt = 0;
             }
         }
+        let failures = self.attempt.saturating_add(1);
+        if self.telemetry {
+            let (event, duration_ms) = match opened_at {
+                _ if failed_attempt => (
+                    "connect_failed",
+                    Some(now.saturating_sub(self.connect_started)),
+                ),
+                Some(t) => ("disconnect", Some(now.saturating_sub(t))),
+                None => ("disconnect", None),
+            };
+            self.telemetry(Telemetry {
+                event,
+                duration_ms,
+                attempt: failed_attempt.then_some(failures),
+                code: close_code.map(|c| super::text::decimal(c.into())),
+                ..Default::default()
+            });
+        }
         self.channels_lost_connection();
-        if self.want_connected {
-            self.schedule_reconnect(now);
-        } else {
-            self.set_state(SocketState::Closed);
+        let action = match (&lost, self.want_connected) {
+            (Lost::Closed { code, reason }, true) => self.cfg.close_policy.action(*code, reason),
+            _ => CloseAction::Retry,
+        };
+        let report = match &lost {
+            Lost::ByClient => None,
+            Lost::Closed { code, .. } if is_unauthorized(*code) => Some("unauthorized"),
+            _ if failed_attempt => Some("connect_failed"),
+            // An open connection that closed uncleanly (1006: where a browser fires `error`, and
+            // phoenix.js its `onError`) or with a server error (1011) is a lost connection; a
+            // clean close (a deploy's graceful shutdown, a restart) shows in the state alone.
+            Lost::Closed { code, .. } if matches!(code, 1006 | 1011) => Some("connection_lost"),
+            _ => None,
+        };
+        let mut retry_in_ms = None;
+        let mut gave_up = false;
+        let mut stopped = false;
+        if self.want_connected && self.online {
+            if action == CloseAction::Stop {
+                stopped = true;
+            } else {
+                self.attempt = failures;
+                if self.cfg.reconnect.exhausted(failures) {
+                    gave_up = true;
+                } else {
+                    let delay = match action {
+                        CloseAction::Soon => self.cfg.reconnect.soon(self.rng.as_mut()),
+                        CloseAction::Slow => {
+                            self.cfg.reconnect.slowest(failures, self.rng.as_mut())
+                        }
+                        _ => self.cfg.reconnect.delay(failures, self.rng.as_mut()),
+                    };
+                    retry_in_ms = Some(delay);
+                }
+            }
         }
-    }
-
-    fn schedule_reconnect(&mut self, now: u64) {
-        if !self.online {
-            self.set_state(SocketState::Offline);
-            return;
+        // A stop is always said, whatever the close.
+        let report = match report {
+            None if stopped && failed_attempt => Some("connect_failed"),
+            None if stopped => Some("connection_lost"),
+            other => other,
+        };
+        if let Some(code) = report {
+            let message = lost_message(
+                code,
+                &lost,
+                failures,
+                retry_in_ms,
+                self.want_connected && !self.online,
+                stopped,
+            );
+            self.emit(Event::Connection(ConnectionError {
+                code,
+                message,
+                attempt: failures,
+                close_code,
+                close_reason,
+                retry_in_ms,
+            }));
         }
-        self.attempt = self.attempt.saturating_add(1);
-        if self.cfg.reconnect.exhausted(self.attempt) {
+        if gave_up || stopped || !self.want_connected {
             self.want_connected = false;
             self.attempt = 0;
             self.set_state(SocketState::Closed);
-            self.emit(Event::Error {
-                code: "gave_up",
-                message: "reconnect attempts exhausted".into(),
+            if gave_up {
+                self.emit(Event::Error {
+                    code: "gave_up",
+                    message: "reconnect attempts exhausted".into(),
+                });
+            }
+        } else if let Some(delay) = retry_in_ms {
+            self.timers
+                .set(TimerKey::Reconnect, now.saturating_add(delay));
+            self.telemetry(Telemetry {
+                event: "reconnect_scheduled",
+                duration_ms: Some(delay),
+                attempt: Some(failures),
+                ..Default::default()
             });
-            return;
+            self.set_state(SocketState::Waiting {
+                attempt: failures,
+                retry_in_ms: delay,
+            });
+        } else {
+            self.set_state(SocketState::Offline);
         }
-        let delay = self.cfg.reconnect.delay(self.attempt, self.rng.as_mut());
-        self.timers
-            .set(TimerKey::Reconnect, now.saturating_add(delay));
-        let attempt = self.attempt;
-        self.telemetry(Telemetry {
-            event: "reconnect_scheduled",
-            duration_ms: Some(delay),
-            attempt: Some(attempt),
-            ..Default::default()
-        });
-        self.set_state(SocketState::Waiting {
-            attempt: self.attempt,
-            retry_in_ms: delay,
-        });
     }
 
     fn send_heartbeat(&mut self, now: u64) {
@@ -716,4 +784,82 @@ impl Client {
         self.timers
             .set(TimerKey::Push(push.0), now.saturating_add(timeout_ms));
     }
+}
+
+/// Why the current connection went away.
+#[derive(Debug)]
+pub(super) enum Lost {
+    /// The client closed it (`disconnect`, a heartbeat timeout): deliberate, or reported already.
+    ByClient,
+    /// The WebSocket closed with this code and reason.
+    Closed { code: u16, reason: String },
+    /// It did not open within the connect timeout.
+    Timeout,
+    /// It could not be attempted (the socket's params or token failed, the URL was refused).
+    OpenFailed(String),
+}
+
+/// The sentence the user reads: what failed, what to check, and what happens next.
+fn lost_message(
+    code: &str,
+    lost: &Lost,
+    attempt: u32,
+    retry_in_ms: Option<u64>,
+    offline: bool,
+    stopped: bool,
+) -> String {
+    let decimal = super::text::decimal;
+    let mut m = String::new();
+    let with_reason = |m: &mut String, code: u16, reason: &str| {
+        m.push_str(" (close code ");
+        m.push_str(&decimal(code.into()));
+        if !reason.is_empty() {
+            m.push_str(": ");
+            m.push_str(reason);
+        }
+        m.push(')');
+    };
+    match (code, lost) {
+        ("unauthorized", Lost::Closed { code, reason }) => {
+            m.push_str("the server refused the connection as unauthorized");
+            with_reason(&mut m, *code, reason);
+            m.push_str("; check the token or params the socket sends");
+        }
+        ("connect_failed", _) => {
+            m.push_str("connect attempt ");
+            m.push_str(&decimal(attempt.into()));
+            m.push_str(" failed: ");
+            match lost {
+                Lost::Closed { code, reason } => {
+                    m.push_str("the WebSocket closed before it opened");
+                    with_reason(&mut m, *code, reason);
+                    if *code == 1006 {
+                        m.push_str(
+                            "; check that the server is up and the URL is right (a browser \
+                             cannot see why an upgrade was refused, e.g. a 403 for a bad token)",
+                        );
+                    }
+                }
+                Lost::Timeout => m.push_str("the WebSocket did not open in time (timeoutMs)"),
+                Lost::OpenFailed(why) => m.push_str(why),
+                Lost::ByClient => {}
+            }
+        }
+        (_, Lost::Closed { code, reason }) => {
+            m.push_str("the connection was lost");
+            with_reason(&mut m, *code, reason);
+        }
+        _ => m.push_str("the connection was lost"),
+    }
+    match retry_in_ms {
+        Some(ms) => {
+            m.push_str("; retrying in ");
+            m.push_str(&decimal(ms));
+            m.push_str(" ms");
+        }
+        None if stopped => m.push_str("; not retrying (reconnect.onClose said \"stop\")"),
+        None if offline => m.push_str("; retrying when the browser is back online"),
+        None => m.push_str("; not retrying"),
+    }
+    m
 }

@@ -1,6 +1,7 @@
 //! Client options with their defaults.
 
 use super::backoff::{Backoff, Schedule};
+use super::close_policy::ClosePolicy;
 use super::dialect::Protocol;
 
 #[derive(Debug)]
@@ -19,6 +20,9 @@ pub struct Config {
     pub suspect_timeout_ms: u64,
     /// Socket reconnect schedule. Default: exponential 250 ms → 30 s, full jitter, reset after 5 s up.
     pub reconnect: Backoff,
+    /// What a close code means for the next reconnect (the app's `reconnect.onClose`, then the
+    /// defaults of [`super::close_policy::default_action`]).
+    pub close_policy: ClosePolicy,
     /// Channel rejoin schedule (after a join error or timeout). Default: exponential 1 s → 10 s,
     /// half jitter.
     pub rejoin: Backoff,
@@ -39,6 +43,7 @@ impl Default for Config {
             drift_ms: 10_000,
             suspect_timeout_ms: 5_000,
             reconnect: Backoff::exponential(250, 30_000, 1.0),
+            close_policy: ClosePolicy::default(),
             rejoin: Backoff {
                 schedule: Schedule::Exponential {
                     min_ms: 1_000,

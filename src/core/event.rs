@@ -99,13 +99,33 @@ pub enum PushOutcome {
 /// A measurement for monitoring: what happened, and where it applies, how long it took.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Telemetry {
-    /// connect | disconnect | reconnect_scheduled | heartbeat_timeout | join | push_reply |
-    /// send_dropped
+    /// connect | connect_failed | disconnect | reconnect_scheduled | heartbeat_timeout | join |
+    /// push_reply | send_dropped
     pub event: &'static str,
     pub duration_ms: Option<u64>,
     pub attempt: Option<u32>,
     pub topic: Option<String>,
     pub code: Option<String>,
+}
+
+/// A failed connection attempt or a lost connection, as the user is told of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectionError {
+    /// `connect_failed` (an attempt that never opened: refused, closed, timed out, or its params
+    /// failed), `unauthorized` (closed with an unauthorized code) or `connection_lost` (an open
+    /// connection closed without the client asking).
+    pub code: &'static str,
+    /// What happened and what comes next, in a sentence.
+    pub message: String,
+    /// Consecutive failed attempts so far (1 for the first failure).
+    pub attempt: u32,
+    /// The WebSocket close code, when the socket closed (none for a timeout or a failed open).
+    pub close_code: Option<u16>,
+    /// The close frame's reason (empty without one).
+    pub close_reason: String,
+    /// When the next attempt is due, ms; none when the client stopped (gave up, told to stop,
+    /// offline).
+    pub retry_in_ms: Option<u64>,
 }
 
 /// Something the user may want to know; the driver dispatches these after releasing the client.
@@ -169,6 +189,19 @@ pub enum Event {
     Error {
         code: &'static str,
         message: String,
+    },
+    /// A connection attempt failed or a connection was lost, and what comes next.
+    Connection(ConnectionError),
+    /// A channel's join (or rejoin) was refused by the server; it is retried on the rejoin
+    /// schedule.
+    JoinRefused {
+        channel: ChannelId,
+        /// The reply's status (usually `error`) and the server's response.
+        status: String,
+        response: Value,
+        /// The rejoin is due in this many ms, if one is scheduled now (a refusal while
+        /// disconnected rejoins after the reconnect).
+        retry_in_ms: Option<u64>,
     },
     /// No heartbeat reply in time: the connection is being replaced.
     HeartbeatTimeout,

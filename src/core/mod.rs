@@ -14,6 +14,7 @@ mod binary_routing;
 pub mod channel;
 mod channel_lifecycle;
 pub mod client;
+pub mod close_policy;
 pub mod codec;
 pub mod config;
 pub mod dialect;
@@ -44,11 +45,13 @@ mod value_serde;
 
 pub use backoff::{round, Backoff, Schedule};
 pub use client::{CallError, Client};
+pub use close_policy::{CloseAction, ClosePolicy};
 pub use codec::{decode, encode, DecodeError, Frame, Reply};
 pub use config::Config;
 pub use dialect::Protocol;
 pub use event::{
-    ChannelId, ChannelState, DropReason, Event, Output, PushId, PushOutcome, SocketState, Telemetry,
+    ChannelId, ChannelState, ConnectionError, DropReason, Event, Output, PushId, PushOutcome,
+    SocketState, Telemetry,
 };
 pub use notification::{badge, Kind, Notification};
 pub use notification_store::{NotificationStore, ReadOp, StoreStatus};

@@ -196,15 +196,15 @@ impl Client {
         if let Some(old) = self.stores.pipelined.remove(&channel.0) {
             self.stores.pushes.remove(&old);
         }
-        let payload = match self.stores.by_channel.get(&channel.0) {
-            Some(store) => store.sync_payload(),
+        let (payload, tag) = match self.stores.by_channel.get(&channel.0) {
+            Some(store) => (store.sync_payload(), store.sync_tag()),
             None => return,
         };
         let push = self.make_push_id();
         let timeout_ms = self.cfg.timeout_ms;
         let payload = super::send_buffer::PushBody::Json(payload);
         self.send_push(now, push, channel, "sync", &payload, timeout_ms);
-        self.stores.pushes.insert(push, (channel, RequestTag::Sync));
+        self.stores.pushes.insert(push, (channel, tag));
         self.stores.pipelined.insert(channel.0, push);
     }
 
@@ -217,6 +217,14 @@ impl Client {
             .get(&channel.0)
             .is_some_and(|push| self.stores.pushes.contains_key(push));
         self.with_store(now, channel, |s| s.joined_after(sync_sent));
+    }
+
+    /// The server refused the store's join: its status says so, with the server's reason.
+    pub(super) fn store_join_refused(&mut self, now: u64, channel: ChannelId, reason: &str) {
+        if let Some(old) = self.stores.pipelined.remove(&channel.0) {
+            self.stores.pushes.remove(&old);
+        }
+        self.with_store(now, channel, |s| s.join_refused(reason));
     }
 
     pub(super) fn store_disconnected(&mut self, now: u64, channel: ChannelId) {

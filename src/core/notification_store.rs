@@ -25,6 +25,9 @@ pub enum StoreStatus {
     Live,
     /// Was joined, lost the connection; reads are queued.
     Offline,
+    /// The server refused the join (see [`NotificationStore::refused_reason`]); it is asked
+    /// again on the rejoin schedule.
+    Refused,
 }
 
 impl StoreStatus {
@@ -34,6 +37,7 @@ impl StoreStatus {
             StoreStatus::Syncing => "syncing",
             StoreStatus::Live => "live",
             StoreStatus::Offline => "offline",
+            StoreStatus::Refused => "refused",
         }
     }
 }
@@ -76,7 +80,9 @@ pub enum StoreRequest {
 /// What a push of the store was for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RequestTag {
-    Sync,
+    /// A `sync`, sent when the store's arrival counter stood at this value: what arrived later
+    /// (live, while the `sync` was on its way) is newer than the reply and never removed by it.
+    Sync(u64),
     Read(u64),
 }
 
@@ -108,6 +114,8 @@ pub struct NotificationStore {
     next_seq: u64,
     next_op: u64,
     status: StoreStatus,
+    /// The server's reason for the last refused join, until a join succeeds.
+    refused_reason: Option<String>,
     joined: bool,
     /// `sync`s failed in a row since the last one answered.
     sync_failures: u32,
@@ -139,6 +147,7 @@ impl NotificationStore {
             next_seq: 0,
             next_op: 0,
             status: StoreStatus::Connecting,
+            refused_reason: None,
             joined: false,
             sync_failures: 0,
             version: 0,
@@ -164,6 +173,16 @@ impl NotificationStore {
 
     pub fn status(&self) -> StoreStatus {
         self.status
+    }
+
+    /// Why the server refused the join, while the status is [`StoreStatus::Refused`].
+    pub fn refused_reason(&self) -> Option<&str> {
+        self.refused_reason.as_deref()
+    }
+
+    /// The tag of a `sync` sent now (see [`RequestTag::Sync`]).
+    pub fn sync_tag(&self) -> RequestTag {
+        RequestTag::Sync(self.next_seq)
     }
 
     /// Bumped on every change of the snapshot.
@@ -288,10 +307,11 @@ impl NotificationStore {
         let mut fx = StoreEffects::default();
         self.joined = true;
         self.status = StoreStatus::Syncing;
+        self.refused_reason = None;
         self.touch(&mut fx);
         if !sync_sent {
             fx.requests.push(StoreRequest::Push {
-                tag: RequestTag::Sync,
+                tag: self.sync_tag(),
                 event: "sync",
                 payload: self.sync_payload(),
             });
@@ -308,8 +328,24 @@ impl NotificationStore {
         for p in &mut self.pending {
             p.in_flight = false;
         }
-        if self.status != StoreStatus::Connecting {
+        // Never joined (or refused): nothing was live to go offline.
+        if !matches!(self.status, StoreStatus::Connecting | StoreStatus::Refused) {
             self.status = StoreStatus::Offline;
+            self.touch(&mut fx);
+        }
+        fx
+    }
+
+    /// The server refused the channel's join with `reason`; the owner rejoins on its schedule.
+    pub fn join_refused(&mut self, reason: &str) -> StoreEffects {
+        let mut fx = StoreEffects::default();
+        self.joined = false;
+        for p in &mut self.pending {
+            p.in_flight = false;
+        }
+        if self.status != StoreStatus::Refused || self.refused_reason.as_deref() != Some(reason) {
+            self.status = StoreStatus::Refused;
+            self.refused_reason = Some(reason.into());
             self.touch(&mut fx);
         }
         fx
@@ -416,7 +452,7 @@ impl NotificationStore {
         let mut fx = StoreEffects::default();
         if self.joined {
             fx.requests.push(StoreRequest::Push {
-                tag: RequestTag::Sync,
+                tag: self.sync_tag(),
                 event: "sync",
                 payload: self.sync_payload(),
             });
@@ -548,13 +584,13 @@ impl NotificationStore {
     ) -> StoreEffects {
         let mut fx = StoreEffects::default();
         match (tag, outcome) {
-            (RequestTag::Sync, Ok(resp)) => {
+            (RequestTag::Sync(sent_at), Ok(resp)) => {
                 self.sync_failures = 0;
-                self.reconcile(now, resp, &mut fx);
+                self.reconcile(now, resp, sent_at, &mut fx);
                 self.status = StoreStatus::Live;
                 self.touch(&mut fx);
             }
-            (RequestTag::Sync, Err(e)) => {
+            (RequestTag::Sync(_), Err(e)) => {
                 // Live updates still arrive, but what happened while disconnected is unknown
                 // until a `sync` is answered: ask again, later each time.
                 if self.joined {
@@ -638,18 +674,46 @@ impl NotificationStore {
         fx
     }
 
-    /// A `sync` reply: server items replace local ones by id, the server's count is adopted,
-    /// and unconfirmed reads stay applied on top (the view is derived from them).
-    fn reconcile(&mut self, now: u64, resp: &Value, fx: &mut StoreEffects) {
-        if let Some(recent) = resp.get("recent").and_then(Value::as_array) {
+    /// A `sync` reply (sent when the arrival counter stood at `sent_at`): server items replace
+    /// local ones by id, held items the server no longer lists leave (all of them when the reply
+    /// says it is `complete`, else those within the window between its oldest and newest item),
+    /// except what arrived after the `sync` was sent; the server's count is adopted, and
+    /// unconfirmed reads stay applied on top (the view is derived from them).
+    fn reconcile(&mut self, now: u64, resp: &Value, sent_at: u64, fx: &mut StoreEffects) {
+        let recent = resp.get("recent").and_then(Value::as_array);
+        let complete = resp.get("complete").and_then(Value::as_bool) == Some(true);
+        let parsed: Vec<Notification> = recent
+            .map(|r| {
+                r.iter()
+                    .filter_map(|raw| Notification::parse(raw.clone()).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if recent.is_some() || complete {
+            let newest = parsed.iter().reduce(|a, b| if newer(b, a) { b } else { a });
+            let oldest = parsed.iter().reduce(|a, b| if newer(a, b) { b } else { a });
+            self.items.retain(|h| {
+                // A scan: both are at most a few `cap`s long, and a sort costs the wasm 4 KB.
+                if h.seq > sent_at || parsed.iter().any(|n| n.id == h.n.id) {
+                    return true;
+                }
+                if complete {
+                    return false;
+                }
+                // A window: what it covers and does not list is gone from the server.
+                match (newest, oldest) {
+                    (Some(hi), Some(lo)) => newer(&h.n, hi) || newer(lo, &h.n),
+                    _ => true,
+                }
+            });
+        }
+        if let Some(recent) = recent {
             let mut expired = false;
-            for raw in recent.iter().rev() {
-                if let Ok(n) = Notification::parse(raw.clone()) {
-                    if n.expired(now) {
-                        expired = true;
-                    } else if n.kind.stored() {
-                        self.insert(n, false);
-                    }
+            for n in parsed.into_iter().rev() {
+                if n.expired(now) {
+                    expired = true;
+                } else if n.kind.stored() {
+                    self.insert(n, false);
                 }
             }
             // Some expired on the way: older ones may take their places.

@@ -47,6 +47,10 @@ extern "C" {
     fn connect_args(params: &JsValue, token: &JsValue, generation: f64, answer: &Function);
 }
 
+fn set(obj: &js_sys::Object, key: &str, value: &JsValue) {
+    let _ = js_sys::Reflect::set(obj, &JsValue::from_str(key), value);
+}
+
 /// Reports what a user callback threw, if it threw.
 pub(crate) fn reported(result: Result<JsValue, JsValue>) {
     if let Err(e) = result {
@@ -91,6 +95,9 @@ pub struct Driver {
     generation: u64,
     timer: Option<DriverTimer>,
     page: Option<PageListeners>,
+    /// The `Socket` was freed: nothing connects again, and every call is refused with
+    /// `closed_socket`.
+    pub closed: bool,
 }
 
 /// Work to do once the driver is released.
@@ -129,6 +136,7 @@ impl Driver {
             generation: 0,
             timer: None,
             page: None,
+            closed: false,
         }));
         let weak = Rc::downgrade(&shared);
         let timer = DriverTimer::new(move || on_timer(&weak));
@@ -180,6 +188,51 @@ impl Driver {
             ..
         } = self;
         routes.sync(core, listeners);
+    }
+}
+
+/// The error of any call made after the `Socket` was freed.
+pub fn closed_socket() -> JsValue {
+    tether_error(
+        "closed_socket",
+        "this Socket was freed (socket.free()); create a new Socket to connect again",
+    )
+}
+
+/// The `Socket` was freed while channels or stores of it may live on: the connection closes,
+/// the timer and page listeners go, every pending request rejects with `closed_socket`, and
+/// every later call is refused with it.
+pub fn close_for_good(shared: &Shared) {
+    {
+        let Ok(mut d) = shared.try_borrow_mut() else {
+            return;
+        };
+        if d.closed {
+            return;
+        }
+        d.closed = true;
+        let now = d.now();
+        d.core.disconnect(now);
+    }
+    // The close goes out and state listeners hear "closed".
+    pump(shared);
+    let rejects: Vec<Function> = {
+        let Ok(mut d) = shared.try_borrow_mut() else {
+            return;
+        };
+        d.ws = None;
+        d.timer = None;
+        d.page = None;
+        d.channel_params = SmallMap::new();
+        d.listeners = Listeners::default();
+        d.sync_routes();
+        let rejects = d.pending.values().map(|r| r.reject.clone()).collect();
+        d.pending.clear();
+        rejects
+    };
+    let err = closed_socket();
+    for reject in rejects {
+        reported(reject.call1(&JsValue::UNDEFINED, &err));
     }
 }
 
@@ -327,11 +380,58 @@ fn collect(d: &mut Driver, event: Event, work: &mut Vec<Dispatch>) {
         // An error or telemetry object is made only when someone listens: a JS `Error` records
         // its stack, which costs more than the frame that caused it (a server sending stale
         // replies or malformed frames at full rate would otherwise pay it on every frame).
-        Event::Error { .. } | Event::HeartbeatTimeout | Event::SendDropped { .. }
+        Event::Error { .. }
+        | Event::Connection(_)
+        | Event::JoinRefused { .. }
+        | Event::HeartbeatTimeout
+        | Event::SendDropped { .. }
             if d.listeners.error.is_empty() => {}
         Event::Telemetry(_) if d.listeners.telemetry.is_empty() => {}
         Event::Error { code, message } => {
             call_each(work, &d.listeners.error, &tether_error(code, &message));
+        }
+        Event::Connection(e) => {
+            let arg = tether_error(e.code, &e.message);
+            let obj: &js_sys::Object = arg.unchecked_ref();
+            set(obj, "attempt", &JsValue::from_f64(f64::from(e.attempt)));
+            if let Some(code) = e.close_code {
+                set(obj, "closeCode", &JsValue::from_f64(f64::from(code)));
+                set(obj, "closeReason", &JsValue::from_str(&e.close_reason));
+            }
+            if let Some(ms) = e.retry_in_ms {
+                set(obj, "retryInMs", &JsValue::from_f64(ms as f64));
+            }
+            call_each(work, &d.listeners.error, &arg);
+        }
+        Event::JoinRefused {
+            channel,
+            status,
+            response,
+            retry_in_ms,
+        } => {
+            let topic = d.core.channel_topic(channel).unwrap_or_default();
+            let reason = response
+                .get("reason")
+                .and_then(crate::core::Value::as_str)
+                .unwrap_or(&status);
+            let mut message = ["the server refused the join of '", topic, "': ", reason].concat();
+            match retry_in_ms {
+                Some(ms) => {
+                    message.push_str("; rejoining in ");
+                    message.push_str(&crate::core::text::decimal(ms));
+                    message.push_str(" ms");
+                }
+                None => message.push_str("; rejoining after the reconnect"),
+            }
+            let arg = tether_error("join_refused", &message);
+            let obj: &js_sys::Object = arg.unchecked_ref();
+            set(obj, "topic", &JsValue::from_str(topic));
+            set(obj, "status", &JsValue::from_str(&status));
+            set(obj, "response", &json_to_js(&response));
+            if let Some(ms) = retry_in_ms {
+                set(obj, "retryInMs", &JsValue::from_f64(ms as f64));
+            }
+            call_each(work, &d.listeners.error, &arg);
         }
         Event::HeartbeatTimeout => {
             let arg = tether_error(
@@ -734,10 +834,10 @@ fn finish_open(shared: &Shared, generation: u64, params: &JsValue, token: &JsVal
 }
 
 /// A connect that could not open a socket (its params or token failed, or the browser refused
-/// the URL): `onError` gets `connect_failed` and the core retries after its backoff. Nothing
-/// when something newer happened meanwhile.
+/// the URL): the core reports `connect_failed` and retries after its backoff. Nothing when
+/// something newer happened meanwhile.
 fn connect_failed(shared: &Shared, generation: u64, message: &str) {
-    let listeners: Vec<Function> = {
+    {
         let Ok(mut d) = shared.try_borrow_mut() else {
             return;
         };
@@ -745,12 +845,7 @@ fn connect_failed(shared: &Shared, generation: u64, message: &str) {
             return;
         }
         let now = d.now();
-        d.core.handle_close(now, 1006, "open failed");
-        d.listeners.error.iter().map(|(_, f)| f.clone()).collect()
-    };
-    let err = tether_error("connect_failed", message);
-    for f in listeners {
-        reported(f.call1(&JsValue::UNDEFINED, &err));
+        d.core.handle_connect_error(now, message);
     }
     pump(shared);
 }

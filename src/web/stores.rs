@@ -29,7 +29,7 @@ impl StoreViews {
         self.snapshots.remove(&channel.0);
     }
 
-    /// `{items, unreadCount, badge, status}`, frozen, rebuilt only after a change.
+    /// `{items, unreadCount, badge, status, refusedReason?}`, frozen, rebuilt only after a change.
     pub fn snapshot(&mut self, core: &Client, channel: ChannelId, now: u64) -> JsValue {
         if let Some(s) = self.snapshots.get(&channel.0) {
             return s.clone();
@@ -38,12 +38,15 @@ impl StoreViews {
             return JsValue::UNDEFINED;
         };
         let unread = store.unread_count();
-        let value = json::object([
+        let mut value = json::object([
             ("items", Value::Array(store.items(now))),
             ("unreadCount", Value::from(unread)),
             ("badge", Value::String(badge(unread))),
             ("status", Value::from(store.status().name())),
         ]);
+        if let (Some(reason), Some(obj)) = (store.refused_reason(), value.as_object_mut()) {
+            obj.insert("refusedReason".into(), Value::from(reason));
+        }
         let snapshot = js_sys::JSON::parse(&json::text(&value))
             .ok()
             .unwrap_or(JsValue::UNDEFINED);

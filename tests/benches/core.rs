@@ -134,7 +134,7 @@ mod native {
         let recent: Vec<Value> = (0..50).rev().map(notification).collect();
         let _ = store.reply(
             NOW,
-            RequestTag::Sync,
+            store.sync_tag(),
             Ok(&json!({"recent": recent, "unread_count": 50})),
         );
         assert_eq!(store.unread_count(), 50);

@@ -275,6 +275,19 @@ impl Harness {
         self.pump();
     }
 
+    /// The server closes the socket with this close code and reason.
+    pub fn server_close_with(&mut self, code: u16, reason: &str) {
+        assert_ne!(
+            self.sock,
+            Sock::None,
+            "server_close_with() without a socket"
+        );
+        self.sock = Sock::None;
+        self.inbox.clear();
+        self.client.handle_close(self.now, code, reason);
+        self.pump();
+    }
+
     pub fn set_online(&mut self, online: bool) {
         self.client.set_online(self.now, online);
         self.pump();
@@ -414,6 +427,28 @@ impl Harness {
             .iter()
             .filter_map(|e| match e {
                 Event::Error { code, .. } => Some(*code),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The codes of [`Event::Connection`] reports (failed attempts, lost connections).
+    pub fn connection_errors(&self) -> Vec<&'static str> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Connection(e) => Some(e.code),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The [`Event::Connection`] reports themselves.
+    pub fn connection_reports(&self) -> Vec<tether::core::ConnectionError> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Connection(e) => Some(e.clone()),
                 _ => None,
             })
             .collect()

@@ -20,6 +20,7 @@ mod channels;
 mod codec;
 mod dialects;
 mod drift;
+mod failures;
 mod fuzz;
 mod harness;
 mod heartbeat;

@@ -27,6 +27,10 @@ struct Model {
     /// Events answered with an error reply.
     fail: HashSet<&'static str>,
     held: Vec<Value>,
+    /// `sync` replies say `complete: true` when they list everything.
+    complete: bool,
+    /// `sync` replies list at most this many (a server with its own page size).
+    window: Option<usize>,
     /// Frames of `h.sent` already looked at.
     seen: usize,
     next: u64,
@@ -62,14 +66,20 @@ impl Model {
             "phx_join" => json!({}),
             "heartbeat" => json!({}),
             "sync" => {
+                let page = self.window.unwrap_or(50);
                 let recent: Vec<Value> = self
                     .all
                     .iter()
                     .rev()
-                    .take(50)
+                    .take(page)
                     .map(|n| self.view(n))
                     .collect();
-                json!({"unread_count": self.unread(), "recent": recent, "cursor": "c"})
+                let mut reply =
+                    json!({"unread_count": self.unread(), "recent": recent, "cursor": "c"});
+                if self.complete && self.all.len() <= page {
+                    reply["complete"] = json!(true);
+                }
+                reply
             }
             "mark_read" => {
                 for id in frame[4]["ids"].as_array().into_iter().flatten() {
@@ -1416,4 +1426,164 @@ fn restored_mark_all_read_covers_only_what_the_user_had_seen() {
     t.h.recv(phx_reply(&frame, "ok", json!({"unread_count": 10})));
     assert_eq!(t.count(), 10);
     assert!(!t.is_read("n70"));
+}
+
+// ---- a sync agrees with the server (issue 23) ---------------------------------------------
+
+/// A store holding n1..n5 (n4 and n5 unread, the rest read), synced.
+fn five_held(complete: bool) -> T {
+    let mut t = T::new();
+    t.m.complete = complete;
+    for i in 1..=5 {
+        t.notify(&format!("n{i}"), "activity");
+    }
+    for i in 1..=3 {
+        t.m.read.insert(format!("n{i}"));
+    }
+    t.h.client.refresh_notifications(t.h.now, t.ch);
+    t.h.pump();
+    t.serve();
+    assert_eq!(t.ids(), ids((1..=5).rev()));
+    assert_eq!(t.count(), 2);
+    t
+}
+
+fn changes(t: &T) -> usize {
+    t.h.count_events(|e| matches!(e, Event::NotificationsChanged { .. }))
+}
+
+#[test]
+fn a_complete_sync_from_a_server_that_lost_everything_empties_the_store() {
+    let mut t = five_held(true);
+    let delivered = t.delivered();
+    t.drop_socket();
+    t.m.all.clear(); // restarted with an empty store
+    t.m.read.clear();
+    t.m.hold.insert("sync");
+    t.reconnect();
+    let before = changes(&t);
+    t.release("sync");
+    assert_eq!(t.ids(), Vec::<String>::new());
+    assert_eq!(t.count(), 0);
+    assert_eq!(t.store().status(), StoreStatus::Live);
+    assert_eq!(
+        changes(&t) - before,
+        1,
+        "the removal is one snapshot change"
+    );
+    assert_eq!(t.delivered(), delivered, "nothing delivered again");
+}
+
+#[test]
+fn a_complete_sync_keeps_exactly_the_servers_items_and_their_read_state() {
+    let mut t = five_held(true);
+    t.drop_socket();
+    // The server lost n2 and n5, and n4 was read elsewhere.
+    t.m.all.retain(|n| n["id"] != "n2" && n["id"] != "n5");
+    t.m.read.insert("n4".into());
+    t.reconnect();
+    assert_eq!(t.ids(), vec!["n4", "n3", "n1"]);
+    assert!(t.is_read("n4"));
+    assert_eq!(t.count(), 0);
+}
+
+#[test]
+fn an_unconfirmed_local_read_stays_applied_over_a_complete_sync() {
+    let mut t = five_held(true);
+    t.drop_socket();
+    t.mark_read("n5"); // offline: queued
+    t.m.hold.insert("mark_read");
+    t.reconnect();
+    assert_eq!(t.ids(), ids((1..=5).rev()));
+    assert!(t.is_read("n5"), "the pending read is still shown");
+    assert_eq!(t.count(), 1);
+}
+
+#[test]
+fn a_window_removes_what_it_covers_and_does_not_list_and_keeps_older_items() {
+    let mut t = T::new();
+    for i in 1..=10 {
+        t.notify(&format!("n{i}"), "activity");
+    }
+    t.drop_socket();
+    // The server lost n8 and n3 and pages its replies at 5: n10 n9 n7 n6 n5.
+    t.m.all.retain(|n| n["id"] != "n8" && n["id"] != "n3");
+    t.m.window = Some(5);
+    t.reconnect();
+    assert_eq!(
+        t.ids(),
+        vec!["n10", "n9", "n7", "n6", "n5", "n4", "n3", "n2", "n1"],
+        "n8 is gone (inside the window); n3 is older than the window, outside what it said"
+    );
+    assert_eq!(t.count(), 8);
+}
+
+#[test]
+fn a_short_reply_without_complete_is_still_only_a_window() {
+    let mut t = T::new();
+    for i in 1..=4 {
+        t.notify(&format!("n{i}"), "activity");
+    }
+    t.drop_socket();
+    t.m.all.retain(|n| n["id"] == "n3" || n["id"] == "n4");
+    t.reconnect(); // lists n4 n3: fewer than asked for, but it does not say it is complete
+    assert_eq!(t.ids(), vec!["n4", "n3", "n2", "n1"]);
+}
+
+#[test]
+fn a_notification_that_arrives_while_the_sync_is_in_flight_is_never_removed() {
+    let mut t = five_held(true);
+    t.drop_socket();
+    t.m.all.clear();
+    t.m.read.clear();
+    t.m.hold.insert("sync");
+    t.reconnect();
+    // The server answers the sync (empty, complete), then creates n6, whose broadcast overtakes
+    // the reply on its way.
+    let frame = t.m.held.pop().expect("the held sync");
+    let reply = t.m.process(&frame).expect("a reply");
+    t.m.hold.clear();
+    t.notify("n6", "activity");
+    t.h.recv(reply);
+    t.serve();
+    assert_eq!(t.ids(), vec!["n6"]);
+    assert_eq!(t.count(), 0, "the server's count, from before n6");
+}
+
+#[test]
+fn a_refused_store_says_so_and_rejoins_on_the_schedule() {
+    let mut m = Model::default();
+    m.fail.insert("phx_join");
+    let mut t = T::with(Vec::<ReadOp>::new(), m);
+    assert_eq!(t.store().status(), StoreStatus::Refused);
+    assert_eq!(t.store().refused_reason(), Some("nope"));
+    assert_eq!(t.h.ch_state(t.ch), ChannelState::Errored);
+    let refusals = |t: &T| {
+        t.h.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::JoinRefused {
+                    channel,
+                    response,
+                    retry_in_ms,
+                    ..
+                } if *channel == t.ch => Some((response["reason"].clone(), *retry_in_ms)),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(refusals(&t), vec![(json!("nope"), Some(1_000))]);
+    let joins = t.h.count_sent("phx_join");
+    t.advance(1_000);
+    assert_eq!(
+        t.h.count_sent("phx_join"),
+        joins + 1,
+        "asked again after the rejoin delay"
+    );
+    assert_eq!(refusals(&t).len(), 2);
+    // A token arrives: the next rejoin succeeds and the store goes live.
+    t.m.fail.clear();
+    t.advance(10_000);
+    assert_eq!(t.store().status(), StoreStatus::Live);
+    assert_eq!(t.store().refused_reason(), None);
 }

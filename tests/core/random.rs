@@ -50,6 +50,10 @@ fn config(variant: u64) -> Config {
                 max_attempts: None,
                 reset_after_ms: 0,
             },
+            // Closes with 4000 stop reconnecting; the defaults decide the rest.
+            close_policy: tether::core::ClosePolicy::custom(Box::new(|code, _| {
+                (code == 4000).then_some(tether::core::CloseAction::Stop)
+            })),
         },
         _ => Config {
             reconnect: Backoff {
@@ -349,7 +353,11 @@ fn walk(seed: u64) {
         let hbto = h.count_events(|e| matches!(e, Event::HeartbeatTimeout));
         let errs = h.errors();
         let gave = errs.iter().filter(|c| **c == "gave_up").count();
-        let cto = errs.iter().filter(|c| **c == "connect_timeout").count();
+        let cto = h
+            .connection_errors()
+            .iter()
+            .filter(|c| **c == "connect_failed")
+            .count();
         let replies = h.count_events(|e| {
             matches!(
                 e,

@@ -526,7 +526,17 @@ fn connect_timeout_abandons_the_socket() {
     assert_eq!(h.closes.len(), 1);
     assert_eq!(h.closes[0].2, t0 + 10_000);
     assert_eq!(h.closes[0].1, "connect timeout");
-    assert_eq!(h.errors(), vec!["connect_timeout"]);
+    assert_eq!(h.connection_errors(), vec!["connect_failed"]);
+    let report = &h.connection_reports()[0];
+    assert_eq!(
+        (report.attempt, report.close_code, report.retry_in_ms),
+        (1, None, Some(250))
+    );
+    assert!(
+        report.message.contains("did not open in time"),
+        "{}",
+        report.message
+    );
     assert_eq!(h.waiting(), (1, 250));
     h.advance(250);
     assert_eq!(h.connects.len(), 2);
