@@ -77,8 +77,9 @@ test('a token promise that never settles times out the connect; the next attempt
   await page.goto(`${site.server.url}/p.html?${new URLSearchParams({ user, token, failFirst: 0, hangFirst: 1 })}`);
   await page.waitForFunction(() => window.store?.getSnapshot().status === 'live', null, { timeout: 10_000 });
   let seen = await page.evaluate(() => ({ calls: window.calls, errors: window.errors.map((e) => e.code) }));
+  assert.match(await page.evaluate(() => window.errors[0].message), /did not open in time/);
   assert.equal(seen.calls, 2, 'asked again after the connect timed out');
-  assert.deepEqual(seen.errors, ['connect_timeout']);
+  assert.deepEqual(seen.errors, ['connect_failed']);
   assert.equal(sockets, 1);
   // The first answer, long late: no second socket, nothing changes.
   await page.evaluate(() => window.settleLate());
