@@ -46,6 +46,10 @@ try {
   let early = null;
   try { new Socket(ws); } catch (e) { early = { tether: isTetherError(e), code: e.code, message: e.message }; }
   await init();
+  const spare = new Socket(ws);
+  spare.free();
+  let freed = null;
+  try { spare.connect(); } catch (e) { freed = e.code; }
   const res = await fetch(\`\${api}/api/session\`, {
     method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "vite-app" }),
   });
@@ -69,7 +73,7 @@ try {
     const timer = setTimeout(() => reject(new Error("the store never went live: " + store.getSnapshot().status)), 10000);
     store.subscribe((snap) => { if (snap.status === "live") { clearTimeout(timer); resolve(); } });
   });
-  window.result = { early, states, errors, channel: room.state, echo, socket: socket.state.state, user: session.user_id, store: store.getSnapshot().status };
+  window.result = { early, freed, states, errors, channel: room.state, echo, socket: socket.state.state, user: session.user_id, store: store.getSnapshot().status };
   show("joined");
 } catch (e) {
   window.result = { error: String(e), code: e && e.code };
@@ -92,6 +96,7 @@ function assertJoined(result, context) {
     code: 'not_initialized',
     message: 'tether is not initialized: call `await init()` (the default export) before using Socket',
   }, 'a Socket made before init() throws a coded error');
+  assert.equal(result.freed, 'closed_socket', 'a call after free() throws a coded error (the bundler kept the guard)');
 }
 
 let app;
