@@ -244,6 +244,23 @@ export interface TetherError extends Error {
 /** Whether `value` is an error made by tether (works before `init()` too). */
 export function isTetherError(value: unknown): value is TetherError;
 
+/** A socket's channels (the class's other members are generated). */
+export interface Socket {
+  /**
+   * A channel for `topic`, joined with `params` when `join()` is called: any object JSON can
+   * carry (an interface is fine), or a function returning one (or a promise of one), called at
+   * every join and rejoin (as phoenix.js does), so a rejoin can carry what the app knows by then
+   * (a fresh token, the last id it saw).
+   */
+  channel<P extends object = object>(
+    topic: string,
+    params?: (P & JsonSafe<P>) | (() => ChannelParamsObject | Promise<ChannelParamsObject>),
+  ): Channel;
+}
+
+/** What a channel's params function gives: an object (not an array, not a function). */
+export type ChannelParamsObject = object & { length?: never; call?: never };
+
 /** A channel's events and pushes, typed by the app (the class's other members are generated). */
 export interface Channel {
   /**

@@ -207,6 +207,17 @@ export async function main(): Promise<void> {
   render(fresh.topic);
   // @ts-expect-error a params function returns an object
   socket.channel("room:feed", () => 5);
+  // Channel params may be an interface too; a function in them, or an array from a params
+  // function, is caught.
+  interface RoomParams { name: string; since?: number }
+  const roomParams: RoomParams = { name: "ada" };
+  const typedRoom: Channel = socket.channel("room:typed", roomParams);
+  const typedRejoin: Channel = socket.channel("room:typed", async (): Promise<RoomParams> => ({ ...roomParams, since: lastSeen }));
+  render(typedRoom, typedRejoin);
+  // @ts-expect-error params cannot hold a function
+  socket.channel("room:typed", { name: "ada", f: () => 1 });
+  // @ts-expect-error a params function returns an object, not an array
+  socket.channel("room:typed", () => [1, 2]);
 
   const rtt: Promise<number> = socket.ping();
   render(rtt);
