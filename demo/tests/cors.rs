@@ -84,7 +84,7 @@ async fn send(
     }
 }
 
-fn preflight<'a>(origin: &'a str) -> [(&'a str, &'a str); 3] {
+fn preflight(origin: &str) -> [(&str, &str); 3] {
     [
         ("Origin", origin),
         ("Access-Control-Request-Method", "POST"),
