@@ -9,8 +9,8 @@
 //     `memory` export keeps its name, since apps read it from what `init()` resolves to);
 //   - in the glue: `wasm.<export>` property reads; the keys of the import object built in
 //     `__wbg_get_imports` and its return value (one module `a`, the snippet functions taken
-//     from one namespace import of their file);
-//   - in tether.d.ts: the raw export names of the `InitOutput` type.
+//     from one namespace import of their file).
+// (tether.d.ts's `InitOutput`, which lists the raw exports, is replaced by guard_glue.mjs.)
 // It fails, and so fails the build, when an import the module needs has no function in the
 // glue, or when an old export name survives in the glue.
 //
@@ -23,7 +23,6 @@ const [dir, name] = process.argv.slice(2);
 if (!dir || !name) throw new Error('usage: minify_abi.mjs <pkg dir> <out-name>');
 const wasmPath = join(dir, `${name}_bg.wasm`);
 const jsPath = join(dir, `${name}.js`);
-const dtsPath = join(dir, `${name}.d.ts`);
 const MODULE = 'a'; // the one module every import comes from
 const KEEP = new Set(['memory']); // read by apps from what `init()` resolves to
 
@@ -154,14 +153,6 @@ body = body.replace(/\n    };\s*$/, `\n${snippetKeys.join('\n')}\n    };`);
 js = `${js.slice(0, start)}${body}\n    return { __proto__: null, ${MODULE}: import0 };\n}${js.slice(end + END.length)}`;
 if (/__wbg_[\w$]*_[0-9a-f]{16}\s*:/.test(js)) fail('an import key kept its old name');
 
-// ---- the InitOutput type ---------------------------------------------------------------------
-let dts = readFileSync(dtsPath, 'utf8');
-const exportsByName = new Map(map.exports);
-dts = dts.replace(/^(export interface InitOutput \{\n)([\s\S]*?)(^\})/m, (_, open, members, close) =>
-  open + members.replace(/^(\s*readonly )([\w$]+)(\s*:)/gm, (m, pre, key, colon) =>
-    exportsByName.has(key) ? `${pre}${JSON.stringify(exportsByName.get(key))}${colon}` : m) + close);
-
 writeFileSync(wasmPath, Buffer.concat(parts));
 writeFileSync(jsPath, js);
-writeFileSync(dtsPath, dts);
 console.log(`[build] wasm ABI names shortened: ${map.imports.length} imports, ${map.exports.length} exports`);

@@ -11,9 +11,10 @@ pub const USAGE: &str =
   --static-dir DIR   files served at / (default demo/static)
   --data-dir DIR     where tether-demo.sqlite3 is kept; created if missing (default demo/data)
   --allowed-origins LIST
-                     comma-separated Origins that may open a WebSocket: `*`, `self` (the
-                     request's Host), `scheme://host[:port]`, `scheme://host:*`; an upgrade with
-                     another Origin gets 403, one without Origin is allowed
+                     comma-separated Origins that may open a WebSocket and call /api from
+                     a page (CORS): `*`, `self` (the request's Host), `scheme://host[:port]`,
+                     `scheme://host:*`; an upgrade or CORS preflight with another Origin gets
+                     403, a request without Origin is allowed
                      (default self,http://127.0.0.1:*,http://localhost:*)
   --push-rate RATE[/BURST]
                      pushes per second per socket, bursts of BURST (default 50/100; `off`: no

@@ -6,6 +6,8 @@
 //!   `{notification, delivered}`; 400 `{error}` when invalid
 //! - `GET /api/notifications/<user_id>` → `{unread_count, total, items}` (all stored, newest
 //!   first; for tests and debugging, no auth)
+//! - CORS on `/api/*` for the `--allowed-origins` list (see [`cors`]), so an app served from
+//!   another origin (a Vite dev server) can sign in and post
 //! - `GET /socket/websocket` — token from `?token=` or the `base64url.bearer.phx.<…>`
 //!   subprotocol; a token that is there but invalid gets 403 before the upgrade, and so does
 //!   an `Origin` that is present and not allowed (see `security`).
@@ -49,6 +51,7 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState, static_dir: &std::path::Path) -> Router {
+    let cors = axum::middleware::from_fn_with_state(state.clone(), cors);
     Router::new()
         .route("/api/health", get(health))
         .route("/api/presence/{*topic}", get(presence))
@@ -58,7 +61,87 @@ pub fn router(state: AppState, static_dir: &std::path::Path) -> Router {
         .route("/socket/websocket", get(websocket))
         .merge(crate::dialects::routes())
         .fallback_service(ServeDir::new(static_dir))
+        .layer(cors)
         .with_state(state)
+}
+
+/// CORS for `/api/*`, from the same allow-list as the WebSocket's `Origin` check
+/// (`--allowed-origins`): a request whose `Origin` is on it gets that origin back in
+/// `Access-Control-Allow-Origin` (never `*`, never `null`); a preflight (`OPTIONS` with
+/// `Access-Control-Request-Method`) from it is answered 204 for `GET`/`POST` with a
+/// `Content-Type` header, one from another origin 403 with no CORS header. Requests without
+/// `Origin` (curl, Node, same-origin `GET`s) are left as they are. No credentials are allowed:
+/// the API uses no cookies (`/api/session` returns its token in the body).
+async fn cors(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if !req.uri().path().starts_with("/api/") {
+        return next.run(req).await;
+    }
+    let Some(origin) = req.headers().get(header::ORIGIN).cloned() else {
+        return next.run(req).await;
+    };
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok());
+    let allowed = match origin.to_str() {
+        Ok(o) => o != "null" && state.security.origins.allows(Some(o), host),
+        Err(_) => false,
+    };
+    let preflight = req.method() == axum::http::Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    if preflight {
+        if !allowed {
+            let shown: String = String::from_utf8_lossy(origin.as_bytes())
+                .chars()
+                .take(100)
+                .collect();
+            log!("CORS preflight from origin {shown:?} refused: not in --allowed-origins");
+            return (
+                StatusCode::FORBIDDEN,
+                [(header::VARY, "Origin")],
+                "origin not allowed (see the demo server's --allowed-origins)",
+            )
+                .into_response();
+        }
+        return (
+            StatusCode::NO_CONTENT,
+            [
+                (header::ACCESS_CONTROL_ALLOW_ORIGIN, origin),
+                (
+                    header::ACCESS_CONTROL_ALLOW_METHODS,
+                    header::HeaderValue::from_static("GET, POST"),
+                ),
+                (
+                    header::ACCESS_CONTROL_ALLOW_HEADERS,
+                    header::HeaderValue::from_static("content-type"),
+                ),
+                (
+                    header::ACCESS_CONTROL_MAX_AGE,
+                    header::HeaderValue::from_static("600"),
+                ),
+                (
+                    header::VARY,
+                    header::HeaderValue::from_static(
+                        "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
+                    ),
+                ),
+            ],
+        )
+            .into_response();
+    }
+    let mut response = next.run(req).await;
+    let headers = response.headers_mut();
+    if allowed {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    }
+    headers.append(header::VARY, header::HeaderValue::from_static("Origin"));
+    response
 }
 
 /// `GET /api/health` → `{"status":"ok","pubsub":"local"|"redis","redis":"connected"|"down"|null,

@@ -121,7 +121,7 @@ impl Channel {
     /// "timeout" or "dropped" (never sent: buffer full, expired, or channel left). An
     /// `ArrayBuffer` or `Uint8Array` payload goes as a Phoenix binary frame, as phoenix.js sends
     /// an `ArrayBuffer` (the server's channel gets `{:binary, data}`).
-    #[wasm_bindgen(unchecked_return_type = "Promise<JsonObject>")]
+    #[wasm_bindgen(skip_typescript)]
     pub fn push(
         &self,
         event: String,
@@ -162,7 +162,7 @@ impl Channel {
 
     /// Calls `callback(payload)` for each `event` the server sends on this channel; returns the
     /// unsubscribe function.
-    #[wasm_bindgen(unchecked_return_type = "() => void")]
+    #[wasm_bindgen(skip_typescript)]
     pub fn on(
         &self,
         event: String,

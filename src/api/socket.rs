@@ -193,6 +193,7 @@ impl Socket {
     /// function returning them (or a promise of them): it is called at every join and rejoin
     /// (as phoenix.js does), so a rejoin can carry what the app knows by then (a fresh token,
     /// the last id it saw).
+    #[wasm_bindgen(skip_typescript)]
     pub fn channel(
         &self,
         topic: String,

@@ -9,6 +9,24 @@ export type Json = null | boolean | number | string | Json[] | { [key: string]: 
 /** A JSON object: what every Phoenix payload is. */
 export type JsonObject = { [key: string]: Json };
 
+/**
+ * `T` where every field can be written as JSON (`JSON.stringify`), `never` where one cannot (a
+ * function, a bigint, a symbol, a `Map`'s methods). Interfaces are welcome: no index signature
+ * is needed. `undefined` fields are left out, as `JSON.stringify` leaves them out; a `Date`
+ * goes as its ISO text.
+ */
+export type JsonSafe<T> =
+  unknown extends T ? T
+  : T extends string | number | boolean | null | undefined | Date ? T
+  : T extends Function | bigint | symbol ? never
+  : { [K in keyof T]: JsonSafe<T[K]> };
+
+/**
+ * A socket's query parameters. Strings go as they are, numbers and booleans as JavaScript
+ * writes them, objects and arrays as their JSON text; `null` and `undefined` are left out.
+ */
+export type SocketParams = { [key: string]: Json | undefined };
+
 /** A retry schedule: exponential with jitter between minMs and maxMs, or your own function. */
 export interface BackoffOptions {
   /** First delay and lower bound, ms. */
@@ -25,6 +43,20 @@ export interface BackoffOptions {
   schedule?: (attempt: number) => number;
 }
 
+/** What to do after the server or the network closed the socket with `code`. */
+export type CloseDecision = "retry" | "slow" | "stop";
+
+/** The socket's reconnect schedule, and its policy per close code. */
+export interface ReconnectOptions extends BackoffOptions {
+  /**
+   * Called with each close's code and reason: "retry" (on the schedule), "slow" (at the
+   * schedule's slowest step: `maxMs`), "stop" (no reconnect: the socket closes), or undefined
+   * for the default (1008 and 4401 "unauthorized": slow; 1011, 1012, 1013: at once with jitter;
+   * others: the schedule).
+   */
+  onClose?: (code: number, reason: string) => CloseDecision | undefined;
+}
+
 export interface SocketOptions {
   /**
    * The wire dialect. "phoenix" (default): Phoenix Channels V2 at `<url>/websocket`.
@@ -36,15 +68,14 @@ export interface SocketOptions {
    * Query parameters sent on every connect; a function is called again on each connect, and
    * may return a promise (the connect waits for it; a rejection is a failed attempt).
    */
-  params?: Record<string, string | number | boolean>
-    | (() => Record<string, string | number | boolean> | Promise<Record<string, string | number | boolean>>);
+  params?: SocketParams | (() => SocketParams | Promise<SocketParams>);
   /**
    * Sent as the Phoenix bearer subprotocol; a function is called again on each connect, and may
    * return a promise (an async token refresh: the connect waits for it).
    */
   authToken?: string | (() => string | undefined | Promise<string | undefined>);
   /** Socket reconnects. Default: 250 ms → 30 s, full jitter, reset after 5 s up. */
-  reconnect?: BackoffOptions;
+  reconnect?: ReconnectOptions;
   /** Channel rejoins after a join error or timeout. Default: 1 s → 10 s, half jitter. */
   rejoin?: BackoffOptions;
   /** Heartbeat interval, and how long a heartbeat reply may take. Default 30000. */
@@ -115,8 +146,13 @@ export interface NotificationSnapshot {
   readonly unreadCount: number;
   /** "" at 0, the number up to 99, "99+" above. */
   readonly badge: string;
-  readonly status: "connecting" | "syncing" | "live" | "offline";
+  /** "refused": the server refused the store's join (see `refusedReason`); it is retried on the rejoin schedule. */
+  readonly status: NotificationStatus;
+  /** With status "refused": the server's `reason`. */
+  readonly refusedReason?: string;
 }
+
+export type NotificationStatus = "connecting" | "syncing" | "live" | "offline" | "refused";
 
 export interface NotificationStoreOptions {
   /** Notifications held, newest first. Default 50. */
@@ -143,17 +179,30 @@ export interface NotificationStore {
   onNotification(callback: (notification: Notification) => void): () => void;
 }
 
-/** A measurement from `socket.onTelemetry`. */
-export interface TelemetryEvent {
-  event: "connect" | "disconnect" | "reconnect_scheduled" | "heartbeat_timeout" | "join" | "push_reply" | "send_dropped";
-  /** connect: time to open; disconnect: time it was up; reconnect_scheduled: the delay; join and push_reply: the round trip. */
-  durationMs?: number;
-  /** Failed attempts so far (connect, reconnect_scheduled). */
-  attempt?: number;
-  topic?: string;
-  /** join / push_reply: the reply status or "timeout"; disconnect: the close code; send_dropped: the reason. */
-  code?: string;
-}
+type TelemetryFields = "durationMs" | "attempt" | "topic" | "code";
+/** One kind of telemetry event: its own fields, the others absent. */
+type TelemetryOf<E extends string, F> = { event: E } & F & { [K in Exclude<TelemetryFields, keyof F>]?: undefined };
+
+/** A measurement from `socket.onTelemetry`; narrow on `event`. */
+export type TelemetryEvent =
+  /** The socket opened: time to open, and the failed attempts before it. */
+  | TelemetryOf<"connect", { durationMs: number; attempt: number }>
+  /** An attempt that never opened: its number, its close code (as text) if any, how long it took. */
+  | TelemetryOf<"connect_failed", { attempt: number; code?: string; durationMs?: number }>
+  /** A connection that had opened closed: how long it was up, the close code (as text). */
+  | TelemetryOf<"disconnect", { durationMs?: number; code?: string }>
+  /** The next connect is due in `durationMs`. */
+  | TelemetryOf<"reconnect_scheduled", { durationMs: number; attempt: number }>
+  /** A heartbeat went unanswered: the connection is replaced. */
+  | TelemetryOf<"heartbeat_timeout", {}>
+  /** A join's reply (or "timeout") and its round trip. */
+  | TelemetryOf<"join", { topic: string; code: string; durationMs?: number }>
+  /** A push's reply status (or "timeout") and its round trip. */
+  | TelemetryOf<"push_reply", { topic?: string; code: string; durationMs?: number }>
+  /** A push that never left: why. */
+  | TelemetryOf<"send_dropped", { topic?: string; code: "overflow" | "expired" | "left" }>;
+
+export type TelemetryEventName = TelemetryEvent["event"];
 
 export type TetherErrorCode =
   | "error" | "timeout" | "dropped"
@@ -161,7 +210,9 @@ export type TetherErrorCode =
   | "malformed_frame" | "frame_too_large" | "unsupported_frame"
   | "heartbeat_timeout" | "connect_timeout" | "connect_failed" | "send_dropped" | "gave_up"
   | "reentrant_call" | "mark_read_failed" | "sync_failed" | "invalid_notification" | "clock_drift"
-  | "stale_reply" | "invalid_params" | "not_connected" | "unsupported";
+  | "stale_reply" | "invalid_params" | "not_connected" | "unsupported"
+  | "not_initialized" | "invalid_event" | "invalid_callback" | "invalid_url" | "closed_socket"
+  | "unauthorized" | "join_refused";
 
 /**
  * How the payload of a Phoenix binary frame reaches `channel.on` listeners (and a binary reply's
@@ -172,13 +223,61 @@ export interface BinaryPayload {
   base64: string;
 }
 
-/** Every error tether reports or rejects with. */
+/** Every error tether throws, reports or rejects with: an `Error` named "TetherError". */
 export interface TetherError extends Error {
+  name: "TetherError";
   code: TetherErrorCode;
-  /** With code "error": the reply status and the server's response. */
+  /** With code "error": the reply status. */
   status?: string;
+  /** With code "error" and "join_refused": the server's response. */
   response?: Json;
   /** With code "dropped": why the send never left. */
   reason?: "overflow" | "expired" | "left";
+  /** With code "join_refused": the channel's topic. */
+  topic?: string;
+  /** With code "connect_failed": the attempt (1-based), the close code, the delay before the next. */
+  attempt?: number;
+  closeCode?: number;
+  retryInMs?: number;
+}
+
+/** Whether `value` is an error made by tether (works before `init()` too). */
+export function isTetherError(value: unknown): value is TetherError;
+
+/** A socket's channels (the class's other members are generated). */
+export interface Socket {
+  /**
+   * A channel for `topic`, joined with `params` when `join()` is called: any object JSON can
+   * carry (an interface is fine), or a function returning one (or a promise of one), called at
+   * every join and rejoin (as phoenix.js does), so a rejoin can carry what the app knows by then
+   * (a fresh token, the last id it saw).
+   */
+  channel<P extends object = object>(
+    topic: string,
+    params?: (P & JsonSafe<P>) | (() => ChannelParamsObject | Promise<ChannelParamsObject>),
+  ): Channel;
+}
+
+/** What a channel's params function gives: an object (not an array, not a function). */
+export type ChannelParamsObject = object & { length?: never; call?: never };
+
+/** A channel's events and pushes, typed by the app (the class's other members are generated). */
+export interface Channel {
+  /**
+   * Calls `callback(payload)` for each `event` the server sends on this channel; returns the
+   * unsubscribe function. `T` is what the app knows the payload to be (not checked at run time).
+   */
+  on<T = JsonObject>(event: string, callback: (payload: T) => void): () => void;
+  /**
+   * Pushes an event. Resolves with the reply's response (`Reply`, as the app knows it; not
+   * checked at run time); rejects with code "error", "timeout" or "dropped". The payload is any
+   * object JSON can carry (an interface is fine), or bytes (`ArrayBuffer`, `Uint8Array`): a
+   * Phoenix binary frame.
+   */
+  push<Reply = JsonObject, P extends object = object>(
+    event: string,
+    payload: (P & JsonSafe<P>) | ArrayBuffer | Uint8Array,
+    options?: PushOptions,
+  ): Promise<Reply>;
 }
 "#;

@@ -1,4 +1,4 @@
-// Framework fit of the built package (target/npm/tether), in Chromium against the demo server:
+// Framework fit of the built package (target/npm/tether-realtime), in Chromium against the demo server:
 // - Svelte 5: a real component compiled with svelte/compiler uses `$store` on the notification
 //   store and `$presence` on the presence view (itself a Svelte store), and on a `readable`
 //   wrapping onSync + list (with keys, the pattern an app might write); svelte/store's `get` and
@@ -8,7 +8,7 @@
 //   the snapshot, not once per frame: frames that leave a snapshot alone (heartbeats, traffic on
 //   another channel, toast notifications, which are not stored) cause no render and no store
 //   callback; each stored notification and each presence change causes exactly one.
-// The page is bundled with esbuild (JSX, Svelte's runtime, React) with "tether" left external
+// The page is bundled with esbuild (JSX, Svelte's runtime, React) with "tether-realtime" left external
 // and mapped by an import map to the package's dist files, served by the demo server.
 //
 // Needs `pkg-template/build` and `cargo build -p tether-demo` first;
@@ -38,7 +38,7 @@ const BELL_SVELTE = `<script>
 `;
 
 const ENTRY_JSX = `
-import init, { Socket } from "tether";
+import init, { Socket } from "tether-realtime";
 import { mount } from "svelte";
 import { get, derived, readable } from "svelte/store";
 import { useSyncExternalStore } from "react";
@@ -119,7 +119,7 @@ before(async () => {
     platform: 'browser',
     target: 'es2022',
     jsx: 'automatic',
-    external: ['tether'],
+    external: ['tether-realtime'],
     nodePaths: [join(testsDir, 'node_modules')],
     define: { 'process.env.NODE_ENV': '"production"' },
     logLevel: 'silent',

@@ -1,6 +1,6 @@
 // The README's example code runs, so it cannot rot: the first ```js block of the "Using it"
 // section is taken from README.md and run as a module in a Chromium page against the demo
-// server, with the built package (target/npm/tether) behind the bare specifier "tether" (an
+// server, with the built package (target/npm/tether-realtime) behind its bare specifier (an
 // import map, so the import line stays as written). Only what must differ is changed: the
 // socket URL becomes the demo server's, and the helpers the example leaves to the app
 // (`currentToken`, `refetchWhatWeMissed`) are stubs — `currentToken()` returns a real token of

@@ -1,5 +1,6 @@
 // Helpers for the tests of the npm package (target/npm/, made by pkg-template/build): where the
-// package and its tarball are, a page directory that imports the built package as "tether",
+// package and its tarball are, a page directory that imports the built package by its npm name
+// ("tether-realtime"),
 // running a command with a time limit (stopped by PID), and signing in to the demo server.
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,15 +11,17 @@ export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '
 export const testsDir = join(repoRoot, 'tests');
 export const npmDir = join(repoRoot, 'target', 'npm');
 /** The ready-to-publish package folder. */
-export const packageDir = join(npmDir, 'tether');
+export const packageDir = join(npmDir, 'tether-realtime');
+/** The npm name: what apps import. */
+export const packageName = 'tether-realtime';
 
-const BUILD_HINT = 'run `pkg-template/build` first (it makes target/npm/tether and its tarball)';
+const BUILD_HINT = 'run `pkg-template/build` first (it makes target/npm/tether-realtime and its tarball)';
 
 /** The one `npm pack` tarball in target/npm. */
 export function packedTarball() {
-  const found = existsSync(npmDir) ? readdirSync(npmDir).filter((f) => /^tether-.*\.tgz$/.test(f)) : [];
+  const found = existsSync(npmDir) ? readdirSync(npmDir).filter((f) => /^tether-realtime-.*\.tgz$/.test(f)) : [];
   if (found.length !== 1) {
-    throw new Error(`expected exactly one tether-*.tgz in ${npmDir}, found ${JSON.stringify(found)}; ${BUILD_HINT}`);
+    throw new Error(`expected exactly one tether-realtime-*.tgz in ${npmDir}, found ${JSON.stringify(found)}; ${BUILD_HINT}`);
   }
   return join(npmDir, found[0]);
 }
@@ -38,9 +41,9 @@ export function devDependencyVersion(name) {
 }
 
 /**
- * Fills `dir` for a page that imports the built package as "tether": `dir/pkg/` holds the
+ * Fills `dir` for a page that imports the built package as "tether-realtime": `dir/pkg/` holds the
  * package's dist files, and `importMap()` is the `<script type="importmap">` that maps the bare
- * specifier to it (so example code keeps its `import … from "tether"`).
+ * specifier to it (so example code keeps its `import … from "tether-realtime"`).
  */
 export function preparePackagePage(dir) {
   mkdirSync(dir, { recursive: true });
@@ -48,7 +51,7 @@ export function preparePackagePage(dir) {
   if (!existsSync(join(dist, 'tether.js'))) throw new Error(`${dist}/tether.js is missing; ${BUILD_HINT}`);
   cpSync(dist, join(dir, 'pkg'), { recursive: true });
   return {
-    importMap: () => '<script type="importmap">{"imports":{"tether":"/pkg/tether.js"}}</script>',
+    importMap: () => '<script type="importmap">{"imports":{"tether-realtime":"/pkg/tether.js"}}</script>',
     write: (name, text) => writeFileSync(join(dir, name), text),
   };
 }
