@@ -44,15 +44,16 @@ export interface BackoffOptions {
 }
 
 /** What to do after the server or the network closed the socket with `code`. */
-export type CloseDecision = "retry" | "slow" | "stop";
+export type CloseDecision = "retry" | "soon" | "slow" | "stop";
 
 /** The socket's reconnect schedule, and its policy per close code. */
 export interface ReconnectOptions extends BackoffOptions {
   /**
-   * Called with each close's code and reason: "retry" (on the schedule), "slow" (at the
-   * schedule's slowest step: `maxMs`), "stop" (no reconnect: the socket closes), or undefined
-   * for the default (1008 and 4401 "unauthorized": slow; 1011, 1012, 1013: at once with jitter;
-   * others: the schedule).
+   * Called with each close's code and reason: "retry" (on the schedule), "soon" (at once, with a
+   * jitter of up to `minMs`), "slow" (at the schedule's slowest step: `maxMs`), "stop" (no
+   * reconnect: the socket closes), or undefined for the default (1008, 4401 and 4403
+   * "unauthorized": slow; 1011, 1012, 1013: soon; others: the schedule). A failed attempt that
+   * never opened has code 1006.
    */
   onClose?: (code: number, reason: string) => CloseDecision | undefined;
 }
@@ -208,7 +209,7 @@ export type TetherErrorCode =
   | "error" | "timeout" | "dropped"
   | "invalid_option" | "invalid_payload" | "unknown_channel" | "already_joined" | "not_joined"
   | "malformed_frame" | "frame_too_large" | "unsupported_frame"
-  | "heartbeat_timeout" | "connect_timeout" | "connect_failed" | "send_dropped" | "gave_up"
+  | "heartbeat_timeout" | "connect_failed" | "connection_lost" | "send_dropped" | "gave_up"
   | "reentrant_call" | "mark_read_failed" | "sync_failed" | "invalid_notification" | "clock_drift"
   | "stale_reply" | "invalid_params" | "not_connected" | "unsupported"
   | "not_initialized" | "invalid_event" | "invalid_callback" | "invalid_url" | "closed_socket"
@@ -235,9 +236,14 @@ export interface TetherError extends Error {
   reason?: "overflow" | "expired" | "left";
   /** With code "join_refused": the channel's topic. */
   topic?: string;
-  /** With code "connect_failed": the attempt (1-based), the close code, the delay before the next. */
+  /**
+   * With codes "connect_failed", "unauthorized" and "connection_lost": the failures in a row so
+   * far (1-based), the close code and reason (when the socket closed), the delay before the next
+   * attempt (absent when the client stopped). With "join_refused": when the rejoin is due.
+   */
   attempt?: number;
   closeCode?: number;
+  closeReason?: string;
   retryInMs?: number;
 }
 

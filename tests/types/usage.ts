@@ -53,10 +53,10 @@ export async function main(): Promise<void> {
     minMs: 250, maxMs: 30_000, jitter: 1, maxAttempts: 10, resetAfterMs: 5_000,
     // A policy per close code: 4401 "unauthorized" waits for a fresh token, 4000 stops.
     onClose: (code: number, reason: string): CloseDecision | undefined =>
-      code === 4401 ? "slow" : code === 4000 ? "stop" : reason === "restart" ? "retry" : undefined,
+      code === 4401 ? "slow" : code === 4000 ? "stop" : reason === "restart" ? "soon" : undefined,
   };
   const backoff: BackoffOptions = reconnect;
-  // @ts-expect-error onClose answers "retry", "slow", "stop" or undefined
+  // @ts-expect-error onClose answers "retry", "soon", "slow", "stop" or undefined
   const badPolicy: ReconnectOptions = { onClose: () => "later" };
   // @ts-expect-error onClose is for the socket's reconnects, not the channels' rejoins
   const badRejoin: SocketOptions = { rejoin: { onClose: () => "stop" } };
