@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{http_get, http_post, temp_dir, Client, TestServer, STEP};
+use common::{http_get, http_post, temp_dir, Client, TestServer};
 use serde_json::{json, Value};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -111,17 +111,6 @@ fn is_iso_ms(v: &Value) -> bool {
             .all(|(i, b)| [4, 7, 10, 13, 16, 19, 23].contains(&i) || b.is_ascii_digit())
 }
 
-async fn connect_status(req: tokio_tungstenite::tungstenite::handshake::client::Request) -> u16 {
-    match tokio::time::timeout(STEP, tokio_tungstenite::connect_async(req))
-        .await
-        .expect("answer in time")
-    {
-        Ok(_) => 101,
-        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => resp.status().as_u16(),
-        Err(e) => panic!("unexpected error {e}"),
-    }
-}
-
 #[tokio::test]
 async fn session_tokens_round_trip() {
     let server = TestServer::start().await;
@@ -190,23 +179,41 @@ async fn session_tokens_round_trip() {
 }
 
 #[tokio::test]
-async fn a_bad_token_is_refused_with_403() {
-    let server = TestServer::start().await;
+async fn a_bad_token_closes_the_socket_with_4401_and_says_why() {
+    let secret = b"a secret for the 4401 test, 32+ bytes".to_vec();
+    let mut config = tether_demo::Config::new("no-static-dir", temp_dir("bad-token"));
+    config.secret = Some(secret.clone());
+    let server = TestServer::start_config(config, true).await;
     let other = TestServer::start().await;
     let token = s(&server.sign_in("ada").await["token"]).to_owned();
     let foreign = s(&other.sign_in("ada").await["token"]).to_owned();
     let (payload, sig) = token.split_once('.').expect("two parts");
     let tampered = format!("{payload}x.{sig}");
-    for bad in [
-        "garbage".to_owned(),
-        "a.b".to_owned(),
-        foreign,
-        tampered,
-        "%ZZ".to_owned(),
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let (_, expired) = tether_demo::auth::Auth::new(&secret)
+        .issue("ada", now - tether_demo::auth::MAX_AGE_MS - 60_000);
+    for (bad, why) in [
+        ("garbage", "unauthorized: malformed token"),
+        ("a.b", "unauthorized: malformed token"),
+        ("%ZZ", "unauthorized: malformed token"),
+        (
+            foreign.as_str(),
+            "unauthorized: token not signed by this server",
+        ),
+        (
+            tampered.as_str(),
+            "unauthorized: token not signed by this server",
+        ),
+        (expired.as_str(), "unauthorized: token expired"),
     ] {
         let url = format!("{}&token={bad}", server.ws_url());
         let req = url.into_client_request().expect("request");
-        assert_eq!(connect_status(req).await, 403, "token {bad}");
+        let (code, reason) = common::closed_at_once(req).await;
+        assert_eq!(code, 4401, "token {bad}");
+        assert!(reason.starts_with(why), "token {bad}: {reason:?}");
     }
     let mut req = server.ws_url().into_client_request().expect("request");
     req.headers_mut().insert(
@@ -215,7 +222,14 @@ async fn a_bad_token_is_refused_with_403() {
             .parse()
             .expect("header"),
     );
-    assert_eq!(connect_status(req).await, 403);
+    let (code, reason) = common::closed_at_once(req).await;
+    assert_eq!(
+        (code, reason.as_str()),
+        (
+            4401,
+            tether_demo::auth::TokenError::Malformed.close_reason()
+        )
+    );
     // Two different tokens at once are refused too.
     let mut req = format!("{}&token={token}", server.ws_url())
         .into_client_request()
@@ -229,7 +243,12 @@ async fn a_bad_token_is_refused_with_403() {
             .parse()
             .expect("header"),
     );
-    assert_eq!(connect_status(req).await, 403);
+    let (code, reason) = common::closed_at_once(req).await;
+    assert_eq!(code, 4401);
+    assert!(
+        reason.starts_with("unauthorized: two different tokens"),
+        "{reason:?}"
+    );
 
     // No token at all (or an empty one) is an anonymous connection.
     let mut anon = Client::connect(&format!("{}&token=", server.ws_url())).await;
