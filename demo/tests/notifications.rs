@@ -63,6 +63,11 @@ async fn push(
     payload: Value,
 ) -> (String, Value) {
     c.send(json!(["1", r, topic, event, payload])).await;
+    recv_reply(c, topic, r).await
+}
+
+/// The next frame, which must be the reply to `r` on `topic`; its `[status, response]`.
+async fn recv_reply(c: &mut Client, topic: &str, r: &str) -> (String, Value) {
     let reply = c.recv().await;
     assert_eq!(
         (&reply[0], &reply[1], &reply[2], &reply[3]),
@@ -73,6 +78,24 @@ async fn push(
         s(&reply[4]["status"]).to_owned(),
         reply[4]["response"].clone(),
     )
+}
+
+/// Push a `mark_read` / `mark_all_read` that changes something (join ref "1"): the pusher gets
+/// its `broadcast` first, then the reply — a Phoenix channel's order (`broadcast!` then
+/// `{:reply, …}`). Returns the broadcast's payload and the reply's response.
+async fn push_broadcast_first(
+    c: &mut Client,
+    topic: &str,
+    r: &str,
+    event: &str,
+    payload: Value,
+    broadcast: &str,
+) -> (Value, Value) {
+    c.send(json!(["1", r, topic, event, payload])).await;
+    let seen = recv_event(c, topic, broadcast).await;
+    let (status, response) = recv_reply(c, topic, r).await;
+    assert_eq!(status, "ok", "{response}");
+    (seen, response)
 }
 
 async fn notify(server: &TestServer, body: Value) -> Value {
@@ -426,7 +449,7 @@ async fn sync_returns_the_50_newest_and_the_full_count() {
     assert_eq!(status, "ok");
     assert_eq!(
         empty,
-        json!({"unread_count": 0, "recent": [], "cursor": null})
+        json!({"unread_count": 0, "recent": [], "cursor": null, "complete": true})
     );
 
     let mut ids = Vec::new();
@@ -456,6 +479,7 @@ async fn sync_returns_the_50_newest_and_the_full_count() {
     assert_eq!(got, newest);
     assert_eq!(recent[0]["title"], json!("n119"));
     assert_eq!(reply["cursor"], json!(ids[119]));
+    assert_eq!(reply["complete"], json!(false), "cut by the default limit");
 
     // `since` returns only newer ones.
     let (_, newer) = push(
@@ -470,6 +494,11 @@ async fn sync_returns_the_50_newest_and_the_full_count() {
     assert_eq!(got, [&ids[119], &ids[118], &ids[117]]);
     assert_eq!(newer["unread_count"], json!(120));
     assert_eq!(newer["cursor"], json!(ids[119]));
+    assert_eq!(
+        newer["complete"],
+        json!(false),
+        "older ones left out by since"
+    );
     let (status, bad) = push(
         &mut ada.client,
         &ada.topic,
@@ -494,6 +523,24 @@ async fn sync_returns_the_50_newest_and_the_full_count() {
     let got = recent_ids(&more);
     let newest: Vec<&str> = ids.iter().rev().take(100).map(String::as_str).collect();
     assert_eq!(got, newest);
+    assert_eq!(more["complete"], json!(false));
+    // `complete` only when the reply holds every one: exactly all, or a limit above them.
+    for (r, limit, complete) in [("9", 119, false), ("10", 120, true), ("11", 121, true)] {
+        let (_, reply) = push(
+            &mut ada.client,
+            &ada.topic,
+            r,
+            "sync",
+            json!({ "limit": limit }),
+        )
+        .await;
+        assert_eq!(
+            reply["recent"].as_array().map(Vec::len),
+            Some(limit.min(120)),
+            "limit {limit}"
+        );
+        assert_eq!(reply["complete"], json!(complete), "limit {limit}");
+    }
     let (_, all) = push(
         &mut ada.client,
         &ada.topic,
@@ -503,6 +550,7 @@ async fn sync_returns_the_50_newest_and_the_full_count() {
     )
     .await;
     assert_eq!(all["recent"].as_array().map(Vec::len), Some(120));
+    assert_eq!(all["complete"], json!(true));
     for (n, bad) in [json!(0), json!(-1), json!(2.5), json!("50")]
         .into_iter()
         .enumerate()
@@ -564,37 +612,35 @@ async fn mark_read_and_mark_all_read_reply_and_broadcast() {
     }
 
     // Marking one read (twice in the list, plus someone else's and an unknown id).
-    let (status, reply) = push(
+    let (seen, reply) = push_broadcast_first(
         &mut ada.client,
         &ada.topic,
         "2",
         "mark_read",
         json!({"ids": [ids[0], ids[0], bobs["id"], "nope"]}),
+        "notification:read",
     )
     .await;
-    assert_eq!((status.as_str(), reply), ("ok", json!({"unread_count": 3})));
+    assert_eq!(reply, json!({"unread_count": 3}));
     let expected = json!({"ids": [ids[0]], "unread_count": 3});
-    assert_eq!(
-        recv_event(&mut ada.client, &ada.topic, "notification:read").await,
-        expected
-    );
+    assert_eq!(seen, expected);
     assert_eq!(
         recv_event(&mut tab, &ada.topic, "notification:read").await,
         expected
     );
     // Idempotent: the same count, and read_at kept.
     let before = stored(&server, &ada.id).await;
-    let (_, reply) = push(
+    let (_, reply) = push_broadcast_first(
         &mut tab,
         &ada.topic,
         "3",
         "mark_read",
         json!({"ids": [ids[0]]}),
+        "notification:read",
     )
     .await;
     assert_eq!(reply, json!({"unread_count": 3}));
     recv_event(&mut ada.client, &ada.topic, "notification:read").await;
-    recv_event(&mut tab, &ada.topic, "notification:read").await;
     assert_eq!(stored(&server, &ada.id).await, before);
     let read = before["items"]
         .as_array()
@@ -628,29 +674,39 @@ async fn mark_read_and_mark_all_read_reply_and_broadcast() {
     tab.recv_none(Duration::from_millis(1)).await;
 
     // mark_all_read with `until`: only up to that id.
-    let (_, reply) = push(
+    let (seen, reply) = push_broadcast_first(
         &mut ada.client,
         &ada.topic,
         "6",
         "mark_all_read",
         json!({"until": ids[2]}),
+        "notification:all_read",
     )
     .await;
     assert_eq!(reply, json!({"unread_count": 1}));
+    let expected = json!({"unread_count": 1, "until": ids[2]});
+    assert_eq!(seen, expected);
     assert_eq!(
         recv_event(&mut tab, &ada.topic, "notification:all_read").await,
-        json!({"unread_count": 1, "until": ids[2]})
+        expected
     );
-    recv_event(&mut ada.client, &ada.topic, "notification:all_read").await;
 
-    let (status, reply) = push(&mut tab, &ada.topic, "7", "mark_all_read", json!({})).await;
-    assert_eq!((status.as_str(), reply), ("ok", json!({"unread_count": 0})));
-    for c in [&mut ada.client, &mut tab] {
-        assert_eq!(
-            recv_event(c, &ada.topic, "notification:all_read").await,
-            json!({"unread_count": 0, "until": null})
-        );
-    }
+    let (seen, reply) = push_broadcast_first(
+        &mut tab,
+        &ada.topic,
+        "7",
+        "mark_all_read",
+        json!({}),
+        "notification:all_read",
+    )
+    .await;
+    assert_eq!(reply, json!({"unread_count": 0}));
+    let expected = json!({"unread_count": 0, "until": null});
+    assert_eq!(seen, expected);
+    assert_eq!(
+        recv_event(&mut ada.client, &ada.topic, "notification:all_read").await,
+        expected
+    );
     let list = stored(&server, &ada.id).await;
     assert_eq!(list["unread_count"], json!(0));
     assert!(list["items"]
@@ -727,7 +783,15 @@ async fn counts_ignore_system_transient_toast_and_expired() {
     )
     .await;
     assert_eq!(reply, json!({"unread_count": 2}));
-    let (_, reply) = push(&mut ada.client, &ada.topic, "5", "mark_all_read", json!({})).await;
+    let (_, reply) = push_broadcast_first(
+        &mut ada.client,
+        &ada.topic,
+        "5",
+        "mark_all_read",
+        json!({}),
+        "notification:all_read",
+    )
+    .await;
     assert_eq!(reply, json!({"unread_count": 0}));
     server.stop().await;
 }
@@ -747,12 +811,13 @@ async fn data_and_tokens_survive_a_restart_on_the_same_data_dir() {
         ids.push(s(&n["id"]).to_owned());
         recv_event(&mut ada.client, &ada.topic, "notification:new").await;
     }
-    let (_, reply) = push(
+    let (_, reply) = push_broadcast_first(
         &mut ada.client,
         &ada.topic,
         "2",
         "mark_read",
         json!({"ids": [ids[0]]}),
+        "notification:read",
     )
     .await;
     assert_eq!(reply, json!({"unread_count": 4}));
