@@ -112,7 +112,9 @@ fn close_at_once(
     reason: String,
 ) -> Response {
     let sockets = state.sockets.clone();
-    ws.on_failed_upgrade(move |err| log!("upgrade from {peer} failed: {err}"))
+    ws.max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .on_failed_upgrade(move |err| log!("upgrade from {peer} failed: {err}"))
         .on_upgrade(move |mut socket| {
             sockets.track_future(async move { close_with(&mut socket, code, &reason).await })
         })
