@@ -133,14 +133,24 @@ test('mark_read replies and is broadcast to every tab of the user', TEST_OPTS, a
     ids.push((await postJson('/api/notify', { user: me.user_id, kind: 'alert', title })).body.notification.id);
     await seen;
   }
-  const readA = nextEvent(a, 'notification:read');
+  // The pushing tab sees the broadcast before its reply, as from a Phoenix channel that calls
+  // broadcast! and then returns {:reply, …}.
+  const order = [];
+  const readA = nextEvent(a, 'notification:read').then((p) => { order.push('notification:read'); return p; });
   const readB = nextEvent(b, 'notification:read');
-  assert.deepEqual(await reply(a.push('mark_read', { ids: [ids[0]] }), 'mark_read'), {
+  const replied = reply(a.push('mark_read', { ids: [ids[0]] }), 'mark_read').then((r) => { order.push('reply'); return r; });
+  assert.deepEqual(await replied, {
     status: 'ok',
     response: { unread_count: 1 },
   });
   assert.deepEqual(await readA, { ids: [ids[0]], unread_count: 1 });
   assert.deepEqual(await readB, { ids: [ids[0]], unread_count: 1 });
+  assert.deepEqual(order, ['notification:read', 'reply']);
+
+  const allA = nextEvent(a, 'notification:all_read').then(() => order.push('notification:all_read'));
+  const allReplied = reply(a.push('mark_all_read', {}), 'mark_all_read').then(() => order.push('reply'));
+  await Promise.all([allA, allReplied, nextEvent(b, 'notification:all_read')]);
+  assert.deepEqual(order.slice(2), ['notification:all_read', 'reply']);
 });
 
 test("joining another user's topic is refused as unauthorized", TEST_OPTS, async (t) => {
