@@ -46,12 +46,39 @@ pub fn notifications_topic(user_id: &str) -> String {
     format!("user:{user_id}:notifications")
 }
 
-/// Why a token was refused (details stay on the server; clients just get refused).
+/// Why a token was refused. The client learns which from the close reason (`close_reason`);
+/// the token itself is never logged or echoed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenError {
     Malformed,
     BadSignature,
     Expired,
+    /// The query and the bearer subprotocol carry two different tokens.
+    Conflicting,
+}
+
+/// The WebSocket close code of a socket whose token was refused: the upgrade is accepted and
+/// the socket closed at once with it, since a browser cannot read the status of a refused
+/// upgrade.
+pub const CLOSE_UNAUTHORIZED: u16 = 4401;
+
+impl TokenError {
+    /// The close reason sent with [`CLOSE_UNAUTHORIZED`]: what is wrong and what to do
+    /// (at most 123 bytes, the limit of a close frame).
+    pub fn close_reason(self) -> &'static str {
+        match self {
+            TokenError::Malformed => {
+                "unauthorized: malformed token (pass the token from POST /api/session)"
+            }
+            TokenError::BadSignature => {
+                "unauthorized: token not signed by this server (sign in again)"
+            }
+            TokenError::Expired => "unauthorized: token expired (sign in again for a new one)",
+            TokenError::Conflicting => {
+                "unauthorized: two different tokens (query and subprotocol); send one"
+            }
+        }
+    }
 }
 
 impl fmt::Display for TokenError {
@@ -60,6 +87,7 @@ impl fmt::Display for TokenError {
             TokenError::Malformed => "malformed token",
             TokenError::BadSignature => "bad token signature",
             TokenError::Expired => "expired token",
+            TokenError::Conflicting => "two different tokens",
         })
     }
 }
@@ -211,7 +239,7 @@ pub fn token_from_upgrade<'a>(
             return Ok(());
         }
         match &found {
-            Some(other) if *other != token => Err(TokenError::Malformed),
+            Some(other) if *other != token => Err(TokenError::Conflicting),
             _ => {
                 found = Some(token);
                 Ok(())
@@ -368,8 +396,25 @@ mod tests {
             token_from_upgrade(Some("token=x.y"), [proto.as_str()]),
             Ok(Some("x.y".into()))
         );
-        assert!(token_from_upgrade(Some("token=z"), [proto.as_str()]).is_err());
+        assert_eq!(
+            token_from_upgrade(Some("token=z"), [proto.as_str()]),
+            Err(TokenError::Conflicting)
+        );
         let broken = format!("{BEARER_PREFIX}!!!");
         assert!(token_from_upgrade(None, [broken.as_str()]).is_err());
+    }
+
+    #[test]
+    fn close_reasons_fit_a_close_frame_and_say_unauthorized() {
+        for err in [
+            TokenError::Malformed,
+            TokenError::BadSignature,
+            TokenError::Expired,
+            TokenError::Conflicting,
+        ] {
+            let reason = err.close_reason();
+            assert!(reason.len() <= 123, "{reason}");
+            assert!(reason.starts_with("unauthorized: "), "{reason}");
+        }
     }
 }

@@ -9,8 +9,10 @@
 //! - CORS on `/api/*` for the `--allowed-origins` list (see [`cors`]), so an app served from
 //!   another origin (a Vite dev server) can sign in and post
 //! - `GET /socket/websocket` — token from `?token=` or the `base64url.bearer.phx.<…>`
-//!   subprotocol; a token that is there but invalid gets 403 before the upgrade, and so does
-//!   an `Origin` that is present and not allowed (see `security`).
+//!   subprotocol; a socket whose token is there but invalid (malformed, forged, expired, two
+//!   different ones) is accepted and closed at once with 4401 and a reason
+//!   `"unauthorized: <what is wrong>"` (no token at all is an anonymous socket: rooms only). An
+//!   `Origin` that is present and not allowed gets 403 before the upgrade (see `security`).
 
 use crate::auth::{self, Auth};
 use crate::channels::notifications;
@@ -188,19 +190,11 @@ async fn websocket(
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
         .iter()
         .filter_map(|v| v.to_str().ok());
-    let identity = match auth::token_from_upgrade(query.as_deref(), protocols) {
-        Ok(None) => None,
-        Ok(Some(token)) => match state.auth.verify(&token, now_ms()) {
-            Ok(identity) => Some(identity),
-            Err(err) => {
-                log!("websocket from {peer} refused: {err}");
-                return (StatusCode::FORBIDDEN, "invalid token").into_response();
-            }
-        },
-        Err(err) => {
-            log!("websocket from {peer} refused: {err}");
-            return (StatusCode::FORBIDDEN, "invalid token").into_response();
-        }
+    let identity = match auth::token_from_upgrade(query.as_deref(), protocols)
+        .and_then(|token| token.map(|t| state.auth.verify(&t, now_ms())).transpose())
+    {
+        Ok(identity) => identity,
+        Err(err) => return unauthorized(ws, &state, peer, err),
     };
     // Other params are ignored; only the serializer version is checked.
     let vsn = query
@@ -232,6 +226,27 @@ async fn websocket(
                 push_rate,
                 idle_timeout,
             ))
+        })
+}
+
+/// A socket whose token is bad: upgraded, then closed at once with 4401 and a reason naming
+/// what is wrong (a browser cannot read the status of a refused upgrade, only a close).
+fn unauthorized(
+    ws: WebSocketUpgrade,
+    state: &AppState,
+    peer: SocketAddr,
+    err: auth::TokenError,
+) -> Response {
+    log!("websocket from {peer} closed with 4401: {err}");
+    let sockets = state.sockets.clone();
+    ws.protocols(["phoenix"])
+        .max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .on_failed_upgrade(move |e| log!("websocket upgrade from {peer} failed: {e}"))
+        .on_upgrade(move |mut socket| {
+            sockets.track_future(async move {
+                socket::close_with(&mut socket, auth::CLOSE_UNAUTHORIZED, err.close_reason()).await;
+            })
         })
 }
 

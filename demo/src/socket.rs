@@ -247,10 +247,10 @@ pub(crate) async fn on_silence(
 }
 
 /// Sends a Close frame with `code` and waits briefly for the client's answer.
-pub(crate) async fn close_with(socket: &mut WebSocket, code: u16, reason: &'static str) {
+pub(crate) async fn close_with(socket: &mut WebSocket, code: u16, reason: &str) {
     let close = Message::Close(Some(CloseFrame {
         code,
-        reason: reason.into(),
+        reason: Utf8Bytes::from(reason.to_owned()),
     }));
     if socket.send(close).await.is_err() {
         return;

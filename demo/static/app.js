@@ -133,7 +133,24 @@ async function start(s) {
     socket.onState(onSocketState),
     channel.onState(() => render()), // a server-side channel error, a rejoin
     mountTelemetry(socket, document.getElementById('telemetry-log')),
-    socket.onError((err) => console.warn(`[tether] ${err.code}: ${err.message}`)),
+    socket.onError((err) => {
+      console.warn(`[tether] ${err.code}: ${err.message}`);
+      // The server no longer accepts this session's token (e.g. its data directory was reset):
+      // retrying cannot help, so back to the sign-in form, saying why.
+      // (Deferred: the socket is not torn down from inside its own callback.)
+      if (err.code === 'unauthorized') {
+        setTimeout(() => {
+          if (live?.socket !== socket) return;
+          signOut();
+          // The server's close reason when the error carries it; else the message, without
+          // its note about the next retry (signing out ends the retries).
+          const why = typeof err.reason === 'string' && err.reason
+            ? err.reason : String(err.message).replace(/;?\s*retrying\b.*$/i, '');
+          ui.bootError.textContent = `Your session has ended: ${why}. Sign in again.`;
+          ui.bootError.hidden = false;
+        });
+      }
+    }),
   ];
   live = { socket, channel, parts: [chat, online, bell], offs };
   window.tetherDemo = { socket, channel, presence: online.presence, notifications: bell.store };

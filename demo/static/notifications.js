@@ -7,7 +7,13 @@ const ui = {
   list: $('notif-list'), empty: $('notif-empty'), markAll: $('mark-all-read'), status: $('bell-status'),
 };
 
-const STATUS = { connecting: 'Connecting…', syncing: 'Syncing…', offline: 'Offline: showing what was loaded' };
+const STATUS = {
+  connecting: () => 'Connecting…',
+  syncing: () => 'Syncing…',
+  offline: () => 'Offline: showing what was loaded',
+  // The server refused the store's join (e.g. a token it no longer accepts); retried by the SDK.
+  refused: (s) => `Refused by the server (${s.refusedReason ?? 'no reason given'}). Retrying…`,
+};
 const TOASTED = new Set(['toast', 'activity', 'alert']);
 
 let store = null;
@@ -26,7 +32,7 @@ function render(snapshot) {
   ui.bell.setAttribute('aria-label', unreadCount ? `Notifications, ${unreadCount} unread` : 'Notifications');
   ui.markAll.disabled = unreadCount === 0;
   ui.status.hidden = status === 'live';
-  ui.status.textContent = STATUS[status] ?? '';
+  ui.status.textContent = STATUS[status]?.(snapshot) ?? '';
   ui.empty.hidden = items.length > 0;
   const now = Date.now();
   ui.list.replaceChildren(...items.map((n) => row(n, now)));

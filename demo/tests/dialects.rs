@@ -180,19 +180,131 @@ async fn malformed_hub_frames_are_ignored() {
     server.stop().await;
 }
 
+/// The MemoriesDB hub seed's own example, byte for byte: `new WebSocket(
+/// 'ws://localhost:5002/ws?c=updates&c=notifications')` and its `publish(channel, content)`,
+/// which sends `JSON.stringify({method: 'pub', params: {channel: channel, content: content}})`.
+/// Channels are created on demand; `notifications` here is the hub's own channel of that name,
+/// not anybody's private notifications.
 #[tokio::test]
-async fn refused_channels_get_403() {
+async fn the_seed_hub_example_works_as_written() {
+    let server = TestServer::start().await;
+    let url = format!("ws://{}/ws?c=updates&c=notifications", server.addr);
+    let mut a = Client::connect(&url).await;
+    let mut b = Client::connect(&url).await;
+    let mut only_updates = hub(&server, &["updates"]).await;
+
+    // The seed's publish frame, as JSON.stringify writes it (key order included).
+    a.send_text(
+        r#"{"method":"pub","params":{"channel":"updates","content":{"status":"saved","id":7}}}"#,
+    )
+    .await;
+    let expected = json!({"channel": "updates", "content": {"status": "saved", "id": 7}});
+    for c in [&mut a, &mut b, &mut only_updates] {
+        assert_eq!(c.recv().await, expected);
+    }
+    // Content is delivered as published on a hub channel, even one shaped like a chat message.
+    publish(&mut b, "notifications", json!({"body": "hi"})).await;
+    let expected = json!({"channel": "notifications", "content": {"body": "hi"}});
+    assert_eq!(a.recv().await, expected);
+    assert_eq!(b.recv().await, expected);
+    only_updates.recv_none(QUIET).await;
+
+    // A user's notifications never reach the hub's `notifications` channel.
+    let user = server.sign_in("ada").await;
+    let (status, body) = common::http_post(
+        server.addr,
+        "/api/notify",
+        &json!({"user": user["user_id"], "kind": "alert", "title": "private"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // A Phoenix client cannot join a hub-only channel (nothing serves it there).
+    let mut phx = server.client().await;
+    let reply = phx.join("updates", "1", json!({})).await;
+    assert_eq!(reply[4]["status"], "error", "{reply}");
+    publish(&mut a, "updates", json!(1)).await;
+    phx.recv_none(QUIET).await;
+    for c in [&mut a, &mut b, &mut only_updates] {
+        assert_eq!(c.recv().await, json!({"channel": "updates", "content": 1}));
+        c.recv_none(QUIET).await;
+    }
+    server.stop().await;
+}
+
+/// A channel list that breaks the rules opens the socket and closes it at once, with a code
+/// and a reason a browser can read; a user's private topic is never reachable from the hub.
+#[tokio::test]
+async fn refused_hub_channels_close_the_socket_with_a_reason() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let server = TestServer::start().await;
     let a = server.addr;
-    assert_eq!(
-        refused_status(&format!("ws://{a}/ws?c=room:lobby&c=user:u1:notifications")).await,
-        403
-    );
-    assert_eq!(refused_status(&format!("ws://{a}/ws?c=updates")).await, 403);
+    let user = server.sign_in("ada").await;
+    let topic = user["topic"].as_str().expect("topic").to_owned();
+    let many: Vec<String> = (0..=32).map(|i| format!("c=ch{i}")).collect();
+    let cases = [
+        (
+            format!("/ws?c=updates&c={topic}"),
+            4403,
+            format!("forbidden: channel \"{topic}\" is a private user topic"),
+        ),
+        (
+            "/ws?c=USER:x:notifications".to_owned(),
+            4403,
+            "forbidden: channel \"USER:x:notifications\" is a private user topic".to_owned(),
+        ),
+        (
+            format!("/ws?{}", many.join("&")),
+            4400,
+            "bad request: at most 32 channels per socket".to_owned(),
+        ),
+        (
+            format!("/ws?c={}", "x".repeat(201)),
+            4400,
+            "bad request: channel name longer than 200 characters".to_owned(),
+        ),
+        (
+            "/ws?c=".to_owned(),
+            4400,
+            "bad request: empty channel name".to_owned(),
+        ),
+        (
+            "/ws?c=a%0Ab".to_owned(),
+            4400,
+            "bad request: control character in a channel name".to_owned(),
+        ),
+    ];
+    for (path, code, reason) in cases {
+        let req = format!("ws://{a}{path}")
+            .into_client_request()
+            .expect("request");
+        assert_eq!(common::closed_at_once(req).await, (code, reason), "{path}");
+    }
+    // The longest name and the most channels allowed are fine.
+    let mut edge = Client::connect(&format!("ws://{a}/ws?{}", many[..32].join("&"))).await;
+    publish(&mut edge, "ch31", json!(1)).await;
+    assert_eq!(edge.recv().await, json!({"channel": "ch31", "content": 1}));
+    let longest = "x".repeat(200);
+    let mut long = Client::connect(&format!("ws://{a}/ws?c={longest}")).await;
+    publish(&mut long, &longest, json!(2)).await;
+    assert_eq!(long.recv().await, json!({"channel": longest, "content": 2}));
+
+    // Publishing to the user's topic from the hub reaches nobody there.
+    let mut owner = server
+        .client_with_token(user["token"].as_str().expect("token"))
+        .await;
+    let reply = owner.join(&topic, "1", json!({})).await;
+    assert_eq!(reply[4]["status"], "ok", "{reply}");
+    publish(&mut edge, &topic, json!({"body": "spoof"})).await;
+    publish(&mut edge, &topic.to_uppercase(), json!({"body": "spoof"})).await;
+    owner.recv_none(QUIET).await;
+    edge.recv_none(QUIET).await;
+
+    // nova keeps to the Phoenix rooms: anything else is refused before the upgrade.
     assert_eq!(
         refused_status(&format!("ws://{a}/nova/user:u1:notifications")).await,
         403
     );
+    assert_eq!(refused_status(&format!("ws://{a}/nova/updates")).await, 403);
     // Percent-encoded names are decoded.
     let mut h = Client::connect(&format!("ws://{a}/ws?c=room%3Aenc")).await;
     publish(&mut h, "room:enc", json!(1)).await;

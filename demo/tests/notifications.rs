@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{http_get, http_post, temp_dir, Client, TestServer, STEP};
+use common::{http_get, http_post, temp_dir, Client, TestServer};
 use serde_json::{json, Value};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -63,6 +63,11 @@ async fn push(
     payload: Value,
 ) -> (String, Value) {
     c.send(json!(["1", r, topic, event, payload])).await;
+    recv_reply(c, topic, r).await
+}
+
+/// The next frame, which must be the reply to `r` on `topic`; its `[status, response]`.
+async fn recv_reply(c: &mut Client, topic: &str, r: &str) -> (String, Value) {
     let reply = c.recv().await;
     assert_eq!(
         (&reply[0], &reply[1], &reply[2], &reply[3]),
@@ -73,6 +78,24 @@ async fn push(
         s(&reply[4]["status"]).to_owned(),
         reply[4]["response"].clone(),
     )
+}
+
+/// Push a `mark_read` / `mark_all_read` that changes something (join ref "1"): the pusher gets
+/// its `broadcast` first, then the reply — a Phoenix channel's order (`broadcast!` then
+/// `{:reply, …}`). Returns the broadcast's payload and the reply's response.
+async fn push_broadcast_first(
+    c: &mut Client,
+    topic: &str,
+    r: &str,
+    event: &str,
+    payload: Value,
+    broadcast: &str,
+) -> (Value, Value) {
+    c.send(json!(["1", r, topic, event, payload])).await;
+    let seen = recv_event(c, topic, broadcast).await;
+    let (status, response) = recv_reply(c, topic, r).await;
+    assert_eq!(status, "ok", "{response}");
+    (seen, response)
 }
 
 async fn notify(server: &TestServer, body: Value) -> Value {
@@ -109,17 +132,6 @@ fn is_iso_ms(v: &Value) -> bool {
         && t.iter()
             .enumerate()
             .all(|(i, b)| [4, 7, 10, 13, 16, 19, 23].contains(&i) || b.is_ascii_digit())
-}
-
-async fn connect_status(req: tokio_tungstenite::tungstenite::handshake::client::Request) -> u16 {
-    match tokio::time::timeout(STEP, tokio_tungstenite::connect_async(req))
-        .await
-        .expect("answer in time")
-    {
-        Ok(_) => 101,
-        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => resp.status().as_u16(),
-        Err(e) => panic!("unexpected error {e}"),
-    }
 }
 
 #[tokio::test]
@@ -190,23 +202,41 @@ async fn session_tokens_round_trip() {
 }
 
 #[tokio::test]
-async fn a_bad_token_is_refused_with_403() {
-    let server = TestServer::start().await;
+async fn a_bad_token_closes_the_socket_with_4401_and_says_why() {
+    let secret = b"a secret for the 4401 test, 32+ bytes".to_vec();
+    let mut config = tether_demo::Config::new("no-static-dir", temp_dir("bad-token"));
+    config.secret = Some(secret.clone());
+    let server = TestServer::start_config(config, true).await;
     let other = TestServer::start().await;
     let token = s(&server.sign_in("ada").await["token"]).to_owned();
     let foreign = s(&other.sign_in("ada").await["token"]).to_owned();
     let (payload, sig) = token.split_once('.').expect("two parts");
     let tampered = format!("{payload}x.{sig}");
-    for bad in [
-        "garbage".to_owned(),
-        "a.b".to_owned(),
-        foreign,
-        tampered,
-        "%ZZ".to_owned(),
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let (_, expired) = tether_demo::auth::Auth::new(&secret)
+        .issue("ada", now - tether_demo::auth::MAX_AGE_MS - 60_000);
+    for (bad, why) in [
+        ("garbage", "unauthorized: malformed token"),
+        ("a.b", "unauthorized: malformed token"),
+        ("%ZZ", "unauthorized: malformed token"),
+        (
+            foreign.as_str(),
+            "unauthorized: token not signed by this server",
+        ),
+        (
+            tampered.as_str(),
+            "unauthorized: token not signed by this server",
+        ),
+        (expired.as_str(), "unauthorized: token expired"),
     ] {
         let url = format!("{}&token={bad}", server.ws_url());
         let req = url.into_client_request().expect("request");
-        assert_eq!(connect_status(req).await, 403, "token {bad}");
+        let (code, reason) = common::closed_at_once(req).await;
+        assert_eq!(code, 4401, "token {bad}");
+        assert!(reason.starts_with(why), "token {bad}: {reason:?}");
     }
     let mut req = server.ws_url().into_client_request().expect("request");
     req.headers_mut().insert(
@@ -215,7 +245,14 @@ async fn a_bad_token_is_refused_with_403() {
             .parse()
             .expect("header"),
     );
-    assert_eq!(connect_status(req).await, 403);
+    let (code, reason) = common::closed_at_once(req).await;
+    assert_eq!(
+        (code, reason.as_str()),
+        (
+            4401,
+            tether_demo::auth::TokenError::Malformed.close_reason()
+        )
+    );
     // Two different tokens at once are refused too.
     let mut req = format!("{}&token={token}", server.ws_url())
         .into_client_request()
@@ -229,7 +266,12 @@ async fn a_bad_token_is_refused_with_403() {
             .parse()
             .expect("header"),
     );
-    assert_eq!(connect_status(req).await, 403);
+    let (code, reason) = common::closed_at_once(req).await;
+    assert_eq!(code, 4401);
+    assert!(
+        reason.starts_with("unauthorized: two different tokens"),
+        "{reason:?}"
+    );
 
     // No token at all (or an empty one) is an anonymous connection.
     let mut anon = Client::connect(&format!("{}&token=", server.ws_url())).await;
@@ -407,7 +449,7 @@ async fn sync_returns_the_50_newest_and_the_full_count() {
     assert_eq!(status, "ok");
     assert_eq!(
         empty,
-        json!({"unread_count": 0, "recent": [], "cursor": null})
+        json!({"unread_count": 0, "recent": [], "cursor": null, "complete": true})
     );
 
     let mut ids = Vec::new();
@@ -437,6 +479,7 @@ async fn sync_returns_the_50_newest_and_the_full_count() {
     assert_eq!(got, newest);
     assert_eq!(recent[0]["title"], json!("n119"));
     assert_eq!(reply["cursor"], json!(ids[119]));
+    assert_eq!(reply["complete"], json!(false), "cut by the default limit");
 
     // `since` returns only newer ones.
     let (_, newer) = push(
@@ -451,6 +494,11 @@ async fn sync_returns_the_50_newest_and_the_full_count() {
     assert_eq!(got, [&ids[119], &ids[118], &ids[117]]);
     assert_eq!(newer["unread_count"], json!(120));
     assert_eq!(newer["cursor"], json!(ids[119]));
+    assert_eq!(
+        newer["complete"],
+        json!(false),
+        "older ones left out by since"
+    );
     let (status, bad) = push(
         &mut ada.client,
         &ada.topic,
@@ -475,6 +523,24 @@ async fn sync_returns_the_50_newest_and_the_full_count() {
     let got = recent_ids(&more);
     let newest: Vec<&str> = ids.iter().rev().take(100).map(String::as_str).collect();
     assert_eq!(got, newest);
+    assert_eq!(more["complete"], json!(false));
+    // `complete` only when the reply holds every one: exactly all, or a limit above them.
+    for (r, limit, complete) in [("9", 119, false), ("10", 120, true), ("11", 121, true)] {
+        let (_, reply) = push(
+            &mut ada.client,
+            &ada.topic,
+            r,
+            "sync",
+            json!({ "limit": limit }),
+        )
+        .await;
+        assert_eq!(
+            reply["recent"].as_array().map(Vec::len),
+            Some(limit.min(120)),
+            "limit {limit}"
+        );
+        assert_eq!(reply["complete"], json!(complete), "limit {limit}");
+    }
     let (_, all) = push(
         &mut ada.client,
         &ada.topic,
@@ -484,6 +550,7 @@ async fn sync_returns_the_50_newest_and_the_full_count() {
     )
     .await;
     assert_eq!(all["recent"].as_array().map(Vec::len), Some(120));
+    assert_eq!(all["complete"], json!(true));
     for (n, bad) in [json!(0), json!(-1), json!(2.5), json!("50")]
         .into_iter()
         .enumerate()
@@ -545,37 +612,35 @@ async fn mark_read_and_mark_all_read_reply_and_broadcast() {
     }
 
     // Marking one read (twice in the list, plus someone else's and an unknown id).
-    let (status, reply) = push(
+    let (seen, reply) = push_broadcast_first(
         &mut ada.client,
         &ada.topic,
         "2",
         "mark_read",
         json!({"ids": [ids[0], ids[0], bobs["id"], "nope"]}),
+        "notification:read",
     )
     .await;
-    assert_eq!((status.as_str(), reply), ("ok", json!({"unread_count": 3})));
+    assert_eq!(reply, json!({"unread_count": 3}));
     let expected = json!({"ids": [ids[0]], "unread_count": 3});
-    assert_eq!(
-        recv_event(&mut ada.client, &ada.topic, "notification:read").await,
-        expected
-    );
+    assert_eq!(seen, expected);
     assert_eq!(
         recv_event(&mut tab, &ada.topic, "notification:read").await,
         expected
     );
     // Idempotent: the same count, and read_at kept.
     let before = stored(&server, &ada.id).await;
-    let (_, reply) = push(
+    let (_, reply) = push_broadcast_first(
         &mut tab,
         &ada.topic,
         "3",
         "mark_read",
         json!({"ids": [ids[0]]}),
+        "notification:read",
     )
     .await;
     assert_eq!(reply, json!({"unread_count": 3}));
     recv_event(&mut ada.client, &ada.topic, "notification:read").await;
-    recv_event(&mut tab, &ada.topic, "notification:read").await;
     assert_eq!(stored(&server, &ada.id).await, before);
     let read = before["items"]
         .as_array()
@@ -609,29 +674,39 @@ async fn mark_read_and_mark_all_read_reply_and_broadcast() {
     tab.recv_none(Duration::from_millis(1)).await;
 
     // mark_all_read with `until`: only up to that id.
-    let (_, reply) = push(
+    let (seen, reply) = push_broadcast_first(
         &mut ada.client,
         &ada.topic,
         "6",
         "mark_all_read",
         json!({"until": ids[2]}),
+        "notification:all_read",
     )
     .await;
     assert_eq!(reply, json!({"unread_count": 1}));
+    let expected = json!({"unread_count": 1, "until": ids[2]});
+    assert_eq!(seen, expected);
     assert_eq!(
         recv_event(&mut tab, &ada.topic, "notification:all_read").await,
-        json!({"unread_count": 1, "until": ids[2]})
+        expected
     );
-    recv_event(&mut ada.client, &ada.topic, "notification:all_read").await;
 
-    let (status, reply) = push(&mut tab, &ada.topic, "7", "mark_all_read", json!({})).await;
-    assert_eq!((status.as_str(), reply), ("ok", json!({"unread_count": 0})));
-    for c in [&mut ada.client, &mut tab] {
-        assert_eq!(
-            recv_event(c, &ada.topic, "notification:all_read").await,
-            json!({"unread_count": 0, "until": null})
-        );
-    }
+    let (seen, reply) = push_broadcast_first(
+        &mut tab,
+        &ada.topic,
+        "7",
+        "mark_all_read",
+        json!({}),
+        "notification:all_read",
+    )
+    .await;
+    assert_eq!(reply, json!({"unread_count": 0}));
+    let expected = json!({"unread_count": 0, "until": null});
+    assert_eq!(seen, expected);
+    assert_eq!(
+        recv_event(&mut ada.client, &ada.topic, "notification:all_read").await,
+        expected
+    );
     let list = stored(&server, &ada.id).await;
     assert_eq!(list["unread_count"], json!(0));
     assert!(list["items"]
@@ -708,7 +783,15 @@ async fn counts_ignore_system_transient_toast_and_expired() {
     )
     .await;
     assert_eq!(reply, json!({"unread_count": 2}));
-    let (_, reply) = push(&mut ada.client, &ada.topic, "5", "mark_all_read", json!({})).await;
+    let (_, reply) = push_broadcast_first(
+        &mut ada.client,
+        &ada.topic,
+        "5",
+        "mark_all_read",
+        json!({}),
+        "notification:all_read",
+    )
+    .await;
     assert_eq!(reply, json!({"unread_count": 0}));
     server.stop().await;
 }
@@ -728,12 +811,13 @@ async fn data_and_tokens_survive_a_restart_on_the_same_data_dir() {
         ids.push(s(&n["id"]).to_owned());
         recv_event(&mut ada.client, &ada.topic, "notification:new").await;
     }
-    let (_, reply) = push(
+    let (_, reply) = push_broadcast_first(
         &mut ada.client,
         &ada.topic,
         "2",
         "mark_read",
         json!({"ids": [ids[0]]}),
+        "notification:read",
     )
     .await;
     assert_eq!(reply, json!({"unread_count": 4}));

@@ -276,6 +276,77 @@ test('the server is killed and restarted: both pages reconnect and resync', TEST
   await shot(users.Ada.page, '5-resynced-ada');
 });
 
+test('telemetry calls an attempt that never opened a failed connect, not a disconnect', TEST_OPTS, async () => {
+  // The restart above left attempts that never opened in Ada's log (the server was down).
+  const items = await users.Ada.page.$$eval(sel('telemetry-item'), (els) => els.map((i) => ({
+    event: i.dataset.event, text: i.title, color: getComputedStyle(i).color,
+  })));
+  const failed = items.filter((i) => i.event === 'connect_failed');
+  assert.ok(failed.length > 0, `a failed connect is logged: ${JSON.stringify(items.map((i) => i.text))}`);
+  for (const f of failed) assert.match(f.text, /^connect failed\b.*\battempt \d+/, f.text);
+  const plain = items.find((i) => i.event === 'join');
+  assert.notEqual(failed[0].color, plain.color, 'a failed connect stands out from the rest');
+});
+
+test('the page fits a 390 px phone, and the telemetry log never cuts an event', TEST_OPTS, async () => {
+  const { Ada: ada, Grace: grace } = users;
+  // Both users online: Grace's phone shows both rows of "Online" whole, "1 tab" included.
+  await grace.page.setViewportSize({ width: 390, height: 844 });
+  await eventually(async () => Object.keys(await onlineList(grace.page)).length === 2, 'two online');
+  const phone = await grace.page.evaluate(() => {
+    const list = document.querySelector('[data-testid="online-list"]');
+    const box = list.getBoundingClientRect();
+    const inside = (r) => r.left >= box.left - 0.5 && r.right <= box.right + 0.5
+      && r.top >= box.top - 0.5 && r.bottom <= box.bottom + 0.5;
+    return {
+      pageOverflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+      rows: [...list.querySelectorAll('[data-testid="online-item"]')].map((item) => {
+        const tabs = item.querySelector('.who-tabs');
+        return {
+          name: item.dataset.name,
+          tabs: tabs.textContent,
+          itemShown: inside(item.getBoundingClientRect()),
+          tabsShown: inside(tabs.getBoundingClientRect()) && tabs.scrollWidth <= tabs.clientWidth,
+        };
+      }),
+    };
+  });
+  await shot(grace.page, '7-phone-390-grace');
+  assert.equal(phone.pageOverflow, 0, 'no sideways scrolling');
+  assert.equal(phone.rows.length, 2);
+  for (const row of phone.rows) {
+    assert.deepEqual(row, { name: row.name, tabs: '1 tab', itemShown: true, tabsShown: true }, JSON.stringify(phone));
+  }
+  await grace.page.setViewportSize({ width: 1280, height: 720 });
+
+  // Ada's log (desktop) holds more events than it shows: none straddles its bottom edge,
+  // scrolled to the top or to the end, and the panel ends inside the window.
+  const page = ada.page;
+  await page.setViewportSize({ width: 1280, height: 720 });
+  const edges = () => page.evaluate(() => {
+    const list = document.querySelector('[data-testid="telemetry-log"]');
+    const box = list.getBoundingClientRect();
+    const cut = [...list.children].filter((li) => {
+      const r = li.getBoundingClientRect();
+      return r.top < box.bottom - 0.5 && r.bottom > box.bottom + 0.5;
+    }).map((li) => li.title);
+    const last = list.lastElementChild.getBoundingClientRect();
+    return {
+      scrolls: list.scrollHeight > list.clientHeight,
+      cut,
+      lastShownAtEnd: list.scrollTop + list.clientHeight >= list.scrollHeight - 0.5 ? last.bottom <= box.bottom + 0.5 : null,
+      panelInWindow: list.closest('.panel').getBoundingClientRect().bottom <= innerHeight,
+    };
+  });
+  const top = await edges();
+  assert.deepEqual({ scrolls: top.scrolls, cut: top.cut, panelInWindow: top.panelInWindow },
+    { scrolls: true, cut: [], panelInWindow: true }, JSON.stringify(top));
+  await page.$eval(sel('telemetry-log'), (list) => { list.scrollTop = list.scrollHeight; });
+  const end = await edges();
+  assert.deepEqual({ cut: end.cut, lastShownAtEnd: end.lastShownAtEnd }, { cut: [], lastShownAtEnd: true }, JSON.stringify(end));
+  await shot(page, '8-telemetry-ada');
+});
+
 test('offline: no connection attempts until the network is back, then one at once', TEST_OPTS, async () => {
   const { Ada: ada, Grace: grace } = users;
   const page = ada.page;
@@ -300,4 +371,25 @@ test('offline: no connection attempts until the network is back, then one at onc
   await eventually(async () => (await badge(page)) === String(await serverUnread(ada)), 'badge resynced');
 
   for (const u of [ada, grace]) assert.deepEqual(u.errors, [], `${u.name}: no page errors`);
+});
+
+test('a session the server no longer accepts (its data was reset): back to sign-in, saying why', TEST_OPTS, async (t) => {
+  const { Ada: ada } = users;
+  await waitPill(ada.page, 'open');
+  // A fresh data directory: a new token secret, so the page's token is no longer this server's.
+  const fresh = mkdtempSync(join(tmpdir(), 'tether-demo-e2e-reset-'));
+  t.after(() => rmSync(fresh, { recursive: true, force: true }));
+  await server.stop();
+  server = await startDemoServer({ port: server.port, staticDir, dataDir: fresh });
+  // The server closes the socket with 4401; the SDK reports `unauthorized`; the page signs out.
+  await ada.page.waitForSelector(sel('name-form'), { state: 'visible', timeout: 15_000 });
+  const said = await ada.page.textContent(sel('signin-error'));
+  assert.match(said, /unauthorized/, said);
+  assert.equal(await ada.page.evaluate(() => localStorage.getItem('tether-demo:session')), null, 'the dead session is forgotten');
+  await shot(ada.page, '9-session-ended-ada');
+  // Signing in again works at once.
+  await ada.page.fill(sel('name-input'), 'Ada');
+  await ada.page.press(sel('name-input'), 'Enter');
+  await waitPill(ada.page, 'open');
+  assert.deepEqual(ada.errors, [], 'no page errors');
 });

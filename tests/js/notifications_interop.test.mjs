@@ -133,14 +133,24 @@ test('mark_read replies and is broadcast to every tab of the user', TEST_OPTS, a
     ids.push((await postJson('/api/notify', { user: me.user_id, kind: 'alert', title })).body.notification.id);
     await seen;
   }
-  const readA = nextEvent(a, 'notification:read');
+  // The pushing tab sees the broadcast before its reply, as from a Phoenix channel that calls
+  // broadcast! and then returns {:reply, …}.
+  const order = [];
+  const readA = nextEvent(a, 'notification:read').then((p) => { order.push('notification:read'); return p; });
   const readB = nextEvent(b, 'notification:read');
-  assert.deepEqual(await reply(a.push('mark_read', { ids: [ids[0]] }), 'mark_read'), {
+  const replied = reply(a.push('mark_read', { ids: [ids[0]] }), 'mark_read').then((r) => { order.push('reply'); return r; });
+  assert.deepEqual(await replied, {
     status: 'ok',
     response: { unread_count: 1 },
   });
   assert.deepEqual(await readA, { ids: [ids[0]], unread_count: 1 });
   assert.deepEqual(await readB, { ids: [ids[0]], unread_count: 1 });
+  assert.deepEqual(order, ['notification:read', 'reply']);
+
+  const allA = nextEvent(a, 'notification:all_read').then(() => order.push('notification:all_read'));
+  const allReplied = reply(a.push('mark_all_read', {}), 'mark_all_read').then(() => order.push('reply'));
+  await Promise.all([allA, allReplied, nextEvent(b, 'notification:all_read')]);
+  assert.deepEqual(order.slice(2), ['notification:all_read', 'reply']);
 });
 
 test("joining another user's topic is refused as unauthorized", TEST_OPTS, async (t) => {
@@ -171,23 +181,29 @@ test("joining another user's topic is refused as unauthorized", TEST_OPTS, async
   assert.equal((await reply(anon.channel('room:lobby', {}).join(), 'room join')).status, 'ok');
 });
 
-test('a bad token is refused with 403 before the upgrade', TEST_OPTS, async () => {
+test('a bad token: the socket opens and is closed at once with 4401 and a reason', TEST_OPTS, async () => {
   const me = await signIn('Tamper');
   const [payload, sig] = me.token.split('.');
-  for (const token of ['nope', `${payload}x.${sig}`, `${payload}.${sig.slice(1)}`]) {
-    const status = await within(new Promise((resolve, reject) => {
+  for (const [token, why] of [
+    ['nope', 'unauthorized: malformed token'],
+    [`${payload}x.${sig}`, 'unauthorized: token not signed by this server'],
+    [`${payload}.${sig.slice(1)}`, 'unauthorized: '],
+  ]) {
+    const closed = await within(new Promise((resolve, reject) => {
       const ws = new WebSocket(`${demo.server.wsUrl}/websocket?vsn=2.0.0&token=${encodeURIComponent(token)}`);
+      let opened = false;
       ws.on('unexpected-response', (_req, res) => {
-        resolve(res.statusCode);
         ws.terminate();
+        reject(new Error(`upgrade refused with ${res.statusCode}; expected an open and a 4401 close`));
       });
-      ws.on('open', () => {
-        ws.close();
-        reject(new Error(`token ${token} was accepted`));
-      });
+      ws.on('open', () => { opened = true; });
+      ws.on('message', (data) => reject(new Error(`token ${token}: a frame came before the close: ${data}`)));
+      ws.on('close', (code, reason) => resolve({ opened, code, reason: reason.toString() }));
       ws.on('error', () => {});
     }), `upgrade with ${token}`);
-    assert.equal(status, 403, token);
+    assert.equal(closed.opened, true, token);
+    assert.equal(closed.code, 4401, token);
+    assert.ok(closed.reason.startsWith(why), `${token}: ${closed.reason}`);
   }
 });
 

@@ -3,14 +3,22 @@
 //!
 //! Client → server (each answered with a reply):
 //! - `sync` `{since?, limit?}` → `{unread_count, recent: [≤ limit, newest first, unexpired],
-//!   cursor}` (`limit` 1–1000, 50 when absent, so a client holding more than 50 gets the read
-//!   state of all it holds; `recent` only holds ids newer than `since` when it is given;
-//!   `cursor` is the user's newest unexpired id or `null`);
-//! - `mark_read` `{ids}` → `{unread_count}`, and `notification:read` `{ids, unread_count}` to
-//!   every connection on the topic (the ids among those sent that are the user's);
-//! - `mark_all_read` `{until?}` → `{unread_count}` (with `until`, only ids up to it are marked),
-//!   and `notification:all_read` `{unread_count, until}` to every connection on the topic
-//!   (`until` null when none was given).
+//!   cursor, complete}` (`limit` 1–1000, 50 when absent, so a client holding more than 50 gets
+//!   the read state of all it holds; `recent` only holds ids newer than `since` when it is
+//!   given; `cursor` is the user's newest unexpired id or `null`; `complete` is true when
+//!   `recent` is every unexpired notification the user has — no `since`, not cut by `limit` —
+//!   so a client may drop what it holds and the reply does not list);
+//! - `mark_read` `{ids}` → `notification:read` `{ids, unread_count}` to every connection on the
+//!   topic (the ids among those sent that are the user's; none when no id is), then the reply
+//!   `{unread_count}`;
+//! - `mark_all_read` `{until?}` → `notification:all_read` `{unread_count, until}` to every
+//!   connection on the topic (`until` null when none was given; with `until`, only ids up to
+//!   it are marked), then the reply `{unread_count}`.
+//!
+//! The pusher gets the broadcast before its reply, as from a Phoenix channel written the usual
+//! way (`broadcast!(socket, …)` then `{:reply, {:ok, …}, socket}`): both travel from the
+//! channel process to the socket's transport process, the broadcast first, and Erlang keeps
+//! the order of messages between two processes.
 //!
 //! Server → client: `notification:new` `{notification}` (from `POST /api/notify`).
 
@@ -80,8 +88,8 @@ pub async fn handle_in(
                     let marked = db.mark_read(&user, &ids, now)?;
                     let count = db.unread_count(&user, now)?;
                     // Queued under the store lock, so counts go out in the order they change;
-                    // the reply first, then the broadcast (Phoenix's order for the pusher).
-                    reply_to.ok(json!({ "unread_count": count }));
+                    // the broadcast first, then the reply: a Phoenix channel's order for the
+                    // pusher (`broadcast!` then `{:reply, …}`, see the module docs).
                     if !marked.is_empty() {
                         hub.broadcast(
                             &topic,
@@ -89,6 +97,7 @@ pub async fn handle_in(
                             obj(json!({"ids": marked, "unread_count": count})),
                         );
                     }
+                    reply_to.ok(json!({ "unread_count": count }));
                     Ok(())
                 })
                 .await
@@ -102,13 +111,14 @@ pub async fn handle_in(
                 .call(move |db, now| {
                     db.mark_all_read(&user, until.as_deref(), now)?;
                     let count = db.unread_count(&user, now)?;
-                    reply_to.ok(json!({ "unread_count": count }));
-                    // `until` too: another tab must not mark one that arrived meanwhile.
+                    // `until` too: another tab must not mark one that arrived meanwhile. The
+                    // broadcast first, then the reply, as for `mark_read`.
                     hub.broadcast(
                         &topic,
                         ALL_READ,
                         obj(json!({ "unread_count": count, "until": until })),
                     );
+                    reply_to.ok(json!({ "unread_count": count }));
                     Ok(())
                 })
                 .await
@@ -122,7 +132,7 @@ pub async fn handle_in(
     }
 }
 
-/// The `sync` reply: at most `limit` of the newest.
+/// The `sync` reply: at most `limit` of the newest, and whether that is all of them.
 pub fn sync(
     db: &Db,
     user: &str,
@@ -131,13 +141,19 @@ pub fn sync(
     now: i64,
 ) -> rusqlite::Result<Value> {
     let count = db.unread_count(user, now)?;
-    let recent: Vec<Value> = db
-        .recent(user, since, limit, now)?
-        .iter()
-        .map(Notification::to_json)
-        .collect();
+    // One more than asked tells whether `limit` cut the list.
+    let mut recent = db.recent(user, since, limit.saturating_add(1), now)?;
+    let cut = recent.len() > limit;
+    recent.truncate(limit);
+    let recent: Vec<Value> = recent.iter().map(Notification::to_json).collect();
     let cursor = db.newest_id(user, now)?;
-    Ok(json!({"unread_count": count, "recent": recent, "cursor": cursor}))
+    let complete = since.is_none() && !cut;
+    Ok(json!({
+        "unread_count": count,
+        "recent": recent,
+        "cursor": cursor,
+        "complete": complete,
+    }))
 }
 
 /// `notification:new` to every connection on the user's topic; returns how many took it.
@@ -191,8 +207,9 @@ mod tests {
     use tokio::sync::mpsc;
 
     /// The order the client sees: every earlier broadcast (here a `notification:new` queued just
-    /// before the request is handled), then the reply, then the reply's own broadcast — so the
-    /// count the client ends with is the last one the server computed.
+    /// before the request is handled), then the request's own broadcast, then the reply — a
+    /// Phoenix channel's order — so the count the client ends with is the last one the server
+    /// computed.
     #[tokio::test]
     async fn a_reply_keeps_its_place_among_the_broadcasts_of_its_socket() {
         let dir = std::env::temp_dir().join(format!(
@@ -262,8 +279,8 @@ mod tests {
             seen,
             vec![
                 (NEW.to_string(), None),
-                ("phx_reply".to_string(), Some(json!(0))),
                 (READ.to_string(), Some(json!(0))),
+                ("phx_reply".to_string(), Some(json!(0))),
             ]
         );
         let _ = std::fs::remove_dir_all(dir);

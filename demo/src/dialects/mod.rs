@@ -10,9 +10,12 @@
 //! is handed. Publishing from the hub dialect goes through `Hub::broadcast` too, so Phoenix
 //! clients, hub subscribers and nova clients of a topic all see one broadcast.
 //!
-//! Both dialects are anonymous: they may only listen to `room:*` topics (anything else gets 403
-//! before the upgrade). The Origin allow-list and the push rate of `--allowed-origins` /
-//! `--push-rate` apply as for `/socket/websocket`, and so does the 1 MiB message limit.
+//! Both dialects are anonymous. The hub creates channels on demand (any name within its rules,
+//! never a user's private `user:…` topic; a refused list opens the socket and closes it at once
+//! with a 4xxx code and a reason, see [`hub_ws`]); nova may only listen to `room:*` topics
+//! (anything else gets 403 before the upgrade). The Origin allow-list and the push rate of
+//! `--allowed-origins` / `--push-rate` apply as for `/socket/websocket`, and so does the 1 MiB
+//! message limit.
 //!
 //! Subscriptions are registered *before* the 101 response goes out, so a broadcast made after the
 //! client sees its socket open always reaches it.
@@ -47,7 +50,8 @@ pub fn routes() -> Router<AppState> {
         .route("/nova/{*topic}", get(nova_ws::upgrade))
 }
 
-/// Whether an anonymous dialect connection may listen (and, for the hub, publish) on `topic`.
+/// Whether an anonymous nova connection may listen on `topic` (the hub has its own rules:
+/// [`hub_ws::hub_channel`]).
 pub fn allowed_topic(topic: &str) -> bool {
     channels::route(topic) == Some(Channel::Room)
 }
@@ -96,6 +100,24 @@ fn refuse(state: &AppState, headers: &HeaderMap, peer: SocketAddr, what: &str) -
         return Some((StatusCode::FORBIDDEN, "origin not allowed").into_response());
     }
     None
+}
+
+/// Accepts the upgrade and closes the socket at once with `code` and `reason` (a browser
+/// cannot read the status of a refused upgrade, only a close).
+fn close_at_once(
+    ws: WebSocketUpgrade,
+    state: &AppState,
+    peer: SocketAddr,
+    code: u16,
+    reason: String,
+) -> Response {
+    let sockets = state.sockets.clone();
+    ws.max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .on_failed_upgrade(move |err| log!("upgrade from {peer} failed: {err}"))
+        .on_upgrade(move |mut socket| {
+            sockets.track_future(async move { close_with(&mut socket, code, &reason).await })
+        })
 }
 
 /// Removes the connection's memberships when dropped (also when the upgrade never happens).

@@ -233,6 +233,30 @@ pub struct Client {
     pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
 }
 
+/// Opens `req` (the upgrade must succeed) and returns the code and reason of the Close frame
+/// the server sends before any text; panics if a text frame comes first or nothing in 5 s.
+pub async fn closed_at_once(
+    req: tokio_tungstenite::tungstenite::handshake::client::Request,
+) -> (u16, String) {
+    let (mut ws, _) = tokio::time::timeout(STEP, tokio_tungstenite::connect_async(req))
+        .await
+        .expect("upgrade answered in time")
+        .expect("the upgrade is accepted");
+    tokio::time::timeout(STEP, async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(Some(frame)))) => {
+                    return (u16::from(frame.code), frame.reason.as_str().to_owned())
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("a close frame within 5 s")
+}
+
 impl Client {
     pub async fn connect(url: &str) -> Client {
         let (ws, _) = tokio::time::timeout(STEP, tokio_tungstenite::connect_async(url))

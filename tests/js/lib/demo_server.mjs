@@ -7,7 +7,9 @@
 // Each server keeps its notifications (SQLite) in a data directory: by default a fresh temp
 // dir of its own, removed when it stops. Pass `dataDir` to choose one (it is left in place),
 // e.g. to restart a server on the same data. The token secret is kept in the data directory
-// too unless TETHER_DEMO_SECRET is set, so tokens survive such a restart.
+// too unless `secret` is given (passed as TETHER_DEMO_SECRET), so tokens survive such a restart.
+// To restart with an empty store (the server "lost everything") while the page's token stays
+// valid, start both servers with the same `secret` and give the second a fresh (or no) dataDir.
 
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -29,12 +31,13 @@ export function demoBinaryPath() {
 
 /**
  * Spawn tether-demo and wait for its "listening on" line.
- * @param {{port?: number, staticDir?: string, dataDir?: string}} [options]
+ * @param {{port?: number, staticDir?: string, dataDir?: string, secret?: string}} [options]
  *   dataDir: where the server keeps its SQLite file; default a fresh temp dir, removed on stop.
+ *   secret: the token signing key (TETHER_DEMO_SECRET); default the one kept in dataDir.
  * @returns {Promise<{port: number, url: string, wsUrl: string, pid: number, dataDir: string,
  *   output: () => string, stop: () => Promise<{code: number|null, signal: string|null}>}>}
  */
-export async function startDemoServer({ port = 0, staticDir, dataDir } = {}) {
+export async function startDemoServer({ port = 0, staticDir, dataDir, secret } = {}) {
   const bin = demoBinaryPath();
   if (!existsSync(bin)) {
     throw new Error(`tether-demo binary not found at ${bin}; run \`cargo build -p tether-demo\` first`);
@@ -50,7 +53,10 @@ export async function startDemoServer({ port = 0, staticDir, dataDir } = {}) {
     '--static-dir', staticDir ?? join(repoRoot, 'demo', 'static'),
     '--data-dir', dir,
   ];
-  const child = spawn(bin, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const env = { ...process.env };
+  delete env.TETHER_DEMO_SECRET;
+  if (secret !== undefined) env.TETHER_DEMO_SECRET = secret;
+  const child = spawn(bin, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
 
   // Keep the last lines of output for error messages; always drain both pipes so the server
   // never blocks on a full pipe while logging.
