@@ -9,6 +9,7 @@ use super::convert::{js_to_json_object, tether_error};
 use super::options::push_timeout;
 use super::socket::busy;
 use super::subscription::{listen_on, unsubscribe_fn};
+use super::validate;
 use crate::core::{CallError, ChannelId, PushId};
 use crate::web::driver::{pump, Resolvers, Shared};
 
@@ -118,17 +119,22 @@ impl Channel {
     }
 
     /// Pushes an event. Resolves with the reply's response; rejects with code "error",
-    /// "timeout" or "dropped" (never sent: buffer full, expired, or channel left). An
+    /// "timeout" or "dropped" (never sent: buffer full, expired, or channel left), and at once
+    /// with "invalid_event", "invalid_payload" or "invalid_option" for a bad argument. An
     /// `ArrayBuffer` or `Uint8Array` payload goes as a Phoenix binary frame, as phoenix.js sends
     /// an `ArrayBuffer` (the server's channel gets `{:binary, data}`).
     #[wasm_bindgen(unchecked_return_type = "Promise<JsonObject>")]
     pub fn push(
         &self,
-        event: String,
+        #[wasm_bindgen(unchecked_param_type = "string")] event: JsValue,
         #[wasm_bindgen(unchecked_param_type = "JsonObject | ArrayBuffer | Uint8Array")]
         payload: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "PushOptions")] options: Option<JsValue>,
     ) -> Promise {
+        let event = match validate::event(&event, "channel.push(event, payload)") {
+            Ok(event) => event,
+            Err(e) => return Promise::reject(&e),
+        };
         let bytes = if payload.is_instance_of::<js_sys::ArrayBuffer>() {
             Some(js_sys::Uint8Array::new(&payload).to_vec())
         } else {
@@ -165,9 +171,11 @@ impl Channel {
     #[wasm_bindgen(unchecked_return_type = "() => void")]
     pub fn on(
         &self,
-        event: String,
-        #[wasm_bindgen(unchecked_param_type = "(payload: JsonObject) => void")] callback: Function,
+        #[wasm_bindgen(unchecked_param_type = "string")] event: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "(payload: JsonObject) => void")] callback: JsValue,
     ) -> Result<Function, JsValue> {
+        let event = validate::event(&event, "channel.on(event, callback)")?;
+        let callback = validate::callback(callback, "channel.on(event, callback)")?;
         let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
         let id = d.listeners.add_message(self.id, event, callback);
         d.sync_routes();
@@ -195,8 +203,9 @@ impl Channel {
     pub fn on_state(
         &self,
         #[wasm_bindgen(unchecked_param_type = "(state: ChannelStateName) => void")]
-        callback: Function,
+        callback: JsValue,
     ) -> Result<Function, JsValue> {
+        let callback = validate::callback(callback, "channel.onState(callback)")?;
         listen_on(&self.shared, self.id, |l| &mut l.channel_states, callback)
     }
 
@@ -205,8 +214,9 @@ impl Channel {
     #[wasm_bindgen(js_name = onJoin, unchecked_return_type = "() => void")]
     pub fn on_join(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "(info: JoinInfo) => void")] callback: Function,
+        #[wasm_bindgen(unchecked_param_type = "(info: JoinInfo) => void")] callback: JsValue,
     ) -> Result<Function, JsValue> {
+        let callback = validate::callback(callback, "channel.onJoin(callback)")?;
         listen_on(&self.shared, self.id, |l| &mut l.joins, callback)
     }
 }
