@@ -97,28 +97,29 @@ pub fn socket_url(url: &JsValue) -> Result<String, JsValue> {
             &["new Socket(url): ", why, "; ", TAKES].concat(),
         )
     };
-    if text.trim().is_empty() {
+    if text.is_empty() {
         return Err(bad("the URL is empty"));
     }
     let quoted = quote(&text);
-    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(bad(&[
-            &quoted,
-            " is not a URL (it holds spaces or control characters)",
-        ]
-        .concat()));
-    }
-    if text.starts_with("//") {
-        return Err(bad(&[
-            &quoted,
-            " has no scheme: write ws:// or wss:// (or http:// or https://) before the host",
-        ]
-        .concat()));
+    // Spaces and control characters (a URL has them percent-encoded), or `//host` without a
+    // scheme: not a URL tether can open.
+    if text.bytes().any(|b| b <= b' ' || b == 0x7f) || text.starts_with("//") {
+        return Err(bad(
+            &[&quoted, " is not a URL or a path starting with /"].concat()
+        ));
     }
     if text.starts_with('/') {
         return Ok(text);
     }
-    let Some((scheme, rest)) = text.split_once("://") else {
+    // Read as bytes with `position` and `get` only: no string searcher, and no slicing that
+    // could panic (its message formatting would be linked into the wasm: ~6 KB gzip).
+    let bytes = text.as_bytes();
+    let colon = bytes.iter().position(|&b| b == b':');
+    let scheme = colon.and_then(|at| text.get(..at));
+    let rest = colon
+        .filter(|&at| bytes.get(at..at + 3) == Some(b"://".as_slice()))
+        .and_then(|at| bytes.get(at + 3..));
+    let (Some(scheme), Some(rest)) = (scheme, rest) else {
         return Err(bad(
             &[&quoted, " is not a URL or a path starting with /"].concat()
         ));
@@ -135,9 +136,13 @@ pub fn socket_url(url: &JsValue) -> Result<String, JsValue> {
         ]
         .concat()));
     }
-    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let name = host.rsplit('@').next().unwrap_or_default();
-    if name.is_empty() || name.starts_with(':') {
+    // The host: after any `user@`, up to the path, query or fragment; it must not be empty.
+    let authority = rest
+        .split(|&b| b == b'/' || b == b'?' || b == b'#')
+        .next()
+        .unwrap_or_default();
+    let host = authority.rsplit(|&b| b == b'@').next().unwrap_or_default();
+    if host.is_empty() || host.first() == Some(&b':') {
         return Err(bad(&[&quoted, " has no host"].concat()));
     }
     Ok(text)
@@ -194,22 +199,24 @@ pub fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
         .map(|(_, k)| k)
 }
 
-/// Levenshtein distance over bytes.
+/// Levenshtein distance over bytes. (Iterators, no indexing: nothing here can panic, so no
+/// panic message formatting is linked into the wasm.)
 fn distance(a: &str, b: &str) -> usize {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
     let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
+    for (i, ca) in a.bytes().enumerate() {
+        let mut next = Vec::with_capacity(row.len());
+        let (mut diagonal, mut left) = (i, i + 1);
+        next.push(left);
+        for (cb, &above) in b.bytes().zip(row.iter().skip(1)) {
+            left = (above + 1)
+                .min(left + 1)
                 .min(diagonal + usize::from(ca != cb));
+            next.push(left);
             diagonal = above;
         }
+        row = next;
     }
-    row[b.len()]
+    row.last().copied().unwrap_or_default()
 }
 
 /// Whether `short`'s bytes appear in `long` in order.
