@@ -172,7 +172,7 @@ impl Channel {
     pub fn on(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] event: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "(payload: JsonObject) => void")] callback: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "(payload: JsonObject) => void")] callback: Function,
     ) -> Result<Function, JsValue> {
         let event = validate::event(&event, "channel.on(event, callback)")?;
         let callback = validate::callback(callback, "channel.on(event, callback)")?;
@@ -203,7 +203,7 @@ impl Channel {
     pub fn on_state(
         &self,
         #[wasm_bindgen(unchecked_param_type = "(state: ChannelStateName) => void")]
-        callback: JsValue,
+        callback: Function,
     ) -> Result<Function, JsValue> {
         let callback = validate::callback(callback, "channel.onState(callback)")?;
         listen_on(&self.shared, self.id, |l| &mut l.channel_states, callback)
@@ -214,7 +214,7 @@ impl Channel {
     #[wasm_bindgen(js_name = onJoin, unchecked_return_type = "() => void")]
     pub fn on_join(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "(info: JoinInfo) => void")] callback: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "(info: JoinInfo) => void")] callback: Function,
     ) -> Result<Function, JsValue> {
         let callback = validate::callback(callback, "channel.onJoin(callback)")?;
         listen_on(&self.shared, self.id, |l| &mut l.joins, callback)

@@ -46,7 +46,7 @@ impl NotificationStoreHandle {
 #[wasm_bindgen]
 impl NotificationStoreHandle {
     /// Calls `callback(snapshot)` now and after every change; returns the unsubscribe.
-    pub fn subscribe(&self, callback: JsValue) -> Result<Function, JsValue> {
+    pub fn subscribe(&self, callback: Function) -> Result<Function, JsValue> {
         let callback = super::validate::callback(callback, "store.subscribe(callback)")?;
         let snapshot = {
             let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
@@ -106,7 +106,7 @@ impl NotificationStoreHandle {
 
     /// Calls `callback(notification)` for every notification pushed (toasts included).
     #[wasm_bindgen(js_name = onNotification)]
-    pub fn on_notification(&self, callback: JsValue) -> Result<Function, JsValue> {
+    pub fn on_notification(&self, callback: Function) -> Result<Function, JsValue> {
         let callback = super::validate::callback(callback, "store.onNotification(callback)")?;
         let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
         let id = d.listeners.next_id();

@@ -86,7 +86,7 @@ impl PresenceView {
         PresenceView { shared, channel }
     }
 
-    fn listen(&self, slot: Slot, callback: JsValue, call: &str) -> Result<Function, JsValue> {
+    fn listen(&self, slot: Slot, callback: Function, call: &str) -> Result<Function, JsValue> {
         let callback = validate::callback(callback, call)?;
         listen_on(&self.shared, self.channel, slot, callback)
     }
@@ -101,7 +101,7 @@ impl PresenceView {
         #[wasm_bindgen(
             unchecked_param_type = "(key: string, current: PresenceEntry | undefined, joined: PresenceEntry) => void"
         )]
-        callback: JsValue,
+        callback: Function,
     ) -> Result<Function, JsValue> {
         self.listen(
             |l| &mut l.presence_join,
@@ -118,7 +118,7 @@ impl PresenceView {
         #[wasm_bindgen(
             unchecked_param_type = "(key: string, remaining: PresenceEntry, left: PresenceEntry) => void"
         )]
-        callback: JsValue,
+        callback: Function,
     ) -> Result<Function, JsValue> {
         self.listen(
             |l| &mut l.presence_leave,
@@ -131,7 +131,7 @@ impl PresenceView {
     #[wasm_bindgen(js_name = onSync, unchecked_return_type = "() => void")]
     pub fn on_sync(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "() => void")] callback: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "() => void")] callback: Function,
     ) -> Result<Function, JsValue> {
         self.listen(
             |l| &mut l.presence_sync,
@@ -145,7 +145,7 @@ impl PresenceView {
     /// presence changes, so calling `list()` in every render costs a copy, not a rebuild.
     /// (Typed by overloads in the custom TypeScript section.)
     #[wasm_bindgen(skip_typescript)]
-    pub fn list(&self, chooser: JsValue) -> Result<JsValue, JsValue> {
+    pub fn list(&self, chooser: Option<Function>) -> Result<JsValue, JsValue> {
         let chooser = validate::optional_function(chooser, "presence.list(chooser)", "chooser")?;
         let source = {
             let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
@@ -192,7 +192,7 @@ impl PresenceView {
     #[wasm_bindgen(unchecked_return_type = "() => void")]
     pub fn subscribe(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "(list: readonly PresenceEntry[]) => void")] callback: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "(list: readonly PresenceEntry[]) => void")] callback: Function,
     ) -> Result<Function, JsValue> {
         let callback = validate::callback(callback, "presence.subscribe(callback)")?;
         let (id, snapshot) = {

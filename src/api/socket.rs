@@ -91,7 +91,7 @@ impl Socket {
     pub fn on_state(
         &self,
         #[wasm_bindgen(unchecked_param_type = "(state: SocketStateInfo) => void")]
-        callback: JsValue,
+        callback: Function,
     ) -> Result<Function, JsValue> {
         let callback = validate::callback(callback, "socket.onState(callback)")?;
         let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
@@ -106,7 +106,7 @@ impl Socket {
     #[wasm_bindgen(js_name = onError, unchecked_return_type = "() => void")]
     pub fn on_error(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "(error: TetherError) => void")] callback: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "(error: TetherError) => void")] callback: Function,
     ) -> Result<Function, JsValue> {
         let callback = validate::callback(callback, "socket.onError(callback)")?;
         let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
@@ -157,7 +157,8 @@ impl Socket {
     #[wasm_bindgen(js_name = onTelemetry, unchecked_return_type = "() => void")]
     pub fn on_telemetry(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "(event: TelemetryEvent) => void")] callback: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "(event: TelemetryEvent) => void")]
+        callback: Function,
     ) -> Result<Function, JsValue> {
         let callback = validate::callback(callback, "socket.onTelemetry(callback)")?;
         let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;

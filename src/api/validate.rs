@@ -20,42 +20,39 @@ use super::convert::tether_error;
 /// Strings quoted in a message are cut to this many characters.
 const QUOTE_CHARS: usize = 40;
 
-/// `callback` as a function, or `invalid_callback` naming the call.
+/// `callback`, checked to be a function, or `invalid_callback` naming the call. (A parameter
+/// typed `Function` is not checked at the boundary: JavaScript may pass anything.)
 ///
 /// `call` names the call and the argument, as a user wrote it: `"channel.on(event, callback)"`.
-pub fn callback(callback: JsValue, call: &str) -> Result<Function, JsValue> {
+pub fn callback(callback: Function, call: &str) -> Result<Function, JsValue> {
     function(callback, call, "callback")
 }
 
-/// `value` as a function, or `invalid_callback` naming the call and the argument `arg`.
-fn function(value: JsValue, call: &str, arg: &str) -> Result<Function, JsValue> {
-    match value.dyn_into::<Function>() {
-        Ok(f) => Ok(f),
-        Err(other) => Err(tether_error(
-            "invalid_callback",
-            &[
-                call,
-                ": ",
-                arg,
-                " must be a function, got ",
-                &describe(&other),
-            ]
-            .concat(),
-        )),
+/// `value`, checked to be a function, or `invalid_callback` naming the call and the argument.
+fn function(value: Function, call: &str, arg: &str) -> Result<Function, JsValue> {
+    if value.is_function() {
+        return Ok(value);
     }
+    Err(tether_error(
+        "invalid_callback",
+        &[
+            call,
+            ": ",
+            arg,
+            " must be a function, got ",
+            &describe(&value),
+        ]
+        .concat(),
+    ))
 }
 
-/// An optional function argument `arg` (`undefined` or `null` is none).
+/// An optional function argument `arg` (`undefined` or `null` arrive as `None`).
 pub fn optional_function(
-    value: JsValue,
+    value: Option<Function>,
     call: &str,
     arg: &str,
 ) -> Result<Option<Function>, JsValue> {
-    if value.is_undefined() || value.is_null() {
-        Ok(None)
-    } else {
-        function(value, call, arg).map(Some)
-    }
+    value.map(|f| function(f, call, arg)).transpose()
 }
 
 /// An event name: a non-empty string, or `invalid_event` naming the call.
