@@ -36,7 +36,23 @@ impl Channel {
     ) -> Result<super::presence::PresenceView, JsValue> {
         let grace = super::options::leave_grace(&options.unwrap_or_default())?;
         let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
-        d.core.track_presence(self.id, grace);
+        // Every view shares one presence: a later call cannot change its grace window.
+        let held = d.core.presence(self.id).map(|t| t.grace_ms());
+        if let (Some(held), Some(asked)) = (held, grace) {
+            if held != asked {
+                return Err(tether_error(
+                    "invalid_option",
+                    &[
+                        "channel.presence(options): leaveGraceMs is ",
+                        &crate::core::text::decimal(held),
+                        ", set by the first presence() call of this channel; every view shares \
+                         that presence, so a later call cannot change it",
+                    ]
+                    .concat(),
+                ));
+            }
+        }
+        d.core.track_presence(self.id, grace.unwrap_or(0));
         drop(d);
         Ok(super::presence::PresenceView::new(
             self.shared.clone(),

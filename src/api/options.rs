@@ -270,10 +270,10 @@ pub fn push_timeout(opts: &JsValue) -> Result<Option<u64>, JsValue> {
     positive_ms(opts, "timeoutMs", "timeoutMs")
 }
 
-/// `{leaveGraceMs}` of `channel.presence(...)`.
-pub fn leave_grace(opts: &JsValue) -> Result<u64, JsValue> {
+/// `{leaveGraceMs}` of `channel.presence(...)`, if given.
+pub fn leave_grace(opts: &JsValue) -> Result<Option<u64>, JsValue> {
     object(opts, "channel.presence(options)", "", PRESENCE)?;
-    Ok(ms(opts, "leaveGraceMs", "leaveGraceMs")?.unwrap_or(0))
+    ms(opts, "leaveGraceMs", "leaveGraceMs")
 }
 
 /// `{cap, persist}` of `socket.notifications(...)`: at most `cap` held (default 50); unconfirmed

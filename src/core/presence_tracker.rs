@@ -74,6 +74,11 @@ impl PresenceTracker {
         self.viewed
     }
 
+    /// The leave grace window, ms (0: none).
+    pub fn grace_ms(&self) -> u64 {
+        self.grace_ms
+    }
+
     /// Before the view: keeps a `presence_state` (`state`) or `presence_diff` payload that came
     /// while the channel's join ref was `join_ref`. Nothing is read now; once the kept frames
     /// add up to [`UNREAD_BYTES`] they are merged, as they would have been on arrival.

@@ -110,6 +110,7 @@ const MISTAKES = [
   ['sendBuffer.maxSize', 'return new ctx.Socket("/socket", { sendBuffer: { maxSize: 5 } })', 'threw', 'invalid_option', /unknown option sendBuffer\.maxSize \(did you mean sendBuffer\.max\?\); the known sendBuffer options are: max, ttlMs$/],
   ['store option capacity', 'return ctx.socket.notifications("u1", { capacity: 10 })', 'threw', 'invalid_option', /socket\.notifications\(userId, options\): unknown option capacity \(did you mean cap\?\); the known options are: cap, persist$/],
   ['presence option leaveGrace', 'return ctx.room.presence({ leaveGrace: 100 })', 'threw', 'invalid_option', /channel\.presence\(options\): unknown option leaveGrace \(did you mean leaveGraceMs\?\)/],
+  ['a second presence() with another leaveGraceMs', 'return ctx.room.presence({ leaveGraceMs: 500 })', 'threw', 'invalid_option', /leaveGraceMs is 0, set by the first presence\(\) call of this channel/],
   ['push option timeout', 'return ctx.room.push("echo", {}, { timeout: 100 })', 'rejected', 'invalid_option', /channel\.push\(event, payload, options\): unknown option timeout \(did you mean timeoutMs\?\)/],
   // payloads
   ['a Map payload', 'return ctx.room.push("echo", new Map([["a", 1]]))', 'rejected', 'invalid_payload', /the payload is a Map, not a plain object .*convert it with Object\.fromEntries\(map\)/],
@@ -134,6 +135,7 @@ const ACCEPTED = [
     rejoin: { schedule: () => 5 }, heartbeatMs: 1, timeoutMs: 1, sendBuffer: { max: 0, ttlMs: 0 }, maxFrameBytes: 1 }).free()`, 'returned'],
   ['a payload of Object.create(null)', 'const p = Object.create(null); p.a = 1; return ctx.room.push("echo", p)', 'resolved'],
   ['a payload nested 100 deep', 'let o = {}; for (let i = 0; i < 100; i++) o = { o }; return ctx.room.push("echo", o)', 'resolved'],
+  ['a second presence() with the same leaveGraceMs', 'ctx.room.presence({ leaveGraceMs: 0 }); ctx.room.presence()', 'returned'],
   ['undefined options and payload', 'return ctx.room.push("echo", undefined, undefined)', 'resolved'],
 ];
 
