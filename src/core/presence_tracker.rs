@@ -5,10 +5,12 @@
 //!
 //! A channel gets a tracker with its first presence frame, whether or not the app has asked for
 //! its presence yet, so that `channel.presence()` called at any time (after the join, seconds
-//! later) starts from the current state. Until it is asked for ("viewed"), the tracker only keeps
-//! the frames' text as they came (a copy, no parsing: a channel that never reads its presence
-//! pays little), and merges them in arrival order once they add up to [`UNREAD_BYTES`] or when
-//! the view is made; the frames are still delivered as messages meanwhile.
+//! later) starts from the current state. Until it is asked for ("viewed"), the tracker keeps the
+//! frames' text as they came (a copy, no parsing) and merges them in arrival order, reporting
+//! nothing, once they add up to [`UNREAD_BYTES`] or when the view is made; the frames are still
+//! delivered as messages meanwhile. So a channel that never reads its presence pays a copy per
+//! presence frame while its traffic is small, and about what tracking costs (the merge) once it
+//! is not; it holds at most [`UNREAD_BYTES`] of frames beside the merged state.
 
 use crate::prelude::*;
 
