@@ -50,7 +50,7 @@ async fn wait_for(ms: i32, what: &str, cond: impl Fn() -> bool) {
 }
 
 fn socket(opts: &[(&str, JsValue)]) -> Socket {
-    Socket::new(ws_url().to_string(), Some(obj(opts))).expect("socket options are valid")
+    Socket::new(ws_url().into(), Some(obj(opts))).expect("socket options are valid")
 }
 
 async fn open_socket(name: &str) -> (Socket, Channel) {
@@ -371,7 +371,7 @@ fn ws_base() -> String {
 async fn hub_dialect_bridges_with_phoenix_clients() {
     let room = "room:hub-bridge";
     let hub = Socket::new(
-        format!("{}/ws", ws_base()),
+        format!("{}/ws", ws_base()).into(),
         Some(obj(&[("protocol", "hub".into())])),
     )
     .unwrap();
@@ -440,7 +440,7 @@ async fn hub_dialect_bridges_with_phoenix_clients() {
 async fn nova_dialect_receives_events_and_keeps_its_heartbeat() {
     let room = "room:nova-bridge";
     let nova = Socket::new(
-        format!("{}/nova/{room}", ws_base()),
+        format!("{}/nova/{room}", ws_base()).into(),
         Some(obj(&[
             ("protocol", "nova".into()),
             ("heartbeatMs", 200.into()),

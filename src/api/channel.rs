@@ -7,8 +7,8 @@ use wasm_bindgen::prelude::*;
 
 use super::convert::{js_to_json_object, tether_error};
 use super::options::push_timeout;
-use super::socket::busy;
 use super::subscription::{listen_on, unsubscribe_fn};
+use super::validate;
 use crate::core::{CallError, ChannelId, PushId};
 use crate::web::driver::{pump, Resolvers, Shared};
 
@@ -34,8 +34,24 @@ impl Channel {
         options: Option<JsValue>,
     ) -> Result<super::presence::PresenceView, JsValue> {
         let grace = super::options::leave_grace(&options.unwrap_or_default())?;
-        let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
-        d.core.track_presence(self.id, grace);
+        let mut d = super::socket::driver(&self.shared)?;
+        // Every view shares one presence: a later call cannot change its grace window.
+        let held = d.core.presence(self.id).map(|t| t.grace_ms());
+        if let (Some(held), Some(asked)) = (held, grace) {
+            if held != asked {
+                return Err(tether_error(
+                    "invalid_option",
+                    &[
+                        "channel.presence(options): leaveGraceMs is ",
+                        &crate::core::text::decimal(held),
+                        ", set by the first presence() call of this channel; every view shares \
+                         that presence, so a later call cannot change it",
+                    ]
+                    .concat(),
+                ));
+            }
+        }
+        d.core.track_presence(self.id, grace.unwrap_or(0));
         drop(d);
         Ok(super::presence::PresenceView::new(
             self.shared.clone(),
@@ -118,17 +134,22 @@ impl Channel {
     }
 
     /// Pushes an event. Resolves with the reply's response; rejects with code "error",
-    /// "timeout" or "dropped" (never sent: buffer full, expired, or channel left). An
+    /// "timeout" or "dropped" (never sent: buffer full, expired, or channel left), and at once
+    /// with "invalid_event", "invalid_payload" or "invalid_option" for a bad argument. An
     /// `ArrayBuffer` or `Uint8Array` payload goes as a Phoenix binary frame, as phoenix.js sends
     /// an `ArrayBuffer` (the server's channel gets `{:binary, data}`).
     #[wasm_bindgen(skip_typescript)]
     pub fn push(
         &self,
-        event: String,
+        #[wasm_bindgen(unchecked_param_type = "string")] event: JsValue,
         #[wasm_bindgen(unchecked_param_type = "JsonObject | ArrayBuffer | Uint8Array")]
         payload: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "PushOptions")] options: Option<JsValue>,
     ) -> Promise {
+        let event = match validate::event(&event, "channel.push(event, payload)") {
+            Ok(event) => event,
+            Err(e) => return Promise::reject(&e),
+        };
         let bytes = if payload.is_instance_of::<js_sys::ArrayBuffer>() {
             Some(js_sys::Uint8Array::new(&payload).to_vec())
         } else {
@@ -165,10 +186,12 @@ impl Channel {
     #[wasm_bindgen(skip_typescript)]
     pub fn on(
         &self,
-        event: String,
+        #[wasm_bindgen(unchecked_param_type = "string")] event: JsValue,
         #[wasm_bindgen(unchecked_param_type = "(payload: JsonObject) => void")] callback: Function,
     ) -> Result<Function, JsValue> {
-        let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
+        let event = validate::event(&event, "channel.on(event, callback)")?;
+        let callback = validate::callback(callback, "channel.on(event, callback)")?;
+        let mut d = super::socket::driver(&self.shared)?;
         let id = d.listeners.add_message(self.id, event, callback);
         d.sync_routes();
         drop(d);
@@ -197,6 +220,7 @@ impl Channel {
         #[wasm_bindgen(unchecked_param_type = "(state: ChannelStateName) => void")]
         callback: Function,
     ) -> Result<Function, JsValue> {
+        let callback = validate::callback(callback, "channel.onState(callback)")?;
         listen_on(&self.shared, self.id, |l| &mut l.channel_states, callback)
     }
 
@@ -207,6 +231,7 @@ impl Channel {
         &self,
         #[wasm_bindgen(unchecked_param_type = "(info: JoinInfo) => void")] callback: Function,
     ) -> Result<Function, JsValue> {
+        let callback = validate::callback(callback, "channel.onJoin(callback)")?;
         listen_on(&self.shared, self.id, |l| &mut l.joins, callback)
     }
 }

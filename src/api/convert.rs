@@ -1,7 +1,5 @@
 //! Conversions between the core's values and JavaScript, and the `Error` objects JS receives.
 
-use crate::prelude::*;
-
 use crate::core::Value;
 use js_sys::{Object, Reflect, JSON};
 use wasm_bindgen::JsValue;
@@ -21,24 +19,54 @@ pub fn json_to_js(v: &Value) -> JsValue {
 }
 
 /// A JS value as JSON. `undefined` and `null` become `{}`; values JSON cannot carry (BigInt,
-/// cycles, functions at the top) are an `invalid_payload` error.
+/// cycles, functions at the top) are an `invalid_payload` error that says what is wrong.
 pub fn js_to_json(v: &JsValue) -> Result<Value, JsValue> {
     if v.is_undefined() || v.is_null() {
         return Ok(Value::Object(Default::default()));
     }
-    let text = JSON::stringify(v).map_err(|_| {
+    let text = JSON::stringify(v).map_err(|e| {
+        // JSON.stringify's own reason: a BigInt, a cycle, a throwing toJSON.
+        let reason = Reflect::get(&e, &JsValue::from_str("message"))
+            .ok()
+            .and_then(|m| m.as_string())
+            .unwrap_or_default();
         tether_error(
             "invalid_payload",
-            "the payload cannot be serialized to JSON",
+            &["the payload cannot be written as JSON: ", &reason].concat(),
         )
     })?;
-    let text: String = text.into();
-    crate::core::json::parse(&text)
-        .map_err(|_| tether_error("invalid_payload", "the payload is not JSON"))
+    let Some(text) = text.as_string() else {
+        // JSON.stringify gives undefined for a function, a symbol or undefined itself.
+        return Err(tether_error(
+            "invalid_payload",
+            &[
+                "the payload is ",
+                &super::validate::describe(v),
+                ", which JSON cannot carry",
+            ]
+            .concat(),
+        ));
+    };
+    crate::core::json::parse(&text).map_err(|e| {
+        let message = if e.what == crate::core::json::NESTED_TOO_DEEPLY {
+            [
+                "the payload is nested deeper than ",
+                &crate::core::text::decimal(crate::core::json::MAX_DEPTH as u64),
+                " levels of objects and arrays (the most tether reads); flatten it",
+            ]
+            .concat()
+        } else {
+            ["the payload is not JSON: ", &e.message()].concat()
+        };
+        tether_error("invalid_payload", &message)
+    })
 }
 
-/// Like [`js_to_json`], but the result must be an object (Phoenix payloads always are).
+/// Like [`js_to_json`], but the value must be a plain object (Phoenix payloads always are):
+/// a `Map`, `Set`, `Date`, class instance, array or primitive is an `invalid_payload` error
+/// that says what it is and how to send it.
 pub fn js_to_json_object(v: &JsValue) -> Result<Value, JsValue> {
+    super::validate::plain_object(v)?;
     let value = js_to_json(v)?;
     if value.is_object() {
         Ok(value)

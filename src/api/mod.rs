@@ -9,6 +9,7 @@ pub mod socket;
 pub mod subscription;
 pub mod types;
 pub mod url;
+pub mod validate;
 
 pub use channel::Channel;
 pub use socket::Socket;

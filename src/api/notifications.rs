@@ -7,7 +7,6 @@ use crate::prelude::*;
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
 
-use super::socket::busy;
 use super::subscription::unsubscribe_fn;
 use crate::core::ChannelId;
 use crate::web::driver::{pump, Shared};
@@ -34,7 +33,7 @@ impl NotificationStoreHandle {
         f: impl FnOnce(&mut crate::core::Client, u64, ChannelId),
     ) -> Result<(), JsValue> {
         {
-            let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
+            let mut d = super::socket::driver(&self.shared)?;
             let now = d.now();
             f(&mut d.core, now, self.channel);
         }
@@ -47,8 +46,9 @@ impl NotificationStoreHandle {
 impl NotificationStoreHandle {
     /// Calls `callback(snapshot)` now and after every change; returns the unsubscribe.
     pub fn subscribe(&self, callback: Function) -> Result<Function, JsValue> {
+        let callback = super::validate::callback(callback, "store.subscribe(callback)")?;
         let snapshot = {
-            let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
+            let mut d = super::socket::driver(&self.shared)?;
             let id = d.listeners.next_id();
             d.listeners
                 .store_subs
@@ -106,7 +106,8 @@ impl NotificationStoreHandle {
     /// Calls `callback(notification)` for every notification pushed (toasts included).
     #[wasm_bindgen(js_name = onNotification)]
     pub fn on_notification(&self, callback: Function) -> Result<Function, JsValue> {
-        let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
+        let callback = super::validate::callback(callback, "store.onNotification(callback)")?;
+        let mut d = super::socket::driver(&self.shared)?;
         let id = d.listeners.next_id();
         d.listeners.notifications.push((id, self.channel, callback));
         drop(d);

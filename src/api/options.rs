@@ -1,12 +1,51 @@
-//! Reads the JavaScript option objects into the core's [`Config`].
+//! Reads the JavaScript option objects into the core's [`Config`]. Every object is checked for
+//! names it does not know (`validate::known_keys`: a typo is an `invalid_option` error that
+//! suggests the known name) and every value for its type and range.
 
 use crate::prelude::*;
 
 use js_sys::{Function, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::convert::tether_error;
+use super::validate::{invalid_option, known_keys};
+use crate::core::text::decimal;
 use crate::core::{round, Backoff, Config, Schedule};
+
+/// The options of `new Socket(url, options)`.
+const SOCKET: &[&str] = &[
+    "protocol",
+    "params",
+    "authToken",
+    "reconnect",
+    "rejoin",
+    "heartbeatMs",
+    "timeoutMs",
+    "sendBuffer",
+    "maxFrameBytes",
+];
+/// `reconnect: {...}` (`onClose` is the socket's close-code policy).
+const RECONNECT: &[&str] = &[
+    "minMs",
+    "maxMs",
+    "jitter",
+    "maxAttempts",
+    "resetAfterMs",
+    "schedule",
+    "onClose",
+];
+/// `rejoin: {...}`.
+const REJOIN: &[&str] = &[
+    "minMs",
+    "maxMs",
+    "jitter",
+    "maxAttempts",
+    "resetAfterMs",
+    "schedule",
+];
+const SEND_BUFFER: &[&str] = &["max", "ttlMs"];
+const PUSH: &[&str] = &["timeoutMs"];
+const PRESENCE: &[&str] = &["leaveGraceMs"];
+const STORE: &[&str] = &["cap", "persist"];
 
 fn get(obj: &JsValue, key: &str) -> JsValue {
     if obj.is_object() {
@@ -17,10 +56,23 @@ fn get(obj: &JsValue, key: &str) -> JsValue {
 }
 
 fn invalid(path: &str, want: &str) -> JsValue {
-    tether_error(
-        "invalid_option",
-        &["option ", path, " must be ", want].concat(),
-    )
+    invalid_option(path, want)
+}
+
+/// An option object (or nothing), checked for unknown names.
+fn object(obj: &JsValue, call: &str, path: &str, known: &[&str]) -> Result<(), JsValue> {
+    if obj.is_undefined() || obj.is_null() {
+        return Ok(());
+    }
+    if !obj.is_object() || obj.is_function() || js_sys::Array::is_array(obj) {
+        let name = if path.is_empty() {
+            "options"
+        } else {
+            path.trim_end_matches('.')
+        };
+        return Err(invalid(name, "an object"));
+    }
+    known_keys(obj, call, path, known)
 }
 
 /// A non-negative finite number, if present.
@@ -39,14 +91,31 @@ fn ms(obj: &JsValue, key: &str, path: &str) -> Result<Option<u64>, JsValue> {
     Ok(number(obj, key, path)?.map(round))
 }
 
-/// Reads `{minMs, maxMs, jitter, maxAttempts, resetAfterMs, schedule}` over `defaults`.
-fn backoff(obj: &JsValue, name: &str, defaults: Backoff) -> Result<Backoff, JsValue> {
+/// A duration that must be at least 1 ms, if present.
+fn positive_ms(obj: &JsValue, key: &str, path: &str) -> Result<Option<u64>, JsValue> {
+    match ms(obj, key, path)? {
+        Some(0) => Err(invalid(path, "at least 1 (ms)")),
+        other => Ok(other),
+    }
+}
+
+/// Reads `{minMs, maxMs, jitter, maxAttempts, resetAfterMs, schedule}` (names in `known`) over
+/// `defaults`.
+fn backoff(
+    obj: &JsValue,
+    name: &str,
+    known: &[&str],
+    defaults: Backoff,
+) -> Result<Backoff, JsValue> {
     if obj.is_undefined() || obj.is_null() {
         return Ok(defaults);
     }
-    if !obj.is_object() {
-        return Err(invalid(name, "an object"));
-    }
+    object(
+        obj,
+        "new Socket(url, options)",
+        &[name, "."].concat(),
+        known,
+    )?;
     let mut out = defaults;
     let schedule = get(obj, "schedule");
     if let Some(f) = schedule.dyn_ref::<Function>() {
@@ -82,6 +151,31 @@ fn backoff(obj: &JsValue, name: &str, defaults: Backoff) -> Result<Backoff, JsVa
             }
             *jitter = v;
         }
+        if *min_ms > *max_ms {
+            let given = |key: &str| {
+                if get(obj, key).is_undefined() {
+                    ", the default"
+                } else {
+                    ""
+                }
+            };
+            return Err(invalid_option_text(
+                &[
+                    "option ",
+                    name,
+                    ".minMs (",
+                    &decimal(*min_ms),
+                    given("minMs"),
+                    ") must not be above ",
+                    name,
+                    ".maxMs (",
+                    &decimal(*max_ms),
+                    given("maxMs"),
+                    ")",
+                ]
+                .concat(),
+            ));
+        }
     }
     if let Some(v) = number(obj, "maxAttempts", &[name, ".maxAttempts"].concat())? {
         out.max_attempts = Some(round(v).min(u32::MAX as u64) as u32);
@@ -116,7 +210,7 @@ fn close_policy(reconnect: &JsValue) -> Result<crate::core::ClosePolicy, JsValue
     }
     Err(invalid(
         "reconnect.onClose",
-        "a function (code, reason) => \"retry\" | \"soon\" | \"slow\" | \"stop\"",
+        "a function (code, reason) => \"retry\" | \"soon\" | \"slow\" | \"stop\" | undefined",
     ))
 }
 
@@ -128,13 +222,16 @@ pub struct SocketOptions {
 }
 
 pub fn socket_options(opts: &JsValue) -> Result<SocketOptions, JsValue> {
-    if !(opts.is_undefined() || opts.is_null() || opts.is_object()) {
-        return Err(invalid("options", "an object"));
-    }
+    object(opts, "new Socket(url, options)", "", SOCKET)?;
     let defaults = Config::default();
     let mut config = Config {
-        reconnect: backoff(&get(opts, "reconnect"), "reconnect", defaults.reconnect)?,
-        rejoin: backoff(&get(opts, "rejoin"), "rejoin", defaults.rejoin)?,
+        reconnect: backoff(
+            &get(opts, "reconnect"),
+            "reconnect",
+            RECONNECT,
+            defaults.reconnect,
+        )?,
+        rejoin: backoff(&get(opts, "rejoin"), "rejoin", REJOIN, defaults.rejoin)?,
         close_policy: close_policy(&get(opts, "reconnect"))?,
         ..defaults
     };
@@ -145,16 +242,25 @@ pub fn socket_options(opts: &JsValue) -> Result<SocketOptions, JsValue> {
     } else if !protocol.is_undefined() && !protocol.is_null() {
         return Err(invalid("protocol", "\"phoenix\", \"hub\" or \"nova\""));
     }
-    if let Some(v) = ms(opts, "heartbeatMs", "heartbeatMs")? {
-        config.heartbeat_ms = v.max(1);
+    if let Some(v) = positive_ms(opts, "heartbeatMs", "heartbeatMs")? {
+        config.heartbeat_ms = v;
     }
-    if let Some(v) = ms(opts, "timeoutMs", "timeoutMs")? {
-        config.timeout_ms = v.max(1);
+    if let Some(v) = positive_ms(opts, "timeoutMs", "timeoutMs")? {
+        config.timeout_ms = v;
     }
     if let Some(v) = number(opts, "maxFrameBytes", "maxFrameBytes")? {
+        if v < 1.0 {
+            return Err(invalid("maxFrameBytes", "at least 1"));
+        }
         config.max_frame_bytes = v as usize;
     }
     let buffer = get(opts, "sendBuffer");
+    object(
+        &buffer,
+        "new Socket(url, options)",
+        "sendBuffer.",
+        SEND_BUFFER,
+    )?;
     if let Some(v) = number(&buffer, "max", "sendBuffer.max")? {
         config.send_buffer_max = v as usize;
     }
@@ -182,21 +288,33 @@ pub fn socket_options(opts: &JsValue) -> Result<SocketOptions, JsValue> {
 
 /// `{timeoutMs}` of a push.
 pub fn push_timeout(opts: &JsValue) -> Result<Option<u64>, JsValue> {
-    ms(opts, "timeoutMs", "timeoutMs")
+    object(opts, "channel.push(event, payload, options)", "", PUSH)?;
+    positive_ms(opts, "timeoutMs", "timeoutMs")
 }
 
-/// `{leaveGraceMs}` of `channel.presence(...)`.
-pub fn leave_grace(opts: &JsValue) -> Result<u64, JsValue> {
-    Ok(ms(opts, "leaveGraceMs", "leaveGraceMs")?.unwrap_or(0))
+/// `{leaveGraceMs}` of `channel.presence(...)`, if given.
+pub fn leave_grace(opts: &JsValue) -> Result<Option<u64>, JsValue> {
+    object(opts, "channel.presence(options)", "", PRESENCE)?;
+    ms(opts, "leaveGraceMs", "leaveGraceMs")
 }
 
 /// `{cap, persist}` of `socket.notifications(...)`: at most `cap` held (default 50); unconfirmed
 /// reads kept in localStorage unless `persist` is false.
 pub fn store_options(opts: &JsValue) -> Result<(usize, bool), JsValue> {
-    let cap = number(opts, "cap", "cap")?
-        .map(|n| n as usize)
-        .unwrap_or(50)
-        .max(1);
-    let persist = get(opts, "persist").as_bool().unwrap_or(true);
-    Ok((cap, persist))
+    object(opts, "socket.notifications(userId, options)", "", STORE)?;
+    let cap = match number(opts, "cap", "cap")? {
+        Some(n) if n < 1.0 => return Err(invalid("cap", "at least 1")),
+        Some(n) => n as usize,
+        None => 50,
+    };
+    let persist = get(opts, "persist");
+    if !(persist.is_undefined() || persist.is_null() || persist.as_bool().is_some()) {
+        return Err(invalid("persist", "true or false"));
+    }
+    Ok((cap, persist.as_bool().unwrap_or(true)))
+}
+
+/// `invalid_option` with a whole message.
+fn invalid_option_text(message: &str) -> JsValue {
+    super::convert::tether_error("invalid_option", message)
 }

@@ -9,6 +9,7 @@ use wasm_bindgen::prelude::*;
 use super::convert::presence_to_js;
 use super::socket::busy;
 use super::subscription::{listen_on, unsubscribe_fn, Slot};
+use super::validate;
 use crate::core::ChannelId;
 use crate::web::driver::{Driver, Shared};
 use crate::web::presence_mirror::{catch_up, pairs_text, PresenceMirror};
@@ -85,7 +86,8 @@ impl PresenceView {
         PresenceView { shared, channel }
     }
 
-    fn listen(&self, slot: Slot, callback: Function) -> Result<Function, JsValue> {
+    fn listen(&self, slot: Slot, callback: Function, call: &str) -> Result<Function, JsValue> {
+        let callback = validate::callback(callback, call)?;
         listen_on(&self.shared, self.channel, slot, callback)
     }
 }
@@ -101,7 +103,11 @@ impl PresenceView {
         )]
         callback: Function,
     ) -> Result<Function, JsValue> {
-        self.listen(|l| &mut l.presence_join, callback)
+        self.listen(
+            |l| &mut l.presence_join,
+            callback,
+            "presence.onJoin(callback)",
+        )
     }
 
     /// `callback(key, remaining, left)` for each leave (`remaining.metas` may be empty); returns
@@ -114,7 +120,11 @@ impl PresenceView {
         )]
         callback: Function,
     ) -> Result<Function, JsValue> {
-        self.listen(|l| &mut l.presence_leave, callback)
+        self.listen(
+            |l| &mut l.presence_leave,
+            callback,
+            "presence.onLeave(callback)",
+        )
     }
 
     /// `callback()` after each state or diff is applied; returns the unsubscribe.
@@ -123,7 +133,11 @@ impl PresenceView {
         &self,
         #[wasm_bindgen(unchecked_param_type = "() => void")] callback: Function,
     ) -> Result<Function, JsValue> {
-        self.listen(|l| &mut l.presence_sync, callback)
+        self.listen(
+            |l| &mut l.presence_sync,
+            callback,
+            "presence.onSync(callback)",
+        )
     }
 
     /// Every key's presence in order (phoenix.js order: array-index keys first, then insertion),
@@ -132,6 +146,7 @@ impl PresenceView {
     /// (Typed by overloads in the custom TypeScript section.)
     #[wasm_bindgen(skip_typescript)]
     pub fn list(&self, chooser: Option<Function>) -> Result<JsValue, JsValue> {
+        let chooser = validate::optional_function(chooser, "presence.list(chooser)", "chooser")?;
         let source = {
             let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
             if mirror(&mut d, self.channel) {
@@ -179,8 +194,9 @@ impl PresenceView {
         &self,
         #[wasm_bindgen(unchecked_param_type = "(list: readonly PresenceEntry[]) => void")] callback: Function,
     ) -> Result<Function, JsValue> {
+        let callback = validate::callback(callback, "presence.subscribe(callback)")?;
         let (id, snapshot) = {
-            let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
+            let mut d = super::socket::driver(&self.shared)?;
             let id = d.listeners.next_id();
             d.listeners
                 .presence_subs

@@ -9,6 +9,7 @@ use super::channel::Channel;
 use super::convert::{js_to_json_object, state_to_js, tether_error};
 use super::options::socket_options;
 use super::subscription::unsubscribe_fn;
+use super::validate;
 use crate::core::{Client, SplitMix64};
 use crate::web::driver::{pump, Driver, Shared};
 
@@ -46,12 +47,15 @@ impl Drop for Socket {
 
 #[wasm_bindgen]
 impl Socket {
-    /// `new Socket("ws://host/socket", options)`. Does not connect until `connect()`.
+    /// `new Socket("ws://host/socket", options)`. Does not connect until `connect()`. Throws
+    /// `invalid_url` for a URL that is not ws/wss/http/https or a path, `invalid_option` for an
+    /// unknown option or a bad value.
     #[wasm_bindgen(constructor)]
     pub fn new(
-        url: String,
+        #[wasm_bindgen(unchecked_param_type = "string")] url: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "SocketOptions")] options: Option<JsValue>,
     ) -> Result<Socket, JsValue> {
+        let url = validate::socket_url(&url)?;
         let opts = socket_options(&options.unwrap_or_default())?;
         let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64
             ^ (js_sys::Date::now() as u64);
@@ -107,6 +111,7 @@ impl Socket {
         #[wasm_bindgen(unchecked_param_type = "(state: SocketStateInfo) => void")]
         callback: Function,
     ) -> Result<Function, JsValue> {
+        let callback = validate::callback(callback, "socket.onState(callback)")?;
         let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
         let id = d.listeners.next_id();
         d.listeners.state.push((id, callback));
@@ -121,6 +126,7 @@ impl Socket {
         &self,
         #[wasm_bindgen(unchecked_param_type = "(error: TetherError) => void")] callback: Function,
     ) -> Result<Function, JsValue> {
+        let callback = validate::callback(callback, "socket.onError(callback)")?;
         let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
         let id = d.listeners.next_id();
         d.listeners.error.push((id, callback));
@@ -172,6 +178,7 @@ impl Socket {
         #[wasm_bindgen(unchecked_param_type = "(event: TelemetryEvent) => void")]
         callback: Function,
     ) -> Result<Function, JsValue> {
+        let callback = validate::callback(callback, "socket.onTelemetry(callback)")?;
         let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;
         let id = d.listeners.next_id();
         d.listeners.telemetry.push((id, callback));

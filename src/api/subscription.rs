@@ -53,7 +53,7 @@ pub fn listen_on(
     slot: Slot,
     callback: Function,
 ) -> Result<Function, JsValue> {
-    let mut d = shared.try_borrow_mut().map_err(|_| super::socket::busy())?;
+    let mut d = super::socket::driver(shared)?;
     let id = d.listeners.next_id();
     slot(&mut d.listeners).push((id, channel, callback));
     drop(d);

@@ -48,7 +48,10 @@ impl fmt::Display for Error {
 type ReadEntry<'a, 'f> = dyn FnMut(Cow<'a, str>, &mut Reader<'a>) -> Result<(), Error> + 'f;
 
 /// Nesting deeper than this is refused (serde_json's limit: the 128th level fails).
-const MAX_DEPTH: usize = 127;
+pub const MAX_DEPTH: usize = 127;
+
+/// The [`Error::what`] of a text nested deeper than [`MAX_DEPTH`].
+pub const NESTED_TOO_DEEPLY: &str = "nested too deeply";
 
 /// An object of these fields, in this order.
 pub fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
@@ -314,7 +317,7 @@ impl<'a> Reader<'a> {
 
     fn enter(&mut self) -> Result<(), Error> {
         if self.depth >= MAX_DEPTH {
-            return Err(self.err("nested too deeply"));
+            return Err(self.err(NESTED_TOO_DEEPLY));
         }
         self.depth += 1;
         self.i += 1;

@@ -1,5 +1,7 @@
 //! Presence on the client: channels that track presence get their `presence_state` and
 //! `presence_diff` frames merged into a [`PresenceTracker`] instead of delivered as messages.
+//! A channel whose presence nobody has asked for yet still has its presence frames kept (and
+//! delivered as messages), so that presence taken later starts from the current state.
 
 use crate::prelude::*;
 
@@ -9,12 +11,21 @@ use super::presence_tracker::{PresenceTracker, PresenceUpdate};
 use super::timers::TimerKey;
 
 impl Client {
-    /// Tracks presence on `channel` from now on (idempotent). `leave_grace_ms` > 0 hides a key
-    /// that leaves and returns within that time.
+    /// Tracks presence on `channel` from now on (idempotent), starting from the presence frames
+    /// that came before (the current join's `presence_state` and what followed it).
+    /// `leave_grace_ms` > 0 hides a key that leaves and returns within that time (the first
+    /// call's value holds).
     pub fn track_presence(&mut self, channel: ChannelId, leave_grace_ms: u64) {
-        if self.channels.contains_key(&channel.0) && !self.presence.contains_key(&channel.0) {
-            self.presence
-                .insert(channel.0, PresenceTracker::new(leave_grace_ms));
+        if !self.channels.contains_key(&channel.0) {
+            return;
+        }
+        let now = self.last_now;
+        match self.presence.get_mut(&channel.0) {
+            Some(tracker) => tracker.view(now, leave_grace_ms),
+            None => {
+                self.presence
+                    .insert(channel.0, PresenceTracker::new(leave_grace_ms));
+            }
         }
     }
 
@@ -43,11 +54,21 @@ impl Client {
 
     /// The presence of a tracking channel.
     pub fn presence(&self, channel: ChannelId) -> Option<&PresenceTracker> {
-        self.presence.get(&channel.0)
+        self.presence.get(&channel.0).filter(|t| t.is_viewed())
+    }
+
+    /// The presence frames kept for a channel that does not track presence yet (payload bytes
+    /// not yet merged), or `None` when it keeps none.
+    pub fn unread_presence_bytes(&self, channel: ChannelId) -> Option<usize> {
+        self.presence
+            .get(&channel.0)
+            .filter(|t| !t.is_viewed())
+            .map(PresenceTracker::unread_bytes)
     }
 
     /// Applies a presence frame (its payload's JSON text) to a tracking channel; false when the
-    /// frame is not for presence.
+    /// frame is to be delivered as a message: not a presence frame, or one for a channel whose
+    /// presence nobody has asked for yet (kept for when it is).
     pub(super) fn route_presence(
         &mut self,
         now: u64,
@@ -63,8 +84,20 @@ impl Client {
             .channels
             .get(&channel.0)
             .and_then(|c| c.join_ref.as_deref());
-        let Some(tracker) = self.presence.get_mut(&channel.0) else {
-            return false;
+        let tracker = match self.presence.get_mut(&channel.0) {
+            Some(tracker) if tracker.is_viewed() => tracker,
+            Some(tracker) => {
+                tracker.keep(now, join_ref, event == "presence_state", payload);
+                return false;
+            }
+            None => {
+                if self.channels.contains_key(&channel.0) {
+                    let mut tracker = PresenceTracker::unviewed();
+                    tracker.keep(now, join_ref, event == "presence_state", payload);
+                    self.presence.insert(channel.0, tracker);
+                }
+                return false;
+            }
         };
         let changes = if event == "presence_state" {
             match tracker.handle_state(now, join_ref, payload) {

@@ -2,6 +2,15 @@
 //! the `presence_state` of the channel's current join are held and applied after it; plus an
 //! optional leave grace window that hides a key leaving and coming back (flicker across
 //! reconnects).
+//!
+//! A channel gets a tracker with its first presence frame, whether or not the app has asked for
+//! its presence yet, so that `channel.presence()` called at any time (after the join, seconds
+//! later) starts from the current state. Until it is asked for ("viewed"), the tracker keeps the
+//! frames' text as they came (a copy, no parsing) and merges them in arrival order, reporting
+//! nothing, once they add up to [`UNREAD_BYTES`] or when the view is made; the frames are still
+//! delivered as messages meanwhile. So a channel that never reads its presence pays a copy per
+//! presence frame while its traffic is small, and about what tracking costs (the merge) once it
+//! is not; it holds at most [`UNREAD_BYTES`] of frames beside the merged state.
 
 use crate::prelude::*;
 
@@ -16,6 +25,24 @@ pub struct PresenceTracker {
     /// Held `presence_diff` payloads (JSON text).
     pending: Vec<String>,
     grace_ms: u64,
+    /// Whether the app has asked for this presence ([`PresenceTracker::view`]).
+    viewed: bool,
+    /// Before the view: frames kept as they came, not yet merged.
+    unread: Vec<UnreadFrame>,
+    /// Their payloads' total length.
+    unread_bytes: usize,
+}
+
+/// Frames kept unmerged before a view add up to at most this many bytes of payload; then they
+/// are merged (silently) and the memory is given back.
+pub const UNREAD_BYTES: usize = 64 * 1024;
+
+/// A presence frame kept before the view, with the channel's join ref when it came.
+#[derive(Debug)]
+struct UnreadFrame {
+    state: bool,
+    join_ref: Option<Box<str>>,
+    payload: Box<str>,
 }
 
 /// What one inbound presence frame did.
@@ -30,10 +57,73 @@ pub enum PresenceUpdate {
 }
 
 impl PresenceTracker {
+    /// A tracker the app asked for: every change is reported.
     pub fn new(grace_ms: u64) -> PresenceTracker {
         PresenceTracker {
             grace_ms,
+            viewed: true,
             ..Default::default()
+        }
+    }
+
+    /// A tracker nobody has asked for yet: it keeps frames ([`PresenceTracker::keep`]) until
+    /// [`PresenceTracker::view`].
+    pub fn unviewed() -> PresenceTracker {
+        PresenceTracker::default()
+    }
+
+    pub fn is_viewed(&self) -> bool {
+        self.viewed
+    }
+
+    /// The leave grace window, ms (0: none).
+    pub fn grace_ms(&self) -> u64 {
+        self.grace_ms
+    }
+
+    /// Before the view: keeps a `presence_state` (`state`) or `presence_diff` payload that came
+    /// while the channel's join ref was `join_ref`. Nothing is read now; once the kept frames
+    /// add up to [`UNREAD_BYTES`] they are merged, as they would have been on arrival.
+    pub fn keep(&mut self, now: u64, join_ref: Option<&str>, state: bool, payload: &str) {
+        self.unread_bytes += payload.len();
+        self.unread.push(UnreadFrame {
+            state,
+            join_ref: join_ref.map(Box::from),
+            payload: Box::from(payload),
+        });
+        if self.unread_bytes >= UNREAD_BYTES {
+            self.merge_unread(now);
+        }
+    }
+
+    /// How many payload bytes are kept unmerged.
+    pub fn unread_bytes(&self) -> usize {
+        self.unread_bytes
+    }
+
+    /// The app asks for this presence: the kept frames are merged (their changes are not
+    /// reported: nobody listened then) and from now on every change is, with a leave grace
+    /// window of `grace_ms`. Idempotent: a tracker already viewed keeps its grace window.
+    pub fn view(&mut self, now: u64, grace_ms: u64) {
+        if self.viewed {
+            return;
+        }
+        self.merge_unread(now);
+        self.grace_ms = grace_ms;
+        self.viewed = true;
+    }
+
+    /// Merges the kept frames in arrival order; malformed ones change nothing (they were
+    /// reported when they came).
+    fn merge_unread(&mut self, now: u64) {
+        self.unread_bytes = 0;
+        for frame in ::core::mem::take(&mut self.unread) {
+            let join_ref = frame.join_ref.as_deref();
+            if frame.state {
+                let _ = self.handle_state(now, join_ref, &frame.payload);
+            } else {
+                let _ = self.handle_diff(now, join_ref, &frame.payload);
+            }
         }
     }
 

@@ -1197,3 +1197,294 @@ fn grace_windows_under_churn_end_exactly_once_at_their_time() {
     present_sorted.sort();
     assert_eq!(listed_sorted, present_sorted);
 }
+
+// ---- presence taken at any time --------------------------------------------------------------
+//
+// A channel whose presence nobody has asked for keeps its presence frames (and still delivers
+// them as messages), so `track_presence` called after the join, or much later, starts from the
+// current state: the same list as a channel that tracked from the start.
+
+/// A connected client with a joined channel that does not track presence (yet).
+fn untracked() -> (Harness, ChannelId) {
+    let mut h = Harness::new(exact_config());
+    h.connected();
+    let ch = h.channel(TOPIC);
+    h.join(ch);
+    h.reply_last("phx_join", "ok", json!({}));
+    (h, ch)
+}
+
+#[test]
+fn presence_taken_after_the_state_starts_from_it() {
+    let (mut h, ch) = untracked();
+    send(
+        &mut h,
+        "presence_state",
+        json!({"ada": {"metas": [m("a1")]}, "bob": {"metas": [m("b1")]}}),
+    );
+    send_diff(&mut h, json!({"cy": {"metas": [m("c1")]}}), json!({}));
+    send_diff(&mut h, json!({}), json!({"bob": {"metas": [m("b1")]}}));
+    // Delivered as messages meanwhile, as before.
+    let events: Vec<String> = h.messages(ch).into_iter().map(|(e, _)| e).collect();
+    assert_eq!(events, ["presence_state", "presence_diff", "presence_diff"]);
+    assert!(h.client.presence(ch).is_none(), "not tracking yet");
+
+    h.client.track_presence(ch, 0);
+    h.pump();
+    assert_eq!(
+        client_list(&h, ch),
+        vec![l("ada", json!([m("a1")])), l("cy", json!([m("c1")]))],
+        "the state and the diffs since"
+    );
+    assert_eq!(
+        presence_events(&h, ch),
+        Vec::<Vec<PresenceChange>>::new(),
+        "what came before the view is not reported as changes"
+    );
+    assert_eq!(h.client.unread_presence_bytes(ch), None);
+
+    // From now on it tracks as any channel does: changes reported, frames not messages.
+    send_diff(&mut h, json!({"dee": {"metas": [m("d1")]}}), json!({}));
+    assert_eq!(
+        presence_events(&h, ch),
+        vec![vec![join("dee", None, json!([m("d1")]))]]
+    );
+    assert_eq!(h.messages(ch).len(), 3);
+}
+
+#[test]
+fn presence_taken_before_its_state_comes_gets_it() {
+    let (mut h, ch) = untracked();
+    // The joiner's own diff comes before the state (as a real server sends them).
+    send_diff(&mut h, json!({"me": {"metas": [m("m1")]}}), json!({}));
+    h.client.track_presence(ch, 0);
+    assert!(
+        client_list(&h, ch).is_empty(),
+        "the diff waits for the state"
+    );
+    send(
+        &mut h,
+        "presence_state",
+        json!({"ada": {"metas": [m("a1")]}, "me": {"metas": [m("m1")]}}),
+    );
+    assert_eq!(
+        client_list(&h, ch),
+        vec![l("ada", json!([m("a1")])), l("me", json!([m("m1")]))]
+    );
+}
+
+#[test]
+fn a_second_presence_call_shares_the_first_and_its_grace() {
+    let (mut h, ch) = untracked();
+    send(
+        &mut h,
+        "presence_state",
+        json!({"ada": {"metas": [m("a1")]}}),
+    );
+    h.client.track_presence(ch, 0);
+    h.client.track_presence(ch, 60_000);
+    assert_eq!(client_list(&h, ch), vec![l("ada", json!([m("a1")]))]);
+    send_diff(&mut h, json!({}), json!({"ada": {"metas": [m("a1")]}}));
+    assert_eq!(
+        presence_events(&h, ch),
+        vec![vec![leave("ada", json!([]), json!([m("a1")]))]],
+        "the first call's grace (none) holds"
+    );
+    assert!(client_list(&h, ch).is_empty());
+}
+
+#[test]
+fn presence_taken_after_a_malformed_frame_skips_it_and_reports_it_once() {
+    let (mut h, ch) = untracked();
+    send(
+        &mut h,
+        "presence_state",
+        json!({"ada": {"metas": [m("a1")]}}),
+    );
+    h.recv_text(&format!(
+        r#"[null,null,"{TOPIC}","presence_diff",{{"joins":{{"x":{{"metas":[tru]}}}},"leaves":{{}}}}]"#
+    ));
+    assert_eq!(h.errors(), vec!["malformed_frame"]);
+    send_diff(&mut h, json!({"bob": {"metas": [m("b1")]}}), json!({}));
+    h.client.track_presence(ch, 0);
+    h.pump();
+    assert_eq!(h.errors(), vec!["malformed_frame"], "not reported again");
+    assert_eq!(
+        client_list(&h, ch),
+        vec![l("ada", json!([m("a1")])), l("bob", json!([m("b1")]))]
+    );
+}
+
+#[test]
+fn a_channel_that_never_takes_presence_keeps_a_bounded_backlog() {
+    use tether::core::presence_tracker::UNREAD_BYTES;
+    let (mut h, ch) = untracked();
+    let pad = "x".repeat(100);
+    send(&mut h, "presence_state", json!({}));
+    let mut most = 0;
+    for i in 0..3_000 {
+        let key = format!("u{}", i % 50);
+        let r = format!("r{i}");
+        if i % 2 == 0 {
+            send_diff(
+                &mut h,
+                json!({ key: {"metas": [{"phx_ref": r, "pad": pad}]} }),
+                json!({}),
+            );
+        } else {
+            let prev = format!("r{}", i - 1);
+            let key = format!("u{}", (i - 1) % 50);
+            send_diff(
+                &mut h,
+                json!({}),
+                json!({ key: {"metas": [{"phx_ref": prev, "pad": pad}]} }),
+            );
+        }
+        most = most.max(h.client.unread_presence_bytes(ch).unwrap_or(0));
+    }
+    assert!(
+        most < UNREAD_BYTES,
+        "kept {most} bytes unmerged, more than {UNREAD_BYTES}"
+    );
+    assert_eq!(h.messages(ch).len(), 3_001);
+    h.client.track_presence(ch, 0);
+    assert!(
+        client_list(&h, ch).is_empty(),
+        "every join was followed by its leave"
+    );
+}
+
+/// A script of presence frames and rejoins.
+#[derive(Debug, Clone)]
+enum Step {
+    State(Value),
+    Diff(Value, Value),
+    Rejoin,
+}
+
+/// A random script: states and diffs over a few keys (array-index keys among them, which list
+/// first), now and then a large state (past the backlog's limit) and a rejoin.
+fn script(seed: u64, len: usize) -> Vec<Step> {
+    let mut rng = tether::core::SplitMix64::new(seed);
+    let mut below = move |n: u64| rng.next_u64() % n;
+    let keys = ["ada", "bob", "7", "cy", "2", "__proto__", "dee"];
+    let mut next_ref = 0u64;
+    let mut fresh_ref = move || {
+        next_ref += 1;
+        format!("r{next_ref}")
+    };
+    let mut live: Vec<(String, String)> = Vec::new();
+    let mut out = Vec::new();
+    for _ in 0..len {
+        match below(12) {
+            0 => out.push(Step::Rejoin),
+            1 | 2 => {
+                let mut state = serde_json::Map::new();
+                live.clear();
+                let big = below(4) == 0;
+                let n = if big {
+                    700
+                } else {
+                    below(keys.len() as u64) as usize
+                };
+                for i in 0..n {
+                    let key = if big {
+                        format!("big{i}")
+                    } else {
+                        keys[below(keys.len() as u64) as usize].to_string()
+                    };
+                    let r = fresh_ref();
+                    live.push((key.clone(), r.clone()));
+                    state.insert(
+                        key,
+                        serde_json::json!({"metas": [{"phx_ref": r, "note": "x".repeat(150)}]}),
+                    );
+                }
+                out.push(Step::State(crate::value_of(serde_json::Value::Object(
+                    state,
+                ))));
+            }
+            _ => {
+                let mut joins = serde_json::Map::new();
+                let mut leaves = serde_json::Map::new();
+                for _ in 0..=below(2) {
+                    let key = keys[below(keys.len() as u64) as usize].to_string();
+                    let r = fresh_ref();
+                    live.push((key.clone(), r.clone()));
+                    joins.insert(key, serde_json::json!({"metas": [{"phx_ref": r}]}));
+                }
+                if !live.is_empty() && below(2) == 0 {
+                    let (key, r) = live.remove(below(live.len() as u64) as usize);
+                    leaves.insert(key, serde_json::json!({"metas": [{"phx_ref": r}]}));
+                }
+                out.push(Step::Diff(
+                    crate::value_of(serde_json::Value::Object(joins)),
+                    crate::value_of(serde_json::Value::Object(leaves)),
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn play(h: &mut Harness, ch: ChannelId, step: &Step) {
+    match step {
+        Step::State(state) => {
+            let join_ref = h.last_sent("phx_join")[0].clone();
+            h.recv(json!([join_ref, null, TOPIC, "presence_state", state]));
+        }
+        Step::Diff(joins, leaves) => send_diff(h, joins.clone(), leaves.clone()),
+        Step::Rejoin => {
+            rejoin(h, ch);
+        }
+    }
+}
+
+/// For many scripts and every step at which presence is first taken, the list is the same as
+/// the one of a channel that tracked presence from its creation, at that step and every step
+/// after it.
+#[test]
+fn presence_taken_at_any_step_matches_presence_tracked_from_the_start() {
+    for seed in 0..10 {
+        let steps = script(seed, 20);
+        for take_at in 0..=steps.len() {
+            let mut from_start = Harness::new(exact_config());
+            let mut later = Harness::new(exact_config());
+            let a = from_start.channel(TOPIC);
+            let b = later.channel(TOPIC);
+            from_start.client.track_presence(a, 0);
+            for (h, ch) in [(&mut from_start, a), (&mut later, b)] {
+                h.connected();
+                h.join(ch);
+                h.reply_last("phx_join", "ok", json!({}));
+            }
+            for (i, step) in steps.iter().enumerate() {
+                if i == take_at {
+                    later.client.track_presence(b, 0);
+                }
+                play(&mut from_start, a, step);
+                play(&mut later, b, step);
+                if i >= take_at {
+                    assert_eq!(
+                        client_list(&later, b),
+                        client_list(&from_start, a),
+                        "seed {seed}, taken at step {take_at}, after step {i}: {step:?}"
+                    );
+                }
+            }
+            if take_at == steps.len() {
+                later.client.track_presence(b, 0);
+            }
+            assert_eq!(
+                client_list(&later, b),
+                client_list(&from_start, a),
+                "seed {seed}, taken at step {take_at}, at the end"
+            );
+            assert_eq!(
+                later.errors(),
+                from_start.errors(),
+                "seed {seed}: the same errors"
+            );
+        }
+    }
+}
