@@ -48,6 +48,9 @@ const classes = [...js.matchAll(/^export class (\w+) \{$/gm)].map((m) => m[1]);
 for (const cls of ['Socket', 'Channel', 'Presence']) {
   if (!classes.includes(cls)) fail(`no \`export class ${cls}\` in the glue`);
 }
+if (!/^\s*__closeForGood\(\) \{$/m.test(js.slice(js.indexOf('export class Socket {')))) {
+  fail('Socket has no __closeForGood() (src/api/socket.rs), which free() calls');
+}
 for (const cls of classes) {
   // free() zeroes the pointer the methods pass to Rust: that is what the check reads.
   const body = js.slice(js.indexOf(`export class ${cls} {`));
@@ -102,10 +105,15 @@ function __tether_guard(cls, name, promiseMethods) {
     if (key === 'constructor' || key.startsWith('__')) continue;
     const d = Object.getOwnPropertyDescriptor(proto, key);
     if (key === 'free') {
-      // A second free() does nothing (wasm-bindgen's would pass Rust a null pointer).
+      // A second free() does nothing (wasm-bindgen's would pass Rust a null pointer). A Socket's
+      // explicit free() closes it for good first (its channels and stores refuse from then on);
+      // the garbage collector's finalizer does not (an app may keep only its channels).
       const f = d.value;
+      const closeForGood = proto.__closeForGood;
       d.value = function free() {
-        if (this.__wbg_ptr !== 0) f.call(this);
+        if (this.__wbg_ptr === 0) return;
+        if (closeForGood) closeForGood.call(this);
+        f.call(this);
       };
     } else if (typeof d.value === 'function') {
       const f = d.value;

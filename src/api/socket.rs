@@ -37,14 +37,6 @@ pub(crate) fn driver(shared: &Shared) -> Result<::core::cell::RefMut<'_, Driver>
     Ok(d)
 }
 
-impl Drop for Socket {
-    /// `socket.free()` (or `using`): the connection closes for good, though its channels and
-    /// stores may still be referenced; they refuse every call from now on.
-    fn drop(&mut self) {
-        crate::web::driver::close_for_good(&self.shared);
-    }
-}
-
 #[wasm_bindgen]
 impl Socket {
     /// `new Socket("ws://host/socket", options)`. Does not connect until `connect()`. Throws
@@ -63,6 +55,16 @@ impl Socket {
         Ok(Socket {
             shared: Driver::new(core, url, opts.params, opts.auth_token),
         })
+    }
+
+    /// What `socket.free()` (and `using`) does before the object goes: the connection closes for
+    /// good, pending promises reject with `closed_socket`, and the socket's channels and stores
+    /// refuse every call from then on. Called by the package's glue from `free()` only, not when
+    /// the garbage collector finalizes an unreachable `Socket`: an app may keep only its channels,
+    /// which keep the connection (pkg-template/guard_glue.mjs).
+    #[wasm_bindgen(js_name = __closeForGood, skip_typescript)]
+    pub fn close_for_good(&self) {
+        crate::web::driver::close_for_good(&self.shared);
     }
 
     /// Connects, and keeps reconnecting until `disconnect()`.
@@ -223,5 +225,10 @@ impl Socket {
         }
         drop(d);
         Ok(Channel::new(self.shared.clone(), id, topic))
+    }
+}
+impl Drop for Socket {
+    fn drop(&mut self) {
+        crate::web::driver::close_for_good(&self.shared);
     }
 }

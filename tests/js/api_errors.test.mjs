@@ -182,7 +182,10 @@ test('every mistake is a coded TetherError at the call; the socket keeps working
   // Still joined and answering after all of that.
   const echo = await page.evaluate(() => window.ctx.room.push('echo', { after: 'mistakes' }));
   assert.deepEqual(echo, { after: 'mistakes' });
-  assert.deepEqual(await page.evaluate(() => window.ctx.errors), [], 'no error events: each mistake was thrown at its call');
+  // The store of 'nobody' on this anonymous socket is refused by the server (join_refused, on
+  // every rejoin); nothing else may reach onError.
+  const events = await page.evaluate(() => window.ctx.errors);
+  assert.deepEqual(events.filter((c) => c !== 'join_refused'), [], 'no error events: each mistake was thrown at its call');
   assert.deepEqual(errors, [], 'no page errors');
   await page.close();
 });

@@ -29,7 +29,7 @@ window.watch = (url, options) => {
 window.ready = true;
 </script>`;
 
-const site = pageSitePerFile({ 'p.html': PAGE });
+const site = pageSitePerFile({ 'p.html': PAGE }, { exposeGc: true });
 
 async function openPage() {
   const page = await site.browser.newPage();
@@ -201,5 +201,26 @@ test('after socket.free(), a pending join rejects and every channel call is refu
   assert.match(result.join[2], /create a new Socket/);
   assert.equal(result.push[0], 'closed_socket');
   assert.equal(result.again, 'closed_socket');
+  await page.close();
+});
+
+test('a Socket the app no longer references is not closed by the garbage collector: its channels stay live', { timeout: 20_000 }, async () => {
+  const page = await openPage();
+  const echoed = await page.evaluate(async () => {
+    // Only the channel is kept; the Socket object becomes unreachable.
+    window.room = (() => {
+      const socket = new window.Socket('/socket');
+      socket.connect();
+      return socket.channel('room:gc', {});
+    })();
+    await window.room.join();
+    for (let i = 0; i < 5; i += 1) {
+      window.gc();
+      await new Promise((r) => setTimeout(r, 50)); // finalizers run between tasks
+    }
+    return window.room.push('echo', { still: 'here' });
+  });
+  assert.deepEqual(echoed, { still: 'here' });
+  assert.equal(await page.evaluate(() => window.room.state), 'joined');
   await page.close();
 });

@@ -13,14 +13,15 @@ const ARGS = [
 
 /**
  * Launches Chromium; `close()` also removes the profile directory. With `backForwardCache`,
- * Playwright's switch that turns the back-forward cache off is left out.
+ * Playwright's switch that turns the back-forward cache off is left out; with `exposeGc`, pages
+ * have `gc()` (V8's --expose-gc).
  */
-export async function launchBrowser({ backForwardCache = false } = {}) {
+export async function launchBrowser({ backForwardCache = false, exposeGc = false } = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'tether-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.TETHER_CHROMIUM || '/usr/bin/chromium',
     headless: true,
-    args: ARGS,
+    args: exposeGc ? [...ARGS, '--js-flags=--expose-gc'] : ARGS,
     ...(backForwardCache ? { ignoreDefaultArgs: ['--disable-back-forward-cache'] } : {}),
   });
   return {
