@@ -100,6 +100,11 @@ test("the seed's client: subscribe with ?c=updates&c=notifications, publish, rec
   const a = await seedPage();
   const b = await seedPage();
   await a.evaluate(() => window.publish('updates', { status: 'saved', id: 7 }));
+  // Two publishers' frames have no order between them on the server: b publishes once a's
+  // message has reached both pages.
+  for (const page of [a, b]) {
+    await page.waitForFunction(() => window.received.length >= 1, null, { timeout: STEP_MS });
+  }
   await b.evaluate(() => window.publish('notifications', 'ping'));
   const expected = [
     { channel: 'updates', content: { status: 'saved', id: 7 } },
