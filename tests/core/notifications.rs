@@ -1587,3 +1587,56 @@ fn a_refused_store_says_so_and_rejoins_on_the_schedule() {
     assert_eq!(t.store().status(), StoreStatus::Live);
     assert_eq!(t.store().refused_reason(), None);
 }
+
+// ---- the read broadcast and the reply, in either order (issue 23) --------------------------
+
+/// Real Phoenix channels (`broadcast!` then `{:reply, …}`) deliver the `notification:read` /
+/// `notification:all_read` broadcast to the pusher before the reply; a server may also do the
+/// reverse. Either way the store ends in the same state, with nothing undone or counted twice.
+fn read_with_broadcast(broadcast_first: bool, all: bool) -> (Vec<bool>, u64, usize) {
+    let mut t = T::new();
+    for i in 1..=3 {
+        t.notify(&format!("n{i}"), "activity");
+    }
+    let event = if all { "mark_all_read" } else { "mark_read" };
+    t.m.hold.insert(event);
+    if all {
+        t.mark_all_read();
+    } else {
+        t.mark_read("n2");
+    }
+    let frame = t.m.held.pop().expect("the held read");
+    t.m.hold.clear();
+    let reply = t.m.process(&frame).expect("a reply");
+    let unread = t.m.unread();
+    let broadcast = if all {
+        json!([null, null, TOPIC, "notification:all_read", {"unread_count": unread, "until": frame[4]["until"].clone()}])
+    } else {
+        json!([null, null, TOPIC, "notification:read", {"ids": ["n2"], "unread_count": unread}])
+    };
+    if broadcast_first {
+        t.h.recv(broadcast);
+        t.h.recv(reply);
+    } else {
+        t.h.recv(reply);
+        t.h.recv(broadcast);
+    }
+    t.serve();
+    let read = ["n1", "n2", "n3"].iter().map(|id| t.is_read(id)).collect();
+    (read, t.count(), t.h.errors().len())
+}
+
+#[test]
+fn a_read_ends_the_same_whether_its_broadcast_comes_before_or_after_the_reply() {
+    for all in [false, true] {
+        let phoenix_order = read_with_broadcast(true, all);
+        let reply_first = read_with_broadcast(false, all);
+        assert_eq!(phoenix_order, reply_first, "all: {all}");
+        let expected = if all {
+            (vec![true, true, true], 0, 0)
+        } else {
+            (vec![false, true, false], 2, 0)
+        };
+        assert_eq!(phoenix_order, expected, "all: {all}");
+    }
+}
