@@ -1,6 +1,7 @@
 //! Reads the JavaScript option objects into the core's [`Config`]. Every object is checked for
-//! names it does not know (`validate::known_keys`: a typo is an `invalid_option` error that
-//! suggests the known name) and every value for its type and range.
+//! names it does not know (`validate::known_keys`, over the known names joined by commas: a typo
+//! is an `invalid_option` error that suggests the known name) and every value for its type and
+//! range.
 
 use crate::prelude::*;
 
@@ -12,40 +13,16 @@ use crate::core::text::decimal;
 use crate::core::{round, Backoff, Config, Schedule};
 
 /// The options of `new Socket(url, options)`.
-const SOCKET: &[&str] = &[
-    "protocol",
-    "params",
-    "authToken",
-    "reconnect",
-    "rejoin",
-    "heartbeatMs",
-    "timeoutMs",
-    "sendBuffer",
-    "maxFrameBytes",
-];
+const SOCKET: &str =
+    "protocol,params,authToken,reconnect,rejoin,heartbeatMs,timeoutMs,sendBuffer,maxFrameBytes";
 /// `reconnect: {...}` (`onClose` is the socket's close-code policy).
-const RECONNECT: &[&str] = &[
-    "minMs",
-    "maxMs",
-    "jitter",
-    "maxAttempts",
-    "resetAfterMs",
-    "schedule",
-    "onClose",
-];
+const RECONNECT: &str = "minMs,maxMs,jitter,maxAttempts,resetAfterMs,schedule,onClose";
 /// `rejoin: {...}`.
-const REJOIN: &[&str] = &[
-    "minMs",
-    "maxMs",
-    "jitter",
-    "maxAttempts",
-    "resetAfterMs",
-    "schedule",
-];
-const SEND_BUFFER: &[&str] = &["max", "ttlMs"];
-const PUSH: &[&str] = &["timeoutMs"];
-const PRESENCE: &[&str] = &["leaveGraceMs"];
-const STORE: &[&str] = &["cap", "persist"];
+const REJOIN: &str = "minMs,maxMs,jitter,maxAttempts,resetAfterMs,schedule";
+const SEND_BUFFER: &str = "max,ttlMs";
+const PUSH: &str = "timeoutMs";
+const PRESENCE: &str = "leaveGraceMs";
+const STORE: &str = "cap,persist";
 
 fn get(obj: &JsValue, key: &str) -> JsValue {
     if obj.is_object() {
@@ -60,7 +37,7 @@ fn invalid(path: &str, want: &str) -> JsValue {
 }
 
 /// An option object (or nothing), checked for unknown names.
-fn object(obj: &JsValue, call: &str, path: &str, known: &[&str]) -> Result<(), JsValue> {
+fn object(obj: &JsValue, call: &str, path: &str, known: &str) -> Result<(), JsValue> {
     if obj.is_undefined() || obj.is_null() {
         return Ok(());
     }
@@ -101,12 +78,7 @@ fn positive_ms(obj: &JsValue, key: &str, path: &str) -> Result<Option<u64>, JsVa
 
 /// Reads `{minMs, maxMs, jitter, maxAttempts, resetAfterMs, schedule}` (names in `known`) over
 /// `defaults`.
-fn backoff(
-    obj: &JsValue,
-    name: &str,
-    known: &[&str],
-    defaults: Backoff,
-) -> Result<Backoff, JsValue> {
+fn backoff(obj: &JsValue, name: &str, known: &str, defaults: Backoff) -> Result<Backoff, JsValue> {
     if obj.is_undefined() || obj.is_null() {
         return Ok(defaults);
     }

@@ -338,3 +338,162 @@ export function unsubscriber(sub) {
     }
   };
 }
+
+// ---- 3. Argument messages -------------------------------------------------------------------
+//
+// The text of the argument errors src/api/validate.rs throws (codes and checks stay there):
+// building it in JS keeps string formatting, the Levenshtein suggestion and value descriptions
+// out of the wasm, where they cost ~4 KB gzip.
+
+// A short description of a value: `undefined`, `null`, `the number 42`, `the string "x"`,
+// `an array`, `a Map`, `an object`, `a function`….
+export function describe_value(v) {
+  if (v === undefined) return 'undefined';
+  if (v === null) return 'null';
+  const kind = typeof v;
+  if (kind === 'string') return `the string ${quote(v)}`;
+  if (kind === 'function') return 'a function';
+  if (kind === 'object') {
+    if (Array.isArray(v)) return 'an array';
+    const name = className(v);
+    return !name || name === 'Object' ? 'an object' : `${article(name)} ${name}`;
+  }
+  let text;
+  try {
+    text = JSON.stringify(v);
+  } catch {}
+  if (typeof text === 'string' && (kind === 'number' || kind === 'boolean')) {
+    // JSON writes NaN and infinities as null: name those by their type only.
+    return text === 'null' ? `a ${kind} that is not finite` : `the ${kind} ${text}`;
+  }
+  return `${article(kind)} ${kind}`;
+}
+
+const article = (word) => (/^[aeiou]/i.test(word) ? 'an' : 'a');
+
+// `"text"`, cut to 40 characters.
+function quote(text) {
+  const chars = Array.from(text);
+  return `"${chars.slice(0, 40).join('')}${chars.length > 40 ? '…' : ''}"`;
+}
+
+// The name of `v`'s constructor, if it has one.
+function className(v) {
+  let ctor;
+  try {
+    ctor = v.constructor;
+  } catch {
+    return undefined;
+  }
+  const name = typeof ctor === 'function' ? ctor.name : undefined;
+  return typeof name === 'string' && name ? name : undefined;
+}
+
+// The message for the first key of option object `obj` not among `known` (names joined by
+// commas), or undefined: the option with its `path` (`"reconnect."`), the closest known name
+// when one is close, and every known name.
+export function unknown_option(obj, call, path, known) {
+  if (obj === null || typeof obj !== 'object') return undefined;
+  const names = known.split(',');
+  for (const key of Object.keys(obj)) {
+    if (names.includes(key)) continue;
+    let message = `${call}: unknown option ${path}${key}`;
+    const near = closest(key, names);
+    if (near !== undefined) message += ` (did you mean ${path}${near}?)`;
+    const scope = path.replace(/\.+$/, '');
+    return `${message}; the known ${scope}${scope ? ' ' : ''}options are: ${names.join(', ')}`;
+  }
+  return undefined;
+}
+
+// The known name closest to `name` (ASCII case aside), if one is close: a few letters apart, or
+// one name inside the other with letters left out (`heartbeatIntervalMs` → `heartbeatMs`).
+// Compared as UTF-8 bytes.
+function closest(name, known) {
+  const bytes = (s) => new TextEncoder().encode(s.replace(/[A-Z]/g, (c) => c.toLowerCase()));
+  const n = bytes(name);
+  let best;
+  let bestDistance = Infinity;
+  for (const k of known) {
+    const low = bytes(k);
+    const d = distance(n, low);
+    const near = d <= Math.max(Math.floor(low.length / 3), 1) ||
+      (Math.min(low.length, n.length) >= 3 && (subsequence(low, n) || subsequence(n, low)));
+    if (near && d < bestDistance) {
+      best = k;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+// Levenshtein distance of two byte arrays.
+function distance(a, b) {
+  let row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 0; i < a.length; i++) {
+    const next = [i + 1];
+    for (let j = 0; j < b.length; j++) {
+      next.push(Math.min(row[j + 1] + 1, next[j] + 1, row[j] + (a[i] !== b[j] ? 1 : 0)));
+    }
+    row = next;
+  }
+  return row[b.length];
+}
+
+// Whether `short`'s bytes appear in `long` in order.
+function subsequence(short, long) {
+  let at = 0;
+  for (const c of short) {
+    while (at < long.length && long[at] !== c) at++;
+    if (at === long.length) return false;
+    at++;
+  }
+  return true;
+}
+
+// Why a payload is not a plain object (`{...}` or `Object.create(null)`), with how to send it,
+// or undefined when it is one (or is undefined or null: those are sent as `{}`).
+export function payload_problem(v) {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'object') {
+    return `the payload is ${describe_value(v)}: a Phoenix payload is a plain object, e.g. {value: …}`;
+  }
+  if (Array.isArray(v)) {
+    return 'the payload is an array: a Phoenix payload is a plain object; wrap it, e.g. {items: [...]}';
+  }
+  const proto = Object.getPrototypeOf(v);
+  // A plain object's prototype is null or a realm's Object.prototype (whose own is null).
+  if (proto === null || Object.getPrototypeOf(proto) === null) return undefined;
+  const hint = {
+    Map: 'convert it with Object.fromEntries(map)',
+    Set: 'send its values as an array, e.g. {items: [...set]}',
+    Date: 'send the time in an object, e.g. {at: date.toISOString()}',
+  }[className(v)] ?? 'copy its fields into a plain object, e.g. {...value}';
+  return `the payload is ${describe_value(v)}, not a plain object (JSON would not carry it as it is): ${hint}`;
+}
+
+// What is wrong with the socket URL, or undefined: it takes `ws://`, `wss://`, `http://` or
+// `https://` with a host, or a path starting with `/` (on the page's own host).
+export function url_problem(url) {
+  const takes = 'pass the endpoint as "wss://example.com/socket", "ws://localhost:4000/socket" ' +
+    'or a path on this page\'s host ("/socket")';
+  const bad = (why) => `new Socket(url): ${why}; ${takes}`;
+  if (typeof url !== 'string') return `new Socket(url): url must be a string, got ${describe_value(url)}; ${takes}`;
+  if (url === '') return bad('the URL is empty');
+  const quoted = quote(url);
+  const notUrl = bad(`${quoted} is not a URL or a path starting with /`);
+  // Spaces and control characters (a URL has them percent-encoded), or `//host` without a
+  // scheme: not a URL tether can open.
+  if (/[\0- \x7f]/.test(url) || url.startsWith('//')) return notUrl;
+  if (url.startsWith('/')) return undefined;
+  const colon = url.indexOf(':');
+  if (colon < 0 || url.slice(colon, colon + 3) !== '://') return notUrl;
+  const scheme = url.slice(0, colon);
+  if (!/^(wss?|https?)$/i.test(scheme)) {
+    return bad(`${quoted} has the scheme "${scheme}": a socket URL takes ws, wss, http or https`);
+  }
+  // The host: after any `user@`, up to the path, query or fragment; it must not be empty.
+  const host = url.slice(colon + 3).split(/[/?#]/)[0].split('@').pop();
+  if (host === '' || host.startsWith(':')) return bad(`${quoted} has no host`);
+  return undefined;
+}

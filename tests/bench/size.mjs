@@ -12,7 +12,9 @@ import { shippedFiles } from './shipped.mjs';
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..');
 const write = process.argv.includes('--write');
-const TARGET = 35 * 1024;
+// The budget pkg-template/build fails above (its `budget=` line).
+const BUDGET = Number(readFileSync(join(repo, 'pkg-template', 'build'), 'utf8').match(/^budget=(\d+)$/m)?.[1]);
+if (!BUDGET) throw new Error('no `budget=N` line in pkg-template/build');
 
 const { wasm, glue, snippets } = shippedFiles(repo);
 
@@ -31,7 +33,7 @@ const table = [
   '|---|---|---|',
   `| tether_bg.wasm | ${kb(raw(wasm))} | ${kb(gz(wasm))} |`,
   `| JS glue, minified (tether.js + ${snippets} snippet${snippets === 1 ? "" : "s"}) | ${kb(raw(glue))} | ${kb(gz(glue))} |`,
-  `| **tether, wasm + glue** | ${kb(raw(wasm) + raw(glue))} | **${kb(total)}** (target ≤ 35 KB: ${total <= TARGET ? 'met' : `${(total / TARGET).toFixed(1)}× over`}) |`,
+  `| **tether, wasm + glue** | ${kb(raw(wasm) + raw(glue))} | **${kb(total)}** (budget ${kb(BUDGET)}, the build fails above it: ${total <= BUDGET ? `${kb(BUDGET - total)} to spare` : `${kb(total - BUDGET)} over`}) |`,
   `| phoenix.js ${phoenixVersion} (phoenix.min.js), for scale | ${kb(raw(phoenix))} | ${kb(gz(phoenix))} |`,
 ].join('\n');
 console.log(table);
