@@ -22,10 +22,16 @@ pub const USAGE: &str =
   --idle-timeout-ms MS
                      close a socket that sent nothing (no frame, no pong) for MS ms; it is
                      pinged after MS/2 (default 60000; `off`: never)
-  --pubsub MODE      `local` (default: one node), `redis://host[:port][/db]` (broadcasts,
-                     notifications and presence fan out to every node on that Redis), or `auto`
-                     (Redis at 127.0.0.1:6379 if it answers within 300 ms, else local);
-                     nodes of one cluster should share one --data-dir
+  --store STORE      where notifications (and the token secret) are kept: `sqlite` (default,
+                     in --data-dir) or `postgres://user[:password]@host[:port]/db` (tables
+                     made at start; the server exits if PostgreSQL cannot be reached then)
+  --pubsub CHAIN     one adapter or a comma-separated fallback chain, tried in order at start
+                     and whenever the active one is lost: `redis://host[:port][/db]`,
+                     `postgres://user@host[:port]/db` (LISTEN/NOTIFY), `local` (this node
+                     only; must come last). Broadcasts, notifications and presence fan out to
+                     every node on the active adapter; /api/health names it. Default `local`;
+                     `auto` is `redis://127.0.0.1:6379,local`. Nodes of one cluster share
+                     notifications through --store postgres://… or one --data-dir
   --node-id ID       this node's name in the cluster, 1-64 of A-Z a-z 0-9 _ . -
                      (default: random)
 environment:
@@ -39,6 +45,7 @@ pub struct Args {
     pub data_dir: PathBuf,
     pub security: Security,
     pub cluster: ClusterConfig,
+    pub store: crate::store::StoreConfig,
 }
 
 impl Default for Args {
@@ -50,6 +57,7 @@ impl Default for Args {
             data_dir: PathBuf::from(crate::DEFAULT_DATA_DIR),
             security: Security::default(),
             cluster: ClusterConfig::default(),
+            store: crate::store::StoreConfig::default(),
         }
     }
 }
@@ -107,6 +115,10 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Args, ArgsError>
                         }
                     },
                 };
+            }
+            "--store" => {
+                out.store =
+                    crate::store::StoreConfig::parse(&value()?).map_err(ArgsError::Invalid)?;
             }
             "--pubsub" => {
                 out.cluster.mode = pubsub::Mode::parse(&value()?).map_err(ArgsError::Invalid)?;
@@ -173,14 +185,27 @@ mod tests {
     #[test]
     fn cluster_flags() {
         use crate::pubsub::Mode;
-        assert_eq!(Args::default().cluster.mode, Mode::Local);
+        use crate::pubsub::Adapter;
+        assert_eq!(Args::default().cluster.mode, Mode(vec![Adapter::Local]));
         let a = p(&["--pubsub", "redis://127.0.0.1:7000", "--node-id=n1"]).expect("valid");
-        assert!(matches!(a.cluster.mode, Mode::Redis(ref r) if r.port == 7000));
+        assert_eq!(
+            a.cluster.mode,
+            Mode(vec![Adapter::Redis("redis://127.0.0.1:7000".into())])
+        );
         assert_eq!(a.cluster.node_id.as_deref(), Some("n1"));
         assert_eq!(
             p(&["--pubsub=auto"]).map(|a| a.cluster.mode),
-            Ok(Mode::Auto)
+            Mode::parse("redis://127.0.0.1:6379,local").map_err(ArgsError::Invalid)
         );
+        let a = p(&["--pubsub", "redis://r,postgres://u@db/app,local"]).expect("valid");
+        assert_eq!(a.cluster.mode.0.len(), 3);
+        let a = p(&["--store", "postgres://u@db:5433/app"]).expect("valid");
+        assert_eq!(
+            a.store,
+            crate::store::StoreConfig::Postgres("postgres://u@db:5433/app".into())
+        );
+        assert_eq!(Args::default().store, crate::store::StoreConfig::Sqlite);
+        assert!(matches!(p(&["--store", "mysql://x"]), Err(ArgsError::Invalid(_))));
         assert!(matches!(
             p(&["--pubsub", "nats://x"]),
             Err(ArgsError::Invalid(_))

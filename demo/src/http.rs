@@ -254,10 +254,11 @@ fn bad_request(error: &str) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({ "error": error }))).into_response()
 }
 
+/// The store failed or cannot be reached (PostgreSQL down): 503, nothing was stored.
 fn storage_error() -> Response {
     (
-        StatusCode::INTERNAL_SERVER_ERROR,
-        Json(json!({"error": "storage error"})),
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({"error": "storage error: the notification store is unavailable; nothing was stored, try again"})),
     )
         .into_response()
 }
@@ -352,16 +353,18 @@ async fn notify(State(state): State<AppState>, body: Bytes) -> Response {
         Ok(n) => n,
         Err(e) => return bad_request(e),
     };
-    let hub = state.hub.clone();
-    let made = state
-        .store
-        .call(move |db, now| {
-            let n = db.create(new, now)?;
-            // Pushed under the store lock, in the order notifications are created.
-            let delivered = notifications::push_new(&hub, &n);
-            Ok((n, delivered))
-        })
-        .await;
+    let made = {
+        let db = state.store.lock().await;
+        match db.create(new).await {
+            // Pushed under the store lock, in the order notifications are created; only once
+            // the store has it (PostgreSQL: committed), so nothing acknowledged is lost.
+            Ok(n) => {
+                let delivered = notifications::push_new(&state.hub, &n);
+                Ok((n, delivered))
+            }
+            Err(e) => Err(e),
+        }
+    };
     match made {
         Ok((n, delivered)) => {
             log!(
@@ -384,10 +387,13 @@ async fn list_notifications(
     if !auth::is_valid_user_id(&user_id) {
         return bad_request("not a user id");
     }
-    let listed = state
-        .store
-        .call(move |db, now| Ok((db.unread_count(&user_id, now)?, db.all(&user_id)?)))
-        .await;
+    let listed = {
+        let db = state.store.lock().await;
+        match db.unread_count(&user_id).await {
+            Ok(unread) => db.all(&user_id).await.map(|all| (unread, all)),
+            Err(e) => Err(e),
+        }
+    };
     match listed {
         Ok((unread, items)) => {
             let items: Vec<Value> = items.iter().map(Notification::to_json).collect();

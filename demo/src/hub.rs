@@ -394,9 +394,9 @@ mod tests {
     fn link_gets_every_change_and_remote_metas_join_the_state() {
         use crate::pubsub::{Event, Link};
         let hub = Hub::new();
-        let (link, mut events) = Link::channel("a".into());
+        let (link, mut events) = Link::channel("a".into(), vec!["redis"]);
         hub.set_link(link);
-        assert_eq!(hub.health()["pubsub"], "redis");
+        assert_eq!(hub.health()["chain"], serde_json::json!(["redis"]));
         let (tx1, mut rx1) = mpsc::channel(16);
         // A remote meta first: the local joiner's presence_state holds it too.
         let mut remote = meta("bob");

@@ -24,6 +24,7 @@ async fn main() -> ExitCode {
         secret: Config::secret_from_env(),
         security: args.security,
         cluster: args.cluster,
+        store: args.store,
     };
     // Open the database before announcing the address, so "listening" means ready.
     let ready = match open(config).await {
