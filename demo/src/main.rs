@@ -9,12 +9,12 @@ use tether_demo::{log, open, serve_ready, shutdown, Config};
 async fn main() -> ExitCode {
     let args = match args::parse(std::env::args().skip(1)) {
         Ok(a) => a,
-        Err(ArgsError::Help) => {
-            println!("{}", args::USAGE);
+        Err(ArgsError::Help(help)) => {
+            print!("{help}");
             return ExitCode::SUCCESS;
         }
         Err(ArgsError::Invalid(msg)) => {
-            eprintln!("tether-demo: {msg}\n{}", args::USAGE);
+            eprint!("tether-demo: {msg}");
             return ExitCode::from(2);
         }
     };
