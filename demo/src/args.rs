@@ -180,7 +180,9 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert!(matches!(p(&["--help"]), Err(ArgsError::Help(h)) if h.contains("--pubsub <CHAIN>")));
+        assert!(
+            matches!(p(&["--help"]), Err(ArgsError::Help(h)) if h.contains("--pubsub <CHAIN>"))
+        );
         assert!(usage().contains("TETHER_DEMO_SECRET"));
         assert!(matches!(p(&["--port"]), Err(ArgsError::Invalid(_))));
         assert!(matches!(
@@ -200,8 +202,8 @@ mod tests {
 
     #[test]
     fn cluster_flags() {
-        use crate::pubsub::Mode;
         use crate::pubsub::Adapter;
+        use crate::pubsub::Mode;
         assert_eq!(Args::default().cluster.mode, Mode(vec![Adapter::Local]));
         let a = p(&["--pubsub", "redis://127.0.0.1:7000", "--node-id=n1"]).expect("valid");
         assert_eq!(
@@ -216,9 +218,15 @@ mod tests {
         let a = p(&["--pubsub", "redis://r,postgres://u@db/app,local"]).expect("valid");
         assert_eq!(a.cluster.mode.0.len(), 3);
         let a = p(&["--store", "postgres://u@db:5433/app"]).expect("valid");
-        assert_eq!(a.store, StoreConfig::Postgres("postgres://u@db:5433/app".into()));
+        assert_eq!(
+            a.store,
+            StoreConfig::Postgres("postgres://u@db:5433/app".into())
+        );
         assert_eq!(Args::default().store, StoreConfig::Sqlite);
-        assert!(matches!(p(&["--store", "mysql://x"]), Err(ArgsError::Invalid(_))));
+        assert!(matches!(
+            p(&["--store", "mysql://x"]),
+            Err(ArgsError::Invalid(_))
+        ));
         assert!(matches!(
             p(&["--pubsub", "nats://x"]),
             Err(ArgsError::Invalid(_))

@@ -102,10 +102,7 @@ pub async fn open(config: Config) -> std::io::Result<Ready> {
     let db_path = store.location.clone();
     let (secret, secret_from_env) = match config.secret.clone() {
         Some(secret) => (secret, true),
-        None => (
-            store.secret().await.map_err(std::io::Error::other)?,
-            false,
-        ),
+        None => (store.secret().await.map_err(std::io::Error::other)?, false),
     };
     Ok(Ready {
         config,

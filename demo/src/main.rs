@@ -7,6 +7,7 @@ use tether_demo::{log, open, serve_ready, shutdown, Config};
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    tether_demo::log::init();
     let args = match args::parse(std::env::args().skip(1)) {
         Ok(a) => a,
         Err(ArgsError::Help(help)) => {
@@ -30,7 +31,7 @@ async fn main() -> ExitCode {
     let ready = match open(config).await {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("tether-demo: cannot open the data directory: {e}");
+            eprintln!("tether-demo: cannot open the notification store: {e}");
             return ExitCode::FAILURE;
         }
     };

@@ -520,8 +520,10 @@ pub trait NotificationStore: Send + Sync {
         now: i64,
     ) -> impl Future<Output = Result<usize, StoreError>> + Send;
     /// Every stored notification of the user (expired ones too), newest first.
-    fn all(&self, user_id: &str)
-        -> impl Future<Output = Result<Vec<Notification>, StoreError>> + Send;
+    fn all(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Vec<Notification>, StoreError>> + Send;
 }
 
 /// The SQLite store: one `Db`, used from tokio's blocking pool.
@@ -688,7 +690,10 @@ impl Store {
     /// SQLite in `dir` (created if missing).
     pub async fn open(dir: PathBuf) -> std::io::Result<Store> {
         let (sqlite, path) = SqliteStore::open(dir).await?;
-        Ok(Store::new(Backend::Sqlite(sqlite), path.display().to_string()))
+        Ok(Store::new(
+            Backend::Sqlite(sqlite),
+            path.display().to_string(),
+        ))
     }
 
     /// The store `config` names: SQLite in `dir`, or PostgreSQL (connected, migrations applied;
@@ -746,7 +751,11 @@ impl Locked<'_> {
     pub async fn newest_id(&self, user_id: &str) -> Result<Option<String>, StoreError> {
         dispatch!(self.store, s => s.newest_id(user_id, self.now))
     }
-    pub async fn mark_read(&self, user_id: &str, ids: &[String]) -> Result<Vec<String>, StoreError> {
+    pub async fn mark_read(
+        &self,
+        user_id: &str,
+        ids: &[String],
+    ) -> Result<Vec<String>, StoreError> {
         dispatch!(self.store, s => s.mark_read(user_id, ids, self.now))
     }
     pub async fn mark_all_read(

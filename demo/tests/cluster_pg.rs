@@ -63,7 +63,10 @@ async fn two_nodes_share_only_postgres() {
     let m = next_event(&mut ada_ws, LOBBY, "new_msg", STEP).await;
     assert_eq!(m[4]["body"], "hello from B");
     let more = drain(&mut ada_ws, Duration::from_millis(300)).await;
-    assert!(!more.iter().any(|f| f[3] == "new_msg"), "delivered twice: {more:?}");
+    assert!(
+        !more.iter().any(|f| f[3] == "new_msg"),
+        "delivered twice: {more:?}"
+    );
 
     // Identical messages in a row all arrive (PostgreSQL folds identical notifications of one
     // transaction; every envelope is numbered).
@@ -101,7 +104,9 @@ async fn two_nodes_share_only_postgres() {
     assert_eq!(listed["total"], 1, "{listed}");
     assert_eq!(listed["items"][0]["id"], id);
     // Read on A: her tab on B hears it, and B's list shows it read.
-    ada_ws.send(json!(["2", "9", ada_topic, "mark_read", { "ids": [id] }])).await;
+    ada_ws
+        .send(json!(["2", "9", ada_topic, "mark_read", { "ids": [id] }]))
+        .await;
     let r = next_event(&mut ada_tab, &ada_topic, "notification:read", STEP).await;
     assert_eq!(r[4], json!({"ids": [id], "unread_count": 0}));
     let listed = notifications_of(&b, &ada_user).await;
@@ -113,7 +118,10 @@ async fn two_nodes_share_only_postgres() {
     let killed = Instant::now();
     kill(&mut b.child).await;
     diff_for(&mut ada_ws, LOBBY, "leaves", "bob", Duration::from_secs(6)).await;
-    println!("node B killed: bob left A's presence after {:?}", killed.elapsed());
+    println!(
+        "node B killed: bob left A's presence after {:?}",
+        killed.elapsed()
+    );
     assert_eq!(keys(&a.presence(LOBBY).await), ["ada"]);
 
     drop(ada_ws);
@@ -143,9 +151,11 @@ async fn crosses(from: &mut common::Client, to: &mut common::Client, r: &str, bo
 }
 
 async fn both_on(a: &Node, b: &Node, adapter: &str) {
-    eventually(Duration::from_secs(8), &format!("both nodes on {adapter}"), || async {
-        a.health().await["pubsub"] == adapter && b.health().await["pubsub"] == adapter
-    })
+    eventually(
+        Duration::from_secs(8),
+        &format!("both nodes on {adapter}"),
+        || async { a.health().await["pubsub"] == adapter && b.health().await["pubsub"] == adapter },
+    )
     .await;
 }
 
@@ -180,7 +190,10 @@ async fn the_fallback_chain_follows_what_is_up() {
     say(&mut bob_ws, "3", "B alone").await;
     message(&mut bob_ws, "B alone").await;
     let seen = drain(&mut ada_ws, Duration::from_millis(300)).await;
-    assert!(!seen.iter().any(|f| f[4]["body"] == "B alone"), "crossed without an adapter");
+    assert!(
+        !seen.iter().any(|f| f[4]["body"] == "B alone"),
+        "crossed without an adapter"
+    );
 
     // PostgreSQL back: fan-out resumes, no restart of the nodes.
     pg.restart().await;
@@ -190,7 +203,11 @@ async fn the_fallback_chain_follows_what_is_up() {
     // Redis back: both move up the chain to it.
     let mut redis = start_redis(redis_port, &dir).await;
     cluster_up_on(&a, &b, "redis").await;
-    assert_eq!(b.health().await["postgres"], "down", "only the active one is connected");
+    assert_eq!(
+        b.health().await["postgres"],
+        "down",
+        "only the active one is connected"
+    );
     crosses(&mut bob_ws, &mut ada_ws, "5", "over redis").await;
     crosses(&mut ada_ws, &mut bob_ws, "2", "back over redis").await;
 
@@ -296,7 +313,11 @@ async fn postgres_restarted_under_traffic_loses_no_acknowledged_notification() {
         .iter()
         .filter_map(|n| n["id"].as_str())
         .collect();
-    let missing: Vec<&String> = t.acked.iter().filter(|id| !stored.contains(&id.as_str())).collect();
+    let missing: Vec<&String> = t
+        .acked
+        .iter()
+        .filter(|id| !stored.contains(&id.as_str()))
+        .collect();
     assert!(missing.is_empty(), "acknowledged but missing: {missing:?}");
     println!(
         "{} acknowledged (all stored), {} refused with 503 while PostgreSQL was down",

@@ -26,8 +26,7 @@ use super::{Reply, ReplyTo};
 use crate::auth::{self, Identity};
 use crate::hub::Hub;
 use crate::store::{
-    Locked, Notification, Store, StoreError, MAX_ID_CHARS, MAX_MARK_IDS, MAX_SYNC_LIMIT,
-    SYNC_LIMIT,
+    Locked, Notification, Store, StoreError, MAX_ID_CHARS, MAX_MARK_IDS, MAX_SYNC_LIMIT, SYNC_LIMIT,
 };
 use serde_json::{json, Map, Value};
 use std::sync::Arc;

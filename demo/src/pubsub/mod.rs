@@ -354,7 +354,10 @@ mod tests {
         assert!(Mode::parse("redis").is_err());
         assert!(Mode::parse("redis://").is_err());
         assert!(Mode::parse("redis://h:x").is_err());
-        assert!(Mode::parse("local,redis://h").is_err(), "local must come last");
+        assert!(
+            Mode::parse("local,redis://h").is_err(),
+            "local must come last"
+        );
         assert!(Mode::parse("nats://x").is_err());
         let m = Mode::parse("redis://:secret@h:7000/2, postgres://u:pw@db:5433/app,local")
             .expect("valid");
@@ -378,7 +381,10 @@ mod tests {
     fn health_shapes() {
         let local = Link::local("n1".into());
         let h = local.status.health();
-        assert_eq!((h["pubsub"].clone(), h["redis"].clone()), (json!("local"), Value::Null));
+        assert_eq!(
+            (h["pubsub"].clone(), h["redis"].clone()),
+            (json!("local"), Value::Null)
+        );
         assert_eq!(h["peers"], json!([]));
         let s = Status::new("n2".into(), vec!["redis", "postgres", "local"]);
         assert_eq!(s.health()["pubsub"], "local");

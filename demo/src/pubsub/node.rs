@@ -70,7 +70,7 @@ impl Conn {
     ) -> io::Result<(Conn, Subscription)> {
         let started = Instant::now();
         tracing::debug!(target: "tether_demo::telemetry", event = "subscribe.start",
-            adapter = adapter.name(), topic = "*");
+            adapter = adapter.name(), topic = "*", "[tether-demo] telemetry");
         let result = match adapter {
             Adapter::Redis(url) => redis::Conn::connect(url, node)
                 .await
@@ -83,13 +83,17 @@ impl Conn {
         if result.is_ok() {
             tracing::debug!(target: "tether_demo::telemetry", event = "subscribe.stop",
                 adapter = adapter.name(), topic = "*",
-                duration_us = started.elapsed().as_micros() as u64);
+                duration_us = started.elapsed().as_micros() as u64, "[tether-demo] telemetry");
         }
         result
     }
 
     /// Write `snapshot` (when given) then publish `envelopes`, in order.
-    async fn publish(&mut self, snapshot: Option<String>, envelopes: Vec<String>) -> io::Result<()> {
+    async fn publish(
+        &mut self,
+        snapshot: Option<String>,
+        envelopes: Vec<String>,
+    ) -> io::Result<()> {
         match self {
             Conn::Redis(c) => c.publish(snapshot, envelopes).await,
             Conn::Postgres(c) => c.publish(snapshot, envelopes).await,
@@ -178,7 +182,7 @@ pub(crate) async fn run(
                 let adapter = node.chain[i].clone();
                 log!("pubsub: {} active", adapter.display());
                 tracing::info!(target: "tether_demo::telemetry", event = "adapter.connected",
-                    adapter = adapter.name(), address = %adapter.display());
+                    adapter = adapter.name(), address = %adapter.display(), "[tether-demo] telemetry");
                 node.status.set_active(Some(i));
                 said_down[i] = false;
                 backoff = BACKOFF_MIN;
@@ -193,7 +197,7 @@ pub(crate) async fn run(
                         );
                         tracing::info!(target: "tether_demo::telemetry",
                             event = "adapter.disconnected", adapter = adapter.name(),
-                            address = %adapter.display(), reason = %e);
+                            address = %adapter.display(), reason = %e, "[tether-demo] telemetry");
                         said_down[i] = true;
                         down_since = Instant::now();
                     }
@@ -205,7 +209,7 @@ pub(crate) async fn run(
                         );
                         tracing::info!(target: "tether_demo::telemetry",
                             event = "adapter.disconnected", adapter = adapter.name(),
-                            address = %adapter.display(), reason = "preempted");
+                            address = %adapter.display(), reason = "preempted", "[tether-demo] telemetry");
                         // The old adapter's snapshot is not deleted: it expires within `TTL`,
                         // and nodes still on it keep this node's presences until they switch.
                         next = Some((j, conn, sub));
@@ -255,7 +259,10 @@ impl Node {
             match Conn::connect(&adapter, &self.mine.node, &self.status).await {
                 Ok((conn, sub)) => return Some((i, conn, sub)),
                 Err(e) if !said_down[i] => {
-                    log!("pubsub: cannot reach {} ({e}); trying the next", adapter.display());
+                    log!(
+                        "pubsub: cannot reach {} ({e}); trying the next",
+                        adapter.display()
+                    );
                     said_down[i] = true;
                 }
                 Err(_) => {}
@@ -418,7 +425,7 @@ impl Node {
         }
         let count = events.len();
         tracing::debug!(target: "tether_demo::telemetry", event = "broadcast.start",
-            adapter = self.status.active(), events = count);
+            adapter = self.status.active(), events = count, "[tether-demo] telemetry");
         let mut presence = false;
         let mut envelopes = Vec::with_capacity(events.len());
         for event in events {
@@ -430,7 +437,7 @@ impl Node {
         let result = conn.publish(snapshot, envelopes).await;
         tracing::debug!(target: "tether_demo::telemetry", event = "broadcast.stop",
             adapter = self.status.active(), events = count, ok = result.is_ok(),
-            duration_us = started.elapsed().as_micros() as u64);
+            duration_us = started.elapsed().as_micros() as u64, "[tether-demo] telemetry");
         result
     }
 
@@ -523,7 +530,10 @@ pub(crate) async fn within<T>(
     what: &str,
     f: impl std::future::Future<Output = io::Result<T>>,
 ) -> io::Result<T> {
-    tokio::time::timeout(limit, f)
-        .await
-        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("{what} did not answer in time")))?
+    tokio::time::timeout(limit, f).await.map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("{what} did not answer in time"),
+        )
+    })?
 }

@@ -46,7 +46,12 @@ fn io_err(e: tokio_postgres::Error) -> io::Error {
     io::Error::other(format!("postgres: {e}"))
 }
 
-async fn open(url: &str) -> io::Result<(Client, tokio_postgres::Connection<tokio_postgres::Socket, tokio_postgres::tls::NoTlsStream>)> {
+async fn open(
+    url: &str,
+) -> io::Result<(
+    Client,
+    tokio_postgres::Connection<tokio_postgres::Socket, tokio_postgres::tls::NoTlsStream>,
+)> {
     let mut config: tokio_postgres::Config = url
         .parse()
         .map_err(|e| io::Error::other(format!("bad PostgreSQL URL: {e}")))?;

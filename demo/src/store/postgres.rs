@@ -12,8 +12,10 @@
 //! push the error reply `storage error`), and the pool opens fresh connections once the server
 //! is back. A notification is acknowledged only after its insert has committed.
 
-use super::{format_id, parse_id, Kind, NewNotification, Notification, NotificationStore,
-    StoreError, MAX_SEQ};
+use super::{
+    format_id, parse_id, Kind, NewNotification, Notification, NotificationStore, StoreError,
+    MAX_SEQ,
+};
 use crate::clock::iso_ms;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use serde_json::{Map, Value};
@@ -153,9 +155,12 @@ impl PgStore {
                 .map_err(pg_err)?;
             if done.is_none() {
                 tx.batch_execute(sql).await.map_err(pg_err)?;
-                tx.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[version])
-                    .await
-                    .map_err(pg_err)?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version) VALUES ($1)",
+                    &[version],
+                )
+                .await
+                .map_err(pg_err)?;
             }
         }
         tx.commit().await.map_err(pg_err)

@@ -171,7 +171,13 @@ pub async fn next_event(c: &mut Client, topic: &str, event: &str, within: Durati
 }
 
 /// The next presence_diff on `topic` that joins (or leaves) `key`.
-pub async fn diff_for(c: &mut Client, topic: &str, side: &str, key: &str, within: Duration) -> Value {
+pub async fn diff_for(
+    c: &mut Client,
+    topic: &str,
+    side: &str,
+    key: &str,
+    within: Duration,
+) -> Value {
     tokio::time::timeout(within, async {
         loop {
             let f = next_event(c, topic, "presence_diff", within).await;
@@ -204,4 +210,3 @@ pub fn keys(v: &Value) -> Vec<String> {
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default()
 }
-

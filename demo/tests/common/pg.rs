@@ -40,8 +40,13 @@ fn is_root() -> bool {
 fn command(program: &Path) -> Command {
     if is_root() {
         let mut c = Command::new("setpriv");
-        c.args(["--reuid=postgres", "--regid=postgres", "--init-groups", "--"])
-            .arg(program);
+        c.args([
+            "--reuid=postgres",
+            "--regid=postgres",
+            "--init-groups",
+            "--",
+        ])
+        .arg(program);
         c
     } else {
         Command::new(program)
