@@ -14,15 +14,13 @@
 //!   `"unauthorized: <what is wrong>"` (no token at all is an anonymous socket: rooms only). An
 //!   `Origin` that is present and not allowed gets 403 before the upgrade (see `security`).
 
-use crate::auth::{self, Auth};
+use crate::auth;
 use crate::channels::notifications;
 use crate::clock::now_ms;
-use crate::hub::Hub;
 use crate::log;
-use crate::security::{self, Security};
 use crate::socket;
 use crate::store::{
-    Kind, NewNotification, Notification, Store, MAX_BODY_CHARS, MAX_DATA_BYTES, MAX_EXPIRES_IN_MS,
+    Kind, NewNotification, Notification, MAX_BODY_CHARS, MAX_DATA_BYTES, MAX_EXPIRES_IN_MS,
     MAX_TITLE_CHARS,
 };
 use axum::body::Bytes;
@@ -34,23 +32,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 use std::net::SocketAddr;
-use std::sync::Arc;
-use tokio_util::task::TaskTracker;
 use tower_http::services::ServeDir;
 
-/// Largest WebSocket message accepted from a client (a larger one closes the socket with 1009).
-pub const MAX_MESSAGE_BYTES: usize = security::MAX_FRAME_BYTES;
-
-#[derive(Clone)]
-pub struct AppState {
-    pub hub: Arc<Hub>,
-    /// Tracks socket tasks so shutdown can wait for their close frames to go out.
-    pub sockets: TaskTracker,
-    pub store: Store,
-    pub auth: Auth,
-    /// The Origin allow-list and the push rate limit.
-    pub security: Arc<Security>,
-}
+pub use crate::state::{AppState, MAX_MESSAGE_BYTES};
 
 pub fn router(state: AppState, static_dir: &std::path::Path) -> Router {
     let cors = axum::middleware::from_fn_with_state(state.clone(), cors);

@@ -23,8 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use tokio::sync::{mpsc, watch};
 
-/// Identifies one WebSocket connection for the life of the server.
-pub type ConnId = u64;
+pub use crate::presence::ConnId;
 
 /// Outbound text frames queued for one connection.
 pub type Outbox = mpsc::Sender<String>;
@@ -355,6 +354,21 @@ fn deliver(member: &Member, text: String) -> bool {
             false
         }
         Err(mpsc::error::TrySendError::Closed(_)) => false,
+    }
+}
+
+impl crate::pubsub::Remote for Hub {
+    fn set_link(&self, link: Link) {
+        Hub::set_link(self, link);
+    }
+    fn remote_broadcast(&self, topic: &str, text: &str) -> usize {
+        Hub::remote_broadcast(self, topic, text)
+    }
+    fn remote_join(&self, node: &str, topic: &str, key: &str, meta: Map<String, Value>) {
+        Hub::remote_join(self, node, topic, key, meta);
+    }
+    fn remote_leave(&self, node: &str, topic: &str, phx_ref: &str) {
+        Hub::remote_leave(self, node, topic, phx_ref);
     }
 }
 

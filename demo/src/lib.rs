@@ -19,6 +19,7 @@ pub mod security;
 pub mod session;
 pub mod shutdown;
 pub mod socket;
+pub mod state;
 pub mod store;
 
 use std::future::{Future, IntoFuture};
@@ -145,7 +146,7 @@ pub async fn serve_ready(
     let hub = hub::Hub::new();
     let cluster = pubsub::start(&config.cluster, &hub).await;
     let sockets = TaskTracker::new();
-    let state = http::AppState {
+    let state = state::AppState {
         hub: hub.clone(),
         sockets: sockets.clone(),
         store,

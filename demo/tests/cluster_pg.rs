@@ -305,8 +305,8 @@ async fn postgres_restarted_under_traffic_loses_no_acknowledged_notification() {
         s.await.expect("sender");
     }
 
-    let t = tally.lock().expect("tally");
     let listed = notifications_of(&a, &user).await;
+    let t = std::mem::take(&mut *tally.lock().expect("tally"));
     let stored: Vec<&str> = listed["items"]
         .as_array()
         .expect("items")
@@ -324,7 +324,6 @@ async fn postgres_restarted_under_traffic_loses_no_acknowledged_notification() {
         t.acked.len(),
         t.refused
     );
-    drop(t);
 
     let (mut a, mut b) = (a, b);
     kill(&mut a.child).await;

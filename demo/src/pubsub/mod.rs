@@ -30,7 +30,6 @@ pub mod node;
 pub mod postgres;
 pub mod redis;
 
-use crate::hub::Hub;
 use crate::log;
 use serde_json::{json, Map, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -157,6 +156,20 @@ pub fn random_node_id() -> String {
     let mut b = [0u8; 4];
     let _ = getrandom::fill(&mut b);
     format!("node-{:08x}", u32::from_be_bytes(b))
+}
+
+/// What the adapter task needs from the hub: where the other nodes' broadcasts and presence
+/// changes go, and where the link is set. The hub implements it (so `hub` uses `pubsub`, never
+/// the other way round).
+pub trait Remote: Send + Sync + 'static {
+    /// Take the link to the adapter task (once, at start).
+    fn set_link(&self, link: Link);
+    /// An encoded frame another node broadcast on `topic`, for the local members; how many.
+    fn remote_broadcast(&self, topic: &str, text: &str) -> usize;
+    /// Another node's presence meta (with its `phx_ref`) joined `topic` under `key`.
+    fn remote_join(&self, node: &str, topic: &str, key: &str, meta: Map<String, Value>);
+    /// Another node's presence meta left.
+    fn remote_leave(&self, node: &str, topic: &str, phx_ref: &str);
 }
 
 /// What the hub fans out locally, to be fanned out to the other nodes too.
@@ -314,7 +327,7 @@ impl Cluster {
 }
 
 /// Start the adapter task for `config` and connect `hub` to it.
-pub async fn start(config: &ClusterConfig, hub: &Arc<Hub>) -> Cluster {
+pub async fn start<H: Remote>(config: &ClusterConfig, hub: &Arc<H>) -> Cluster {
     let node = config.node_id.clone().unwrap_or_else(random_node_id);
     if config.mode.is_local() {
         log!("pubsub: local (single node), node id {node}");
@@ -331,7 +344,8 @@ pub async fn start(config: &ClusterConfig, hub: &Arc<Hub>) -> Cluster {
     let status = link.status.clone();
     hub.set_link(link);
     let (stop, stopped) = oneshot::channel();
-    let task = tokio::spawn(node::run(chain, Arc::downgrade(hub), rx, status, stopped));
+    let hub: Arc<dyn Remote> = hub.clone();
+    let task = tokio::spawn(node::run(chain, Arc::downgrade(&hub), rx, status, stopped));
     Cluster {
         task: Some((task, stop)),
     }

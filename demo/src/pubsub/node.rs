@@ -23,9 +23,8 @@
 //! `subscribe.start` / `subscribe.stop` with `duration_us` (debug: shown with
 //! `RUST_LOG=tether_demo::telemetry=debug`).
 
-use super::{postgres, redis, Adapter, Event, Status, PROBE};
+use super::{postgres, redis, Adapter, Event, Remote, Status, PROBE};
 use crate::cluster_presence::{Change, Entry, Replica, Snapshot};
-use crate::hub::Hub;
 use crate::log;
 use serde_json::{json, Value};
 use std::io;
@@ -122,7 +121,7 @@ impl Conn {
 
 struct Node {
     chain: Vec<Adapter>,
-    hub: Weak<Hub>,
+    hub: Weak<dyn Remote>,
     status: Arc<Status>,
     rx: mpsc::UnboundedReceiver<Event>,
     stop: oneshot::Receiver<()>,
@@ -142,12 +141,12 @@ enum End {
     /// The adapter went away (or misbehaved).
     Lost(io::Error),
     /// An adapter earlier in the chain answered: switch to it.
-    Preempted(usize, Conn, Subscription),
+    Preempted(usize, Box<Conn>, Subscription),
 }
 
 pub(crate) async fn run(
     chain: Vec<Adapter>,
-    hub: Weak<Hub>,
+    hub: Weak<dyn Remote>,
     rx: mpsc::UnboundedReceiver<Event>,
     status: Arc<Status>,
     stop: oneshot::Receiver<()>,
@@ -202,6 +201,7 @@ pub(crate) async fn run(
                         down_since = Instant::now();
                     }
                     End::Preempted(j, conn, sub) => {
+                        let conn = *conn;
                         log!(
                             "pubsub: {} answers again; switching to it from {}",
                             node.chain[j].display(),
@@ -224,7 +224,7 @@ pub(crate) async fn run(
                     match node.local(local, &mut said_down).await {
                         End::Stopped => return,
                         End::Preempted(j, conn, sub) => {
-                            next = Some((j, conn, sub));
+                            next = Some((j, *conn, sub));
                             continue;
                         }
                         End::Lost(_) => {}
@@ -251,8 +251,7 @@ impl Node {
         before: usize,
         said_down: &mut [bool],
     ) -> Option<(usize, Conn, Subscription)> {
-        for i in 0..before {
-            let adapter = self.chain[i].clone();
+        for (i, adapter) in self.chain.iter().take(before).cloned().enumerate() {
             if adapter == Adapter::Local {
                 break;
             }
@@ -286,7 +285,7 @@ impl Node {
                 self.apply(changes);
             }
             if let Some((j, conn, sub)) = self.first_reachable(index, said_down).await {
-                return End::Preempted(j, conn, sub);
+                return End::Preempted(j, Box::new(conn), sub);
             }
         }
     }
@@ -339,7 +338,7 @@ impl Node {
                                 break;
                             }
                         }
-                        return End::Preempted(j, c, s);
+                        return End::Preempted(j, Box::new(c), s);
                     }
                     Ok(())
                 }
