@@ -1,4 +1,4 @@
-//! Starting the demo server (`--port 0`, a scratch data directory, no push rate limit),
+//! Starting the demo server (`--port 0`, its own scratch data directory, no push rate limit),
 //! reading the address it announces, and stopping it by its PID.
 
 use std::io::{BufRead, BufReader};
@@ -14,9 +14,16 @@ pub struct Server {
 }
 
 impl Server {
-    /// Spawn `binary` and wait (up to 20 s) for "tether-demo listening on http://ADDR".
-    pub fn start(binary: &Path) -> Result<Server, String> {
-        let data_dir = std::env::temp_dir().join(format!("tether-loadgen-{}", std::process::id()));
+    /// Spawn `binary` (with `extra` arguments) and wait (up to 20 s) for "tether-demo
+    /// listening on http://ADDR".
+    pub fn start(binary: &Path, extra: &[String]) -> Result<Server, String> {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let data_dir = std::env::temp_dir().join(format!(
+            "tether-loadgen-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
         std::fs::create_dir_all(&data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
         let mut child = Command::new(binary)
             .args([
@@ -29,6 +36,7 @@ impl Server {
                 "--data-dir",
             ])
             .arg(&data_dir)
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
