@@ -331,3 +331,33 @@ async fn postgres_restarted_under_traffic_loses_no_acknowledged_notification() {
     pg.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn postgres_down_at_start_is_a_clear_error_and_exit() {
+    let dir = temp_dir("pg-down");
+    let port = free_port();
+    let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+    let out = tokio::time::timeout(
+        STEP * 2,
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_tether-demo"))
+            .args(["--port", "0", "--store", &url, "--data-dir"])
+            .arg(&dir)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("exits in time")
+    .expect("run tether-demo");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot use postgres 127.0.0.1:{port}/postgres"))
+            && stderr.contains("Connection refused"),
+        "{stderr}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("listening"),
+        "never announced"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS tether_fanout_payloads (
 );";
 
 fn io_err(e: tokio_postgres::Error) -> io::Error {
-    io::Error::other(format!("postgres: {e}"))
+    io::Error::other(format!("postgres: {}", crate::store::postgres::chain(&e)))
 }
 
 async fn open(

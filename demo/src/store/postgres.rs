@@ -69,8 +69,23 @@ pub struct PgStore {
     last_id: Arc<Mutex<(i64, u32)>>,
 }
 
-fn pg_err(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Postgres(e.to_string())
+/// The error with its causes ("error connecting to server: Connection refused").
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
+}
+
+fn pg_err(e: impl std::error::Error) -> StoreError {
+    StoreError::Postgres(chain(&e))
 }
 
 async fn timed<T>(f: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
@@ -120,9 +135,12 @@ impl PgStore {
             where_: where_.clone(),
             last_id: Arc::new(Mutex::new((0, 0))),
         };
-        timed(store.migrate())
-            .await
-            .map_err(|e| std::io::Error::other(format!("cannot use {where_}: {e}")))?;
+        timed(store.migrate()).await.map_err(|e| {
+            std::io::Error::other(format!(
+                "cannot use {where_}: {e} (is PostgreSQL running there, and does the URL \
+                     name a user and database it accepts?)"
+            ))
+        })?;
         Ok(store)
     }
 
@@ -243,7 +261,8 @@ impl NotificationStore for PgStore {
         timed(async {
             let client = self.client().await?;
             let mut secret = vec![0u8; 32];
-            getrandom::fill(&mut secret).map_err(|e| pg_err(format!("no randomness: {e}")))?;
+            getrandom::fill(&mut secret)
+                .map_err(|e| StoreError::Postgres(format!("no randomness: {e}")))?;
             // Nodes starting together: the first secret written wins, and all use it.
             client
                 .execute(
