@@ -40,7 +40,9 @@ pub const HEARTBEAT: Duration = Duration::from_millis(500);
 /// Expiry of a node's snapshot: a node silent this long is taken for dead.
 pub const TTL: Duration = Duration::from_secs(3);
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(1);
+/// Longest wait for one adapter call (less than `TTL`, so a node that cannot write its
+/// snapshot in time is taken for lost, by itself as by the others).
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 pub const GOODBYE_TIMEOUT: Duration = Duration::from_millis(300);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);

@@ -26,8 +26,13 @@ impl Conn {
     pub(crate) async fn connect(url: &str, node: &str) -> io::Result<(Conn, Subscription)> {
         let client = redis::Client::open(url).map_err(io_err)?;
         let cmd = within(CONNECT_TIMEOUT, "redis", async {
+            // The crate's own 500 ms response timeout would cut a busy node off Redis; calls
+            // are bounded by COMMAND_TIMEOUT here instead.
+            let config = redis::AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(CONNECT_TIMEOUT))
+                .set_response_timeout(None);
             client
-                .get_multiplexed_async_connection()
+                .get_multiplexed_async_connection_with_config(&config)
                 .await
                 .map_err(io_err)
         })

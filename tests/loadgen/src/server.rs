@@ -48,12 +48,17 @@ impl Server {
         // block the server).
         std::thread::spawn(move || {
             let mut tx = Some(tx);
+            let mut me = String::new();
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 if let Some(addr) = line.split("listening on http://").nth(1) {
+                    me = addr.trim().to_owned();
                     if let Some(tx) = tx.take() {
-                        let _ = tx.send(addr.trim().to_owned());
+                        let _ = tx.send(me.clone());
                     }
+                } else if line.contains("] pubsub:") {
+                    // What the adapter did (connected, lost, switched) belongs with the figures.
+                    eprintln!("tether-loadgen: server {me}: {line}");
                 }
             }
         });
