@@ -130,8 +130,9 @@ async fn cors(
     response
 }
 
-/// `GET /api/health` → `{"status":"ok","pubsub":"local"|"redis","redis":"connected"|"down"|null,
-/// "node":…,"peers":[…]}` (see `pubsub::Status::health`).
+/// `GET /api/health` → `{"status":"ok","pubsub":<the active adapter: "redis"|"postgres"|"local">,
+/// "chain":[…],"redis":…,"postgres":…,"node":…,"peers":[…],"large_payloads":n}` (see
+/// `pubsub::Status::health`).
 async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(state.hub.health())
 }

@@ -8,7 +8,7 @@
 //! every member sees presence changes in the order they happened, and a joiner's own
 //! `presence_diff` is queued right before its `presence_state`.
 //!
-//! With a Redis `pubsub::Link`, every broadcast and local presence change is also handed to the
+//! With a remote `pubsub::Link` (Redis or PostgreSQL), every broadcast and local presence change is also handed to the
 //! link (under the same lock, so in order), and what other nodes publish comes back through
 //! `remote_broadcast` / `remote_join` / `remote_leave`: remote metas sit in the topic's
 //! `Presences` under connection ids of their own, so `presence_state` includes them.
@@ -121,7 +121,8 @@ impl Hub {
     pub fn health(&self) -> Value {
         match self.link.get() {
             Some(link) => link.status.health(),
-            None => serde_json::json!({"status": "ok", "pubsub": "local", "redis": null}),
+            None => serde_json::json!({"status": "ok", "pubsub": "local", "redis": null,
+                "postgres": null}),
         }
     }
 
