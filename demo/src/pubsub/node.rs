@@ -63,6 +63,13 @@ pub(crate) struct Subscription {
     pub reader: JoinHandle<()>,
 }
 
+impl Drop for Subscription {
+    /// The reader (and the connection it holds) goes with the subscription.
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
 impl Conn {
     async fn connect(
         adapter: &Adapter,
@@ -318,6 +325,7 @@ impl Node {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut probe = tokio::time::interval_at(Instant::now() + PROBE, PROBE);
         probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut probing: Option<JoinHandle<Option<(usize, Conn, Subscription)>>> = None;
         loop {
             let result = tokio::select! {
                 event = self.rx.recv() => match event {
@@ -332,8 +340,28 @@ impl Node {
                     None => Err(io::Error::other("subscription closed")),
                 },
                 _ = tick.tick() => self.heartbeat(conn).await,
-                _ = probe.tick(), if index > 0 => {
-                    if let Some((j, c, s)) = self.first_reachable(index, said_down).await {
+                // The adapters before this one are probed off the session's task, so a
+                // connect that hangs (a blackholed Redis) never holds up the fan-out.
+                _ = probe.tick(), if index > 0 && probing.is_none() => {
+                    let (chain, node, status) =
+                        (self.chain[..index].to_vec(), self.mine.node.clone(), self.status.clone());
+                    probing = Some(tokio::spawn(async move {
+                        for (i, adapter) in chain.iter().enumerate() {
+                            if *adapter == Adapter::Local {
+                                break;
+                            }
+                            if let Ok((c, s)) = Conn::connect(adapter, &node, &status).await {
+                                return Some((i, c, s));
+                            }
+                        }
+                        None
+                    }));
+                    Ok(())
+                }
+                found = async { probing.as_mut().expect("guarded").await }, if probing.is_some() => {
+                    probing = None;
+                    if let Ok(Some((j, c, s))) = found {
+                        said_down[j] = false;
                         // Publish what is queued on the old adapter first.
                         while let Ok(event) = self.rx.try_recv() {
                             if self.publish(conn, event).await.is_err() {
