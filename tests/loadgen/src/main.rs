@@ -260,8 +260,15 @@ fn fanout_nodes(o: Opts) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         let (results, _) = rt.block_on(run(&o, &addrs, &pids))?;
         drop(rt);
+        // Let the drain threads read the last log lines.
+        std::thread::sleep(Duration::from_millis(200));
+        let dropped: u64 = nodes
+            .servers
+            .iter()
+            .map(|s| s.dropped.load(Ordering::Relaxed))
+            .sum();
         drop(nodes);
-        all.push((topology, results));
+        all.push((topology, results, load_average(), dropped));
     }
     let table = markdown_nodes(&o, &all, &bin);
     println!("{table}");
@@ -276,14 +283,24 @@ fn fanout_nodes(o: Opts) -> Result<(), String> {
     Ok(())
 }
 
+/// The 1-minute load average (Linux `/proc/loadavg`): how busy the machine was besides us.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 fn markdown_nodes(
     o: &Opts,
-    all: &[(cluster::Topology, Vec<PhaseResult>)],
+    all: &[(cluster::Topology, Vec<PhaseResult>, Option<f64>, u64)],
     bin: &std::path::Path,
 ) -> String {
     let names: Vec<&str> = all
         .iter()
-        .map(|(t, _)| match t {
+        .map(|(t, _, _, _)| match t {
             cluster::Topology::One => "one",
             cluster::Topology::Redis => "redis",
             cluster::Topology::Postgres => "postgres",
@@ -294,7 +311,10 @@ fn markdown_nodes(
          a PostgreSQL (Debian's, fsync off) started by the generator on loopback. {} clients in \
          one room (`{}`), alternating between the nodes; 1 sender on the first node, so half the \
          deliveries cross the adapter. {} s per rate. Latency = receive − send time on the \
-         generator's clock, every delivery counted. Command: `{} --nodes {}`.\n\n",
+         generator's clock, every delivery counted; *lost* = not received within 5 s of the \
+         last send. *Load* = the machine's 1-minute load average after the topology's run \
+         (2 cores: above 2, the runs waited for CPU). *Dropped* = frames the servers dropped over \
+         the whole run (both rates) because a client's outbox (1,024 frames) was full. Command: `{} --nodes {}`.\n\n",
         report::machine_line(),
         bin.display(),
         thousands(o.clients as u64),
@@ -303,13 +323,13 @@ fn markdown_nodes(
         command_line(o),
         names.join(","),
     );
-    s.push_str("| broadcast every | nodes | sent | deliveries expected | received | lost | gaps | p50 | p99 | p99.9 | max | server CPU (cores) |\n");
-    s.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    s.push_str("| broadcast every | nodes | sent | deliveries expected | received | lost | gaps | p50 | p99 | p99.9 | max | server CPU (cores) | load | dropped |\n");
+    s.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (i, &ms) in o.rates.iter().enumerate() {
-        for (topology, results) in all {
+        for (topology, results, load, dropped) in all {
             let Some(r) = results.get(i) else { continue };
             s.push_str(&format!(
-                "| {ms} ms | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                "| {ms} ms | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                 topology.label(),
                 thousands(r.sent),
                 thousands(r.expected),
@@ -321,6 +341,8 @@ fn markdown_nodes(
                 dur(r.latency.p999),
                 dur(r.latency.max),
                 r.cpu_server.map_or("–".into(), |c| format!("{c:.2}")),
+                load.map_or("–".into(), |l| format!("{l:.1}")),
+                thousands(*dropped),
             ));
         }
     }

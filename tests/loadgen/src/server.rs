@@ -8,6 +8,8 @@ use std::time::Duration;
 
 pub struct Server {
     child: Child,
+    /// Frames the server dropped because a client's outbox was full (its log says so).
+    pub dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
     data_dir: PathBuf,
     /// `127.0.0.1:PORT`
     pub addr: String,
@@ -44,6 +46,8 @@ impl Server {
             .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
         let stdout = child.stdout.take().ok_or("no stdout")?;
         let (tx, rx) = std::sync::mpsc::channel();
+        let dropped = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let dropped2 = dropped.clone();
         // Read the announcement, then keep draining the per-connection log (a full pipe would
         // block the server).
         std::thread::spawn(move || {
@@ -56,6 +60,8 @@ impl Server {
                     if let Some(tx) = tx.take() {
                         let _ = tx.send(me.clone());
                     }
+                } else if line.contains("outbox full, dropping a frame") {
+                    dropped2.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 } else if line.contains("] pubsub:") {
                     // What the adapter did (connected, lost, switched) belongs with the figures.
                     eprintln!("tether-loadgen: server {me}: {line}");
@@ -64,6 +70,7 @@ impl Server {
         });
         let mut server = Server {
             child,
+            dropped,
             data_dir,
             addr: String::new(),
         };
