@@ -20,8 +20,8 @@ use crate::clock::now_ms;
 use crate::log;
 use crate::socket;
 use crate::store::{
-    Kind, NewNotification, Notification, MAX_BODY_CHARS, MAX_DATA_BYTES, MAX_EXPIRES_IN_MS,
-    MAX_TITLE_CHARS,
+    Kind, NewNotification, Notification, StoreError, MAX_BODY_CHARS, MAX_DATA_BYTES,
+    MAX_EXPIRES_IN_MS, MAX_TITLE_CHARS,
 };
 use axum::body::Bytes;
 use axum::extract::ws::WebSocketUpgrade;
@@ -338,8 +338,8 @@ async fn notify(State(state): State<AppState>, body: Bytes) -> Response {
         Ok(n) => n,
         Err(e) => return bad_request(e),
     };
-    let made = {
-        let db = state.store.lock().await;
+    let made = async {
+        let db = state.store.lock().await?;
         match db.create(new).await {
             // Pushed under the store lock, in the order notifications are created; only once
             // the store has it (PostgreSQL: committed), so nothing acknowledged is lost.
@@ -349,7 +349,8 @@ async fn notify(State(state): State<AppState>, body: Bytes) -> Response {
             }
             Err(e) => Err(e),
         }
-    };
+    }
+    .await;
     match made {
         Ok((n, delivered)) => {
             log!(
@@ -372,13 +373,12 @@ async fn list_notifications(
     if !auth::is_valid_user_id(&user_id) {
         return bad_request("not a user id");
     }
-    let listed = {
-        let db = state.store.lock().await;
-        match db.unread_count(&user_id).await {
-            Ok(unread) => db.all(&user_id).await.map(|all| (unread, all)),
-            Err(e) => Err(e),
-        }
-    };
+    let listed = async {
+        let db = state.store.lock().await?;
+        let unread = db.unread_count(&user_id).await?;
+        Ok::<_, StoreError>((unread, db.all(&user_id).await?))
+    }
+    .await;
     match listed {
         Ok((unread, items)) => {
             let items: Vec<Value> = items.iter().map(Notification::to_json).collect();

@@ -451,7 +451,12 @@ pub enum StoreError {
     Postgres(String),
     /// The blocking task panicked or was cancelled.
     Task,
+    /// Calls ahead of this one held the store for `LOCK_WAIT`.
+    Busy,
 }
+
+/// Longest wait for a turn at the store (`Store::lock`).
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(6);
 
 impl std::fmt::Display for StoreError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -459,6 +464,7 @@ impl std::fmt::Display for StoreError {
             StoreError::Db(e) => write!(f, "sqlite: {e}"),
             StoreError::Postgres(e) => write!(f, "postgres: {e}"),
             StoreError::Task => write!(f, "store task failed"),
+            StoreError::Busy => write!(f, "store busy"),
         }
     }
 }
@@ -719,13 +725,20 @@ impl Store {
 
     /// Take the store lock. Pushes that announce a change are sent while it is held, so the
     /// counts they carry go out in the order of the changes.
-    pub async fn lock(&self) -> Locked<'_> {
-        let guard = self.order.lock().await;
-        Locked {
+    /// Waits at most `LOCK_WAIT` (calls queued behind a store that does not answer fail
+    /// rather than pile up).
+    pub async fn lock(&self) -> Result<Locked<'_>, StoreError> {
+        let guard = tokio::time::timeout(LOCK_WAIT, self.order.lock())
+            .await
+            .map_err(|_| {
+                log!("store busy: no turn within {LOCK_WAIT:?}");
+                StoreError::Busy
+            })?;
+        Ok(Locked {
             _guard: guard,
             store: self,
             now: now_ms(),
-        }
+        })
     }
 
     pub async fn secret(&self) -> Result<Vec<u8>, StoreError> {

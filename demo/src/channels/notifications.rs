@@ -71,7 +71,10 @@ pub async fn handle_in(
                     _ => return Reply::Error("invalid limit"),
                 },
             };
-            let db = store.lock().await;
+            let db = match store.lock().await {
+                Ok(db) => db,
+                Err(_) => return Reply::Error("storage error"),
+            };
             match sync(&db, &user, since.as_deref(), limit).await {
                 Ok(response) => {
                     reply_to.ok(response);
@@ -84,7 +87,10 @@ pub async fn handle_in(
             let Some(ids) = ids(&payload) else {
                 return Reply::Error("invalid ids");
             };
-            let db = store.lock().await;
+            let db = match store.lock().await {
+                Ok(db) => db,
+                Err(_) => return Reply::Error("storage error"),
+            };
             match db.mark_read(&user, &ids).await {
                 Ok(marked) => match db.unread_count(&user).await {
                     Ok(count) => {
@@ -111,7 +117,10 @@ pub async fn handle_in(
                 Ok(until) => until,
                 Err(()) => return Reply::Error("invalid until"),
             };
-            let db = store.lock().await;
+            let db = match store.lock().await {
+                Ok(db) => db,
+                Err(_) => return Reply::Error("storage error"),
+            };
             let result = match db.mark_all_read(&user, until.as_deref()).await {
                 Ok(_) => db.unread_count(&user).await,
                 Err(e) => Err(e),
@@ -237,7 +246,7 @@ mod tests {
         };
         hub.join(&topic, member);
         let created = {
-            let db = store.lock().await;
+            let db = store.lock().await.expect("lock");
             let n = db
                 .create(NewNotification {
                     user_id: ada.user_id.clone(),
