@@ -1,35 +1,12 @@
-//! Command-line arguments.
+//! Command-line arguments, read by clap (`tether-demo --help` lists them).
 
 use crate::pubsub::{self, ClusterConfig};
 use crate::security::{Origins, PushRate, Security};
+use crate::store::StoreConfig;
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
 use std::path::PathBuf;
-
-pub const USAGE: &str =
-    "usage: tether-demo [--host HOST] [--port PORT] [--static-dir DIR] [--data-dir DIR] [OPTIONS]
-  --host HOST        address to bind (default 127.0.0.1)
-  --port PORT        port to bind; 0 picks a free one (default 4000)
-  --static-dir DIR   files served at / (default demo/static)
-  --data-dir DIR     where tether-demo.sqlite3 is kept; created if missing (default demo/data)
-  --allowed-origins LIST
-                     comma-separated Origins that may open a WebSocket and call /api from
-                     a page (CORS): `*`, `self` (the request's Host), `scheme://host[:port]`,
-                     `scheme://host:*`; an upgrade or CORS preflight with another Origin gets
-                     403, a request without Origin is allowed
-                     (default self,http://127.0.0.1:*,http://localhost:*)
-  --push-rate RATE[/BURST]
-                     pushes per second per socket, bursts of BURST (default 50/100; `off`: no
-                     limit); pushes over it get the error reply \"rate limited\"
-  --idle-timeout-ms MS
-                     close a socket that sent nothing (no frame, no pong) for MS ms; it is
-                     pinged after MS/2 (default 60000; `off`: never)
-  --pubsub MODE      `local` (default: one node), `redis://host[:port][/db]` (broadcasts,
-                     notifications and presence fan out to every node on that Redis), or `auto`
-                     (Redis at 127.0.0.1:6379 if it answers within 300 ms, else local);
-                     nodes of one cluster should share one --data-dir
-  --node-id ID       this node's name in the cluster, 1-64 of A-Z a-z 0-9 _ . -
-                     (default: random)
-environment:
-  TETHER_DEMO_SECRET  key for signing tokens (default: random, made once per data dir)";
+use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Args {
@@ -39,6 +16,7 @@ pub struct Args {
     pub data_dir: PathBuf,
     pub security: Security,
     pub cluster: ClusterConfig,
+    pub store: StoreConfig,
 }
 
 impl Default for Args {
@@ -50,78 +28,127 @@ impl Default for Args {
             data_dir: PathBuf::from(crate::DEFAULT_DATA_DIR),
             security: Security::default(),
             cluster: ClusterConfig::default(),
+            store: StoreConfig::default(),
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ArgsError {
-    Help,
+    /// `--help`: the text to print (then exit 0).
+    Help(String),
+    /// A bad argument: clap's message, with usage (then exit 2).
     Invalid(String),
+}
+
+/// `--idle-timeout-ms`: `None` for `off`.
+#[derive(Debug, Clone)]
+struct IdleTimeout(Option<Duration>);
+
+fn idle_timeout(v: &str) -> Result<IdleTimeout, String> {
+    match v {
+        "off" => Ok(IdleTimeout(None)),
+        ms => match ms.parse::<u64>() {
+            Ok(ms) if ms >= 10 => Ok(IdleTimeout(Some(Duration::from_millis(ms)))),
+            _ => Err("milliseconds, at least 10, or off".into()),
+        },
+    }
+}
+
+fn node_id(v: &str) -> Result<String, String> {
+    if pubsub::is_valid_node_id(v) {
+        Ok(v.to_owned())
+    } else {
+        Err("1-64 of A-Z a-z 0-9 _ . -".into())
+    }
+}
+
+/// The command line, as clap reads it.
+#[derive(Parser, Debug)]
+#[command(
+    name = "tether-demo",
+    about = "Phoenix Channels V2 (JSON) demo server for tether: rooms, presence, notifications",
+    after_help = "environment:\n  TETHER_DEMO_SECRET  key for signing tokens (default: random, made once per data dir, or kept in PostgreSQL with --store postgres://…)"
+)]
+struct Cli {
+    /// address to bind
+    #[arg(long, value_name = "HOST", default_value = "127.0.0.1")]
+    host: String,
+    /// port to bind; 0 picks a free one
+    #[arg(long, value_name = "PORT", default_value_t = 4000)]
+    port: u16,
+    /// files served at /
+    #[arg(long, value_name = "DIR", default_value = "demo/static")]
+    static_dir: PathBuf,
+    /// where tether-demo.sqlite3 is kept; created if missing
+    #[arg(long, value_name = "DIR", default_value = crate::DEFAULT_DATA_DIR)]
+    data_dir: PathBuf,
+    /// comma-separated Origins that may open a WebSocket and call /api from a page (CORS): `*`,
+    /// `self` (the request's Host), `scheme://host[:port]`, `scheme://host:*`; an upgrade or CORS
+    /// preflight with another Origin gets 403, a request without Origin is allowed
+    /// [default: self,http://127.0.0.1:*,http://localhost:*]
+    #[arg(long, value_name = "LIST", value_parser = Origins::parse)]
+    allowed_origins: Option<Origins>,
+    /// pushes per second per socket, bursts of BURST (default 50/100; `off`: no limit); pushes
+    /// over it get the error reply "rate limited"
+    #[arg(long, value_name = "RATE[/BURST]", value_parser = PushRate::parse)]
+    push_rate: Option<PushRate>,
+    /// close a socket that sent nothing (no frame, no pong) for MS ms; it is pinged after MS/2
+    /// (default 60000; `off`: never)
+    #[arg(long, value_name = "MS", value_parser = idle_timeout)]
+    idle_timeout_ms: Option<IdleTimeout>,
+    /// where notifications (and the token secret) are kept: `sqlite` (default, in --data-dir) or
+    /// `postgres://user[:password]@host[:port]/db` (tables made at start; the server exits if
+    /// PostgreSQL cannot be reached then)
+    #[arg(long, value_name = "STORE", value_parser = StoreConfig::parse)]
+    store: Option<StoreConfig>,
+    /// one adapter or a comma-separated fallback chain, tried in order at start and whenever the
+    /// active one is lost: `redis://host[:port][/db]`, `postgres://user@host[:port]/db`
+    /// (LISTEN/NOTIFY), `local` (this node only; must come last). Broadcasts, notifications and
+    /// presence fan out to every node on the active adapter; /api/health names it. Default
+    /// `local`; `auto` is `redis://127.0.0.1:6379,local`. Nodes of one cluster share
+    /// notifications through --store postgres://… or one --data-dir
+    #[arg(long, value_name = "CHAIN", value_parser = pubsub::Mode::parse)]
+    pubsub: Option<pubsub::Mode>,
+    /// this node's name in the cluster, 1-64 of A-Z a-z 0-9 _ . - (default: random)
+    #[arg(long, value_name = "ID", value_parser = node_id)]
+    node_id: Option<String>,
+}
+
+/// The help text.
+pub fn usage() -> String {
+    Cli::command().render_help().to_string()
 }
 
 /// Parse arguments (without the program name). Accepts `--flag value` and `--flag=value`.
 pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Args, ArgsError> {
-    let mut out = Args::default();
-    let mut it = args.into_iter();
-    while let Some(arg) = it.next() {
-        if arg == "-h" || arg == "--help" {
-            return Err(ArgsError::Help);
-        }
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
-            _ => (arg.clone(), None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| it.next())
-                .ok_or_else(|| ArgsError::Invalid(format!("{flag} needs a value")))
-        };
-        match flag.as_str() {
-            "--host" => out.host = value()?,
-            "--port" => {
-                let v = value()?;
-                out.port = v
-                    .parse()
-                    .map_err(|_| ArgsError::Invalid(format!("bad --port {v:?}")))?;
-            }
-            "--static-dir" => out.static_dir = PathBuf::from(value()?),
-            "--data-dir" => out.data_dir = PathBuf::from(value()?),
-            "--allowed-origins" => {
-                out.security.origins = Origins::parse(&value()?).map_err(ArgsError::Invalid)?;
-            }
-            "--push-rate" => {
-                out.security.push_rate = PushRate::parse(&value()?).map_err(ArgsError::Invalid)?;
-            }
-            "--idle-timeout-ms" => {
-                let v = value()?;
-                out.security.idle_timeout = match v.as_str() {
-                    "off" => None,
-                    ms => match ms.parse::<u64>() {
-                        Ok(ms) if ms >= 10 => Some(std::time::Duration::from_millis(ms)),
-                        _ => {
-                            return Err(ArgsError::Invalid(format!(
-                                "bad --idle-timeout-ms {v:?} (milliseconds, at least 10, or off)"
-                            )))
-                        }
-                    },
-                };
-            }
-            "--pubsub" => {
-                out.cluster.mode = pubsub::Mode::parse(&value()?).map_err(ArgsError::Invalid)?;
-            }
-            "--node-id" => {
-                let v = value()?;
-                if !pubsub::is_valid_node_id(&v) {
-                    return Err(ArgsError::Invalid(format!("bad --node-id {v:?}")));
-                }
-                out.cluster.node_id = Some(v);
-            }
-            _ => return Err(ArgsError::Invalid(format!("unknown argument {arg:?}"))),
-        }
+    let argv = std::iter::once("tether-demo".to_owned()).chain(args);
+    let cli = Cli::try_parse_from(argv).map_err(|e| match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ArgsError::Help(e.to_string()),
+        _ => ArgsError::Invalid(e.to_string()),
+    })?;
+    let mut security = Security::default();
+    if let Some(origins) = cli.allowed_origins {
+        security.origins = origins;
     }
-    Ok(out)
+    if let Some(rate) = cli.push_rate {
+        security.push_rate = rate;
+    }
+    if let Some(idle) = cli.idle_timeout_ms {
+        security.idle_timeout = idle.0;
+    }
+    Ok(Args {
+        host: cli.host,
+        port: cli.port,
+        static_dir: cli.static_dir,
+        data_dir: cli.data_dir,
+        security,
+        cluster: ClusterConfig {
+            mode: cli.pubsub.unwrap_or_default(),
+            node_id: cli.node_id,
+        },
+        store: cli.store.unwrap_or_default(),
+    })
 }
 
 #[cfg(test)]
@@ -153,7 +180,10 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert_eq!(p(&["--help"]), Err(ArgsError::Help));
+        assert!(
+            matches!(p(&["--help"]), Err(ArgsError::Help(h)) if h.contains("--pubsub <CHAIN>"))
+        );
+        assert!(usage().contains("TETHER_DEMO_SECRET"));
         assert!(matches!(p(&["--port"]), Err(ArgsError::Invalid(_))));
         assert!(matches!(
             p(&["--port", "99999"]),
@@ -172,15 +202,31 @@ mod tests {
 
     #[test]
     fn cluster_flags() {
+        use crate::pubsub::Adapter;
         use crate::pubsub::Mode;
-        assert_eq!(Args::default().cluster.mode, Mode::Local);
+        assert_eq!(Args::default().cluster.mode, Mode(vec![Adapter::Local]));
         let a = p(&["--pubsub", "redis://127.0.0.1:7000", "--node-id=n1"]).expect("valid");
-        assert!(matches!(a.cluster.mode, Mode::Redis(ref r) if r.port == 7000));
+        assert_eq!(
+            a.cluster.mode,
+            Mode(vec![Adapter::Redis("redis://127.0.0.1:7000".into())])
+        );
         assert_eq!(a.cluster.node_id.as_deref(), Some("n1"));
         assert_eq!(
             p(&["--pubsub=auto"]).map(|a| a.cluster.mode),
-            Ok(Mode::Auto)
+            Mode::parse("redis://127.0.0.1:6379,local").map_err(ArgsError::Invalid)
         );
+        let a = p(&["--pubsub", "redis://r,postgres://u@db/app,local"]).expect("valid");
+        assert_eq!(a.cluster.mode.0.len(), 3);
+        let a = p(&["--store", "postgres://u@db:5433/app"]).expect("valid");
+        assert_eq!(
+            a.store,
+            StoreConfig::Postgres("postgres://u@db:5433/app".into())
+        );
+        assert_eq!(Args::default().store, StoreConfig::Sqlite);
+        assert!(matches!(
+            p(&["--store", "mysql://x"]),
+            Err(ArgsError::Invalid(_))
+        ));
         assert!(matches!(
             p(&["--pubsub", "nats://x"]),
             Err(ArgsError::Invalid(_))
@@ -216,7 +262,6 @@ mod tests {
 
     #[test]
     fn idle_timeout_flag() {
-        use std::time::Duration;
         assert_eq!(
             Args::default().security.idle_timeout,
             Some(Duration::from_secs(60))

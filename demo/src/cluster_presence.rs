@@ -3,7 +3,8 @@
 //!
 //! Every node keeps a `Snapshot` of its local presences: its node id, a boot id (new at every
 //! start), a sequence number bumped by every change, and the entries in join order. It writes
-//! the snapshot to Redis (with an expiry its heartbeats refresh) *before* it publishes the diff
+//! the snapshot to the pub/sub adapter (Redis or PostgreSQL, with an expiry its heartbeats
+//! refresh) *before* it publishes the diff
 //! carrying the same sequence number. So a reader may take a snapshot as the truth about a node
 //! whenever the snapshot's number is not older than the last diff applied from that node, and
 //! must ignore diffs not newer than what it holds. A node whose snapshot key has expired (or

@@ -14,16 +14,14 @@
 //!   `"unauthorized: <what is wrong>"` (no token at all is an anonymous socket: rooms only). An
 //!   `Origin` that is present and not allowed gets 403 before the upgrade (see `security`).
 
-use crate::auth::{self, Auth};
+use crate::auth;
 use crate::channels::notifications;
 use crate::clock::now_ms;
-use crate::hub::Hub;
 use crate::log;
-use crate::security::{self, Security};
 use crate::socket;
 use crate::store::{
-    Kind, NewNotification, Notification, Store, MAX_BODY_CHARS, MAX_DATA_BYTES, MAX_EXPIRES_IN_MS,
-    MAX_TITLE_CHARS,
+    Kind, NewNotification, Notification, StoreError, MAX_BODY_CHARS, MAX_DATA_BYTES,
+    MAX_EXPIRES_IN_MS, MAX_TITLE_CHARS,
 };
 use axum::body::Bytes;
 use axum::extract::ws::WebSocketUpgrade;
@@ -34,23 +32,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 use std::net::SocketAddr;
-use std::sync::Arc;
-use tokio_util::task::TaskTracker;
 use tower_http::services::ServeDir;
 
-/// Largest WebSocket message accepted from a client (a larger one closes the socket with 1009).
-pub const MAX_MESSAGE_BYTES: usize = security::MAX_FRAME_BYTES;
-
-#[derive(Clone)]
-pub struct AppState {
-    pub hub: Arc<Hub>,
-    /// Tracks socket tasks so shutdown can wait for their close frames to go out.
-    pub sockets: TaskTracker,
-    pub store: Store,
-    pub auth: Auth,
-    /// The Origin allow-list and the push rate limit.
-    pub security: Arc<Security>,
-}
+pub use crate::state::{AppState, MAX_MESSAGE_BYTES};
 
 pub fn router(state: AppState, static_dir: &std::path::Path) -> Router {
     let cors = axum::middleware::from_fn_with_state(state.clone(), cors);
@@ -146,8 +130,9 @@ async fn cors(
     response
 }
 
-/// `GET /api/health` → `{"status":"ok","pubsub":"local"|"redis","redis":"connected"|"down"|null,
-/// "node":…,"peers":[…]}` (see `pubsub::Status::health`).
+/// `GET /api/health` → `{"status":"ok","pubsub":<the active adapter: "redis"|"postgres"|"local">,
+/// "chain":[…],"redis":…,"postgres":…,"node":…,"peers":[…],"large_payloads":n}` (see
+/// `pubsub::Status::health`).
 async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(state.hub.health())
 }
@@ -254,10 +239,11 @@ fn bad_request(error: &str) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({ "error": error }))).into_response()
 }
 
+/// The store failed or cannot be reached (PostgreSQL down): 503, nothing was stored.
 fn storage_error() -> Response {
     (
-        StatusCode::INTERNAL_SERVER_ERROR,
-        Json(json!({"error": "storage error"})),
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({"error": "storage error: the notification store is unavailable; nothing was stored, try again"})),
     )
         .into_response()
 }
@@ -352,16 +338,19 @@ async fn notify(State(state): State<AppState>, body: Bytes) -> Response {
         Ok(n) => n,
         Err(e) => return bad_request(e),
     };
-    let hub = state.hub.clone();
-    let made = state
-        .store
-        .call(move |db, now| {
-            let n = db.create(new, now)?;
-            // Pushed under the store lock, in the order notifications are created.
-            let delivered = notifications::push_new(&hub, &n);
-            Ok((n, delivered))
-        })
-        .await;
+    let made = async {
+        let db = state.store.lock().await?;
+        match db.create(new).await {
+            // Pushed under the store lock, in the order notifications are created; only once
+            // the store has it (PostgreSQL: committed), so nothing acknowledged is lost.
+            Ok(n) => {
+                let delivered = notifications::push_new(&state.hub, &n);
+                Ok((n, delivered))
+            }
+            Err(e) => Err(e),
+        }
+    }
+    .await;
     match made {
         Ok((n, delivered)) => {
             log!(
@@ -384,10 +373,12 @@ async fn list_notifications(
     if !auth::is_valid_user_id(&user_id) {
         return bad_request("not a user id");
     }
-    let listed = state
-        .store
-        .call(move |db, now| Ok((db.unread_count(&user_id, now)?, db.all(&user_id)?)))
-        .await;
+    let listed = async {
+        let db = state.store.lock().await?;
+        let unread = db.unread_count(&user_id).await?;
+        Ok::<_, StoreError>((unread, db.all(&user_id).await?))
+    }
+    .await;
     match listed {
         Ok((unread, items)) => {
             let items: Vec<Value> = items.iter().map(Notification::to_json).collect();

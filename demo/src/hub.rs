@@ -8,7 +8,7 @@
 //! every member sees presence changes in the order they happened, and a joiner's own
 //! `presence_diff` is queued right before its `presence_state`.
 //!
-//! With a Redis `pubsub::Link`, every broadcast and local presence change is also handed to the
+//! With a remote `pubsub::Link` (Redis or PostgreSQL), every broadcast and local presence change is also handed to the
 //! link (under the same lock, so in order), and what other nodes publish comes back through
 //! `remote_broadcast` / `remote_join` / `remote_leave`: remote metas sit in the topic's
 //! `Presences` under connection ids of their own, so `presence_state` includes them.
@@ -23,8 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use tokio::sync::{mpsc, watch};
 
-/// Identifies one WebSocket connection for the life of the server.
-pub type ConnId = u64;
+pub use crate::presence::ConnId;
 
 /// Outbound text frames queued for one connection.
 pub type Outbox = mpsc::Sender<String>;
@@ -122,7 +121,8 @@ impl Hub {
     pub fn health(&self) -> Value {
         match self.link.get() {
             Some(link) => link.status.health(),
-            None => serde_json::json!({"status": "ok", "pubsub": "local", "redis": null}),
+            None => serde_json::json!({"status": "ok", "pubsub": "local", "redis": null,
+                "postgres": null}),
         }
     }
 
@@ -358,6 +358,21 @@ fn deliver(member: &Member, text: String) -> bool {
     }
 }
 
+impl crate::pubsub::Remote for Hub {
+    fn set_link(&self, link: Link) {
+        Hub::set_link(self, link);
+    }
+    fn remote_broadcast(&self, topic: &str, text: &str) -> usize {
+        Hub::remote_broadcast(self, topic, text)
+    }
+    fn remote_join(&self, node: &str, topic: &str, key: &str, meta: Map<String, Value>) {
+        Hub::remote_join(self, node, topic, key, meta);
+    }
+    fn remote_leave(&self, node: &str, topic: &str, phx_ref: &str) {
+        Hub::remote_leave(self, node, topic, phx_ref);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,9 +409,9 @@ mod tests {
     fn link_gets_every_change_and_remote_metas_join_the_state() {
         use crate::pubsub::{Event, Link};
         let hub = Hub::new();
-        let (link, mut events) = Link::channel("a".into());
+        let (link, mut events) = Link::channel("a".into(), vec!["redis"]);
         hub.set_link(link);
-        assert_eq!(hub.health()["pubsub"], "redis");
+        assert_eq!(hub.health()["chain"], serde_json::json!(["redis"]));
         let (tx1, mut rx1) = mpsc::channel(16);
         // A remote meta first: the local joiner's presence_state holds it too.
         let mut remote = meta("bob");

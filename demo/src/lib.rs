@@ -19,6 +19,7 @@ pub mod security;
 pub mod session;
 pub mod shutdown;
 pub mod socket;
+pub mod state;
 pub mod store;
 
 use std::future::{Future, IntoFuture};
@@ -48,6 +49,8 @@ pub struct Config {
     pub security: security::Security,
     /// `--pubsub` and `--node-id`: a lone node (default) or fan-out through Redis.
     pub cluster: pubsub::ClusterConfig,
+    /// `--store`: SQLite in `data_dir` (default) or PostgreSQL.
+    pub store: store::StoreConfig,
 }
 
 impl Config {
@@ -59,6 +62,7 @@ impl Config {
             secret: None,
             security: security::Security::default(),
             cluster: pubsub::ClusterConfig::default(),
+            store: store::StoreConfig::default(),
         }
     }
 
@@ -78,6 +82,7 @@ impl std::fmt::Debug for Config {
             .field("secret", &self.secret.as_ref().map(|_| "<hidden>"))
             .field("security", &self.security)
             .field("cluster", &self.cluster)
+            .field("store", &self.store)
             .finish()
     }
 }
@@ -86,7 +91,7 @@ impl std::fmt::Debug for Config {
 pub struct Ready {
     config: Config,
     store: store::Store,
-    db_path: PathBuf,
+    db_path: String,
     auth: auth::Auth,
     secret_from_env: bool,
 }
@@ -94,16 +99,11 @@ pub struct Ready {
 /// Open the data directory's database and settle the token secret (nothing is logged, so a
 /// caller can announce its address first).
 pub async fn open(config: Config) -> std::io::Result<Ready> {
-    let (store, db_path) = store::Store::open(config.data_dir.clone()).await?;
+    let store = store::Store::open_config(&config.store, config.data_dir.clone()).await?;
+    let db_path = store.location.clone();
     let (secret, secret_from_env) = match config.secret.clone() {
         Some(secret) => (secret, true),
-        None => (
-            store
-                .call(|db, _| db.secret())
-                .await
-                .map_err(std::io::Error::other)?,
-            false,
-        ),
+        None => (store.secret().await.map_err(std::io::Error::other)?, false),
     };
     Ok(Ready {
         config,
@@ -137,7 +137,7 @@ pub async fn serve_ready(
         auth,
         secret_from_env,
     } = ready;
-    log!("notifications stored in {}", db_path.display());
+    log!("notifications stored in {db_path}");
     if secret_from_env {
         log!("token secret from {SECRET_ENV}");
     } else {
@@ -146,7 +146,7 @@ pub async fn serve_ready(
     let hub = hub::Hub::new();
     let cluster = pubsub::start(&config.cluster, &hub).await;
     let sockets = TaskTracker::new();
-    let state = http::AppState {
+    let state = state::AppState {
         hub: hub.clone(),
         sockets: sockets.clone(),
         store,

@@ -1,19 +1,29 @@
-//! Line logging to stdout. Write errors (a closed pipe) are ignored, never a panic.
+//! Logging through `tracing`: `log!` lines (`[tether-demo] …`, level info) and the structured
+//! telemetry events of the pub/sub adapters (target `tether_demo::telemetry`, see
+//! `pubsub::node`). `init` installs the subscriber the binary uses: one line per event on
+//! stdout, no timestamps, fields as `key=value`; `RUST_LOG` filters (default `info`; the
+//! per-broadcast telemetry is `debug`). Write errors (a closed pipe) are ignored, never a
+//! panic.
 
-use std::io::Write;
-
-/// Write one line to stdout and flush it.
-pub fn line(args: std::fmt::Arguments<'_>) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_fmt(args);
-    let _ = out.write_all(b"\n");
-    let _ = out.flush();
+/// Install the stdout subscriber (once; later calls do nothing).
+pub fn init() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .without_time()
+        .with_target(false)
+        .with_level(false)
+        .with_ansi(false)
+        .with_writer(std::io::stdout)
+        .try_init();
 }
 
-/// `log!("...", args)` — one line on stdout, prefixed with `[tether-demo]`.
+/// `log!("...", args)` — one info event, shown as a line on stdout prefixed with
+/// `[tether-demo]`.
 #[macro_export]
 macro_rules! log {
     ($($arg:tt)*) => {
-        $crate::log::line(format_args!("[tether-demo] {}", format_args!($($arg)*)))
+        ::tracing::info!(target: "tether_demo", "[tether-demo] {}", format_args!($($arg)*))
     };
 }

@@ -7,14 +7,15 @@ use tether_demo::{log, open, serve_ready, shutdown, Config};
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    tether_demo::log::init();
     let args = match args::parse(std::env::args().skip(1)) {
         Ok(a) => a,
-        Err(ArgsError::Help) => {
-            println!("{}", args::USAGE);
+        Err(ArgsError::Help(help)) => {
+            print!("{help}");
             return ExitCode::SUCCESS;
         }
         Err(ArgsError::Invalid(msg)) => {
-            eprintln!("tether-demo: {msg}\n{}", args::USAGE);
+            eprint!("tether-demo: {msg}");
             return ExitCode::from(2);
         }
     };
@@ -24,12 +25,13 @@ async fn main() -> ExitCode {
         secret: Config::secret_from_env(),
         security: args.security,
         cluster: args.cluster,
+        store: args.store,
     };
     // Open the database before announcing the address, so "listening" means ready.
     let ready = match open(config).await {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("tether-demo: cannot open the data directory: {e}");
+            eprintln!("tether-demo: cannot open the notification store: {e}");
             return ExitCode::FAILURE;
         }
     };

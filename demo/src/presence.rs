@@ -4,12 +4,14 @@
 //! `phx_ref`. The hub owns one `Presences` per topic and keeps it in step with the membership,
 //! so `presence_state`/`presence_diff` frames are produced under the same lock as the change.
 
-use crate::hub::ConnId;
 use serde_json::{Map, Value};
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
+
+/// Identifies one WebSocket connection for the life of the server.
+pub type ConnId = u64;
 
 /// One tracked connection under a key.
 #[derive(Debug, Clone, PartialEq)]

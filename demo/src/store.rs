@@ -1,9 +1,12 @@
-//! Notifications persisted in SQLite (`<data dir>/tether-demo.sqlite3`, WAL mode).
+//! Notifications persisted in SQLite (`<data dir>/tether-demo.sqlite3`, WAL mode; the default)
+//! or in PostgreSQL (`--store postgres://…`, see `postgres`), behind one trait
+//! (`NotificationStore`) with the same schema and behaviour.
 //!
-//! `Db` is the synchronous store; `Store` shares one `Db` behind a mutex and runs every call on
-//! tokio's blocking pool, so the async runtime never waits on the disk. Pushes that announce a
-//! change are sent from inside the same call (under the store lock), so the counts they carry
-//! are in the same order as the changes.
+//! `Db` is the synchronous SQLite store; `SqliteStore` shares one `Db` behind a mutex and runs
+//! every call on tokio's blocking pool, so the async runtime never waits on the disk. `Store`
+//! is what the server holds: a backend and a lock (`Store::lock`); pushes that announce a
+//! change are sent while the lock is held, so the counts they carry are in the same order as
+//! the changes.
 //!
 //! Ids are time-ordered text: 13 digits of Unix milliseconds, `-`, 5 digits of a counter within
 //! that millisecond (`1795432454123-00000`); comparing ids as text compares creation order.
@@ -13,8 +16,11 @@ use crate::clock::{iso_ms, now_ms};
 use crate::log;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 use serde_json::{Map, Value};
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+
+pub mod postgres;
 
 pub const DB_FILE: &str = "tether-demo.sqlite3";
 /// How many notifications a `sync` returns when it does not say (`limit`).
@@ -440,30 +446,101 @@ fn parse_id(id: &str) -> Option<(i64, u32)> {
 #[derive(Debug)]
 pub enum StoreError {
     Db(rusqlite::Error),
+    /// PostgreSQL refused the call or could not be reached (the pool reconnects on the next
+    /// call; the caller answers 503 / "storage error").
+    Postgres(String),
     /// The blocking task panicked or was cancelled.
     Task,
+    /// Calls ahead of this one held the store for `LOCK_WAIT`.
+    Busy,
 }
+
+/// Longest wait for a turn at the store (`Store::lock`).
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(6);
 
 impl std::fmt::Display for StoreError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StoreError::Db(e) => write!(f, "sqlite: {e}"),
+            StoreError::Postgres(e) => write!(f, "postgres: {e}"),
             StoreError::Task => write!(f, "store task failed"),
+            StoreError::Busy => write!(f, "store busy"),
         }
     }
 }
 
 impl std::error::Error for StoreError {}
 
-/// The shared store: one `Db`, used from tokio's blocking pool.
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        StoreError::Db(e)
+    }
+}
+
+/// What a notification store does; SQLite (`SqliteStore`) and PostgreSQL
+/// (`postgres::PgStore`) behave the same way (the store suite runs against both). `now` is
+/// Unix milliseconds.
+pub trait NotificationStore: Send + Sync {
+    /// The HMAC secret for tokens: 32 random bytes made on first use, kept in the store.
+    fn secret(&self) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send;
+    /// Make a notification at `now` (stored unless its kind is push-only), with an id greater
+    /// than every id handed out before by this store (and, for PostgreSQL, by any node).
+    fn create(
+        &self,
+        new: NewNotification,
+        now: i64,
+    ) -> impl Future<Output = Result<Notification, StoreError>> + Send;
+    /// Unread, unexpired notifications of a counted kind (activity, alert).
+    fn unread_count(
+        &self,
+        user_id: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
+    /// At most `limit` unexpired notifications, newest first; only those newer than `since`.
+    fn recent(
+        &self,
+        user_id: &str,
+        since: Option<&str>,
+        limit: usize,
+        now: i64,
+    ) -> impl Future<Output = Result<Vec<Notification>, StoreError>> + Send;
+    /// The newest unexpired id of the user.
+    fn newest_id(
+        &self,
+        user_id: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    /// Mark the user's notifications among `ids` read; returns the ids among `ids` that are the
+    /// user's stored notifications, in the order given, without repeats.
+    fn mark_read(
+        &self,
+        user_id: &str,
+        ids: &[String],
+        now: i64,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+    /// Mark every unread notification of the user (up to `until`) read; returns how many.
+    fn mark_all_read(
+        &self,
+        user_id: &str,
+        until: Option<&str>,
+        now: i64,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
+    /// Every stored notification of the user (expired ones too), newest first.
+    fn all(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Vec<Notification>, StoreError>> + Send;
+}
+
+/// The SQLite store: one `Db`, used from tokio's blocking pool.
 #[derive(Clone)]
-pub struct Store {
+pub struct SqliteStore {
     db: Arc<Mutex<Db>>,
 }
 
-impl Store {
+impl SqliteStore {
     /// Create `dir` if missing and open `dir/tether-demo.sqlite3`.
-    pub async fn open(dir: PathBuf) -> std::io::Result<(Store, PathBuf)> {
+    pub async fn open(dir: PathBuf) -> std::io::Result<(SqliteStore, PathBuf)> {
         tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(&dir)?;
             let path = dir.join(DB_FILE);
@@ -471,7 +548,7 @@ impl Store {
                 std::io::Error::other(format!("cannot open {}: {e}", path.display()))
             })?;
             Ok((
-                Store {
+                SqliteStore {
                     db: Arc::new(Mutex::new(db)),
                 },
                 path,
@@ -481,33 +558,228 @@ impl Store {
         .map_err(std::io::Error::other)?
     }
 
-    /// Run `f` with the database on the blocking pool; `f` gets the current time (Unix ms),
-    /// read under the lock so times follow the order of the calls.
-    pub async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
+    /// Run `f` with the database on the blocking pool.
+    async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
-        F: FnOnce(&mut Db, i64) -> rusqlite::Result<R> + Send + 'static,
+        F: FnOnce(&mut Db) -> rusqlite::Result<R> + Send + 'static,
     {
         let db = self.db.clone();
         let result = tokio::task::spawn_blocking(move || {
             // A panic inside a call leaves SQLite consistent (statements are atomic), so a
             // poisoned lock is recovered rather than propagated.
             let mut db = db.lock().unwrap_or_else(|p| p.into_inner());
-            let now = now_ms();
-            f(&mut db, now)
+            f(&mut db)
         })
         .await;
         match result {
             Ok(Ok(r)) => Ok(r),
-            Ok(Err(e)) => {
-                log!("store error: {e}");
-                Err(StoreError::Db(e))
-            }
-            Err(_) => {
-                log!("store task failed");
-                Err(StoreError::Task)
+            Ok(Err(e)) => Err(StoreError::Db(e)),
+            Err(_) => Err(StoreError::Task),
+        }
+    }
+}
+
+impl NotificationStore for SqliteStore {
+    async fn secret(&self) -> Result<Vec<u8>, StoreError> {
+        self.call(|db| db.secret()).await
+    }
+    async fn create(&self, new: NewNotification, now: i64) -> Result<Notification, StoreError> {
+        self.call(move |db| db.create(new, now)).await
+    }
+    async fn unread_count(&self, user_id: &str, now: i64) -> Result<i64, StoreError> {
+        let user = user_id.to_owned();
+        self.call(move |db| db.unread_count(&user, now)).await
+    }
+    async fn recent(
+        &self,
+        user_id: &str,
+        since: Option<&str>,
+        limit: usize,
+        now: i64,
+    ) -> Result<Vec<Notification>, StoreError> {
+        let (user, since) = (user_id.to_owned(), since.map(str::to_owned));
+        self.call(move |db| db.recent(&user, since.as_deref(), limit, now))
+            .await
+    }
+    async fn newest_id(&self, user_id: &str, now: i64) -> Result<Option<String>, StoreError> {
+        let user = user_id.to_owned();
+        self.call(move |db| db.newest_id(&user, now)).await
+    }
+    async fn mark_read(
+        &self,
+        user_id: &str,
+        ids: &[String],
+        now: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let (user, ids) = (user_id.to_owned(), ids.to_vec());
+        self.call(move |db| db.mark_read(&user, &ids, now)).await
+    }
+    async fn mark_all_read(
+        &self,
+        user_id: &str,
+        until: Option<&str>,
+        now: i64,
+    ) -> Result<usize, StoreError> {
+        let (user, until) = (user_id.to_owned(), until.map(str::to_owned));
+        self.call(move |db| db.mark_all_read(&user, until.as_deref(), now))
+            .await
+    }
+    async fn all(&self, user_id: &str) -> Result<Vec<Notification>, StoreError> {
+        let user = user_id.to_owned();
+        self.call(move |db| db.all(&user)).await
+    }
+}
+
+/// Where notifications are kept: `--store sqlite` (the default, in `--data-dir`) or
+/// `--store postgres://…`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum StoreConfig {
+    #[default]
+    Sqlite,
+    Postgres(String),
+}
+
+impl StoreConfig {
+    pub fn parse(s: &str) -> Result<StoreConfig, String> {
+        if s == "sqlite" {
+            return Ok(StoreConfig::Sqlite);
+        }
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            s.parse::<tokio_postgres::Config>()
+                .map_err(|e| format!("bad --store URL: {e}"))?;
+            return Ok(StoreConfig::Postgres(s.to_owned()));
+        }
+        Err(format!(
+            "bad --store {s:?} (want sqlite or postgres://user[:password]@host[:port]/db)"
+        ))
+    }
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite(SqliteStore),
+    Postgres(postgres::PgStore),
+}
+
+/// The server's store: a backend plus the lock that keeps changes and the pushes announcing
+/// them in one order (see `lock`).
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+    order: Arc<tokio::sync::Mutex<()>>,
+    /// Where the notifications are, for the start-up log (never a password).
+    pub location: String,
+}
+
+/// A held store lock: `now` read under it, so times follow the order of the calls.
+pub struct Locked<'a> {
+    _guard: tokio::sync::MutexGuard<'a, ()>,
+    store: &'a Store,
+    pub now: i64,
+}
+
+macro_rules! dispatch {
+    ($self:expr, $s:ident => $call:expr) => {{
+        let result = match &$self.backend {
+            Backend::Sqlite($s) => $call.await,
+            Backend::Postgres($s) => $call.await,
+        };
+        if let Err(e) = &result {
+            log!("store error: {e}");
+        }
+        result
+    }};
+}
+
+impl Store {
+    /// SQLite in `dir` (created if missing).
+    pub async fn open(dir: PathBuf) -> std::io::Result<Store> {
+        let (sqlite, path) = SqliteStore::open(dir).await?;
+        Ok(Store::new(
+            Backend::Sqlite(sqlite),
+            path.display().to_string(),
+        ))
+    }
+
+    /// The store `config` names: SQLite in `dir`, or PostgreSQL (connected, migrations applied;
+    /// an error when it cannot be reached).
+    pub async fn open_config(config: &StoreConfig, dir: PathBuf) -> std::io::Result<Store> {
+        match config {
+            StoreConfig::Sqlite => Store::open(dir).await,
+            StoreConfig::Postgres(url) => {
+                let pg = postgres::PgStore::connect(url).await?;
+                let location = pg.display();
+                Ok(Store::new(Backend::Postgres(pg), location))
             }
         }
+    }
+
+    fn new(backend: Backend, location: String) -> Store {
+        Store {
+            backend,
+            order: Arc::new(tokio::sync::Mutex::new(())),
+            location,
+        }
+    }
+
+    /// Take the store lock. Pushes that announce a change are sent while it is held, so the
+    /// counts they carry go out in the order of the changes.
+    /// Waits at most `LOCK_WAIT` (calls queued behind a store that does not answer fail
+    /// rather than pile up).
+    pub async fn lock(&self) -> Result<Locked<'_>, StoreError> {
+        let guard = tokio::time::timeout(LOCK_WAIT, self.order.lock())
+            .await
+            .map_err(|_| {
+                log!("store busy: no turn within {LOCK_WAIT:?}");
+                StoreError::Busy
+            })?;
+        Ok(Locked {
+            _guard: guard,
+            store: self,
+            now: now_ms(),
+        })
+    }
+
+    pub async fn secret(&self) -> Result<Vec<u8>, StoreError> {
+        dispatch!(self, s => s.secret())
+    }
+}
+
+impl Locked<'_> {
+    pub async fn create(&self, new: NewNotification) -> Result<Notification, StoreError> {
+        dispatch!(self.store, s => s.create(new, self.now))
+    }
+    pub async fn unread_count(&self, user_id: &str) -> Result<i64, StoreError> {
+        dispatch!(self.store, s => s.unread_count(user_id, self.now))
+    }
+    pub async fn recent(
+        &self,
+        user_id: &str,
+        since: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Notification>, StoreError> {
+        dispatch!(self.store, s => s.recent(user_id, since, limit, self.now))
+    }
+    pub async fn newest_id(&self, user_id: &str) -> Result<Option<String>, StoreError> {
+        dispatch!(self.store, s => s.newest_id(user_id, self.now))
+    }
+    pub async fn mark_read(
+        &self,
+        user_id: &str,
+        ids: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        dispatch!(self.store, s => s.mark_read(user_id, ids, self.now))
+    }
+    pub async fn mark_all_read(
+        &self,
+        user_id: &str,
+        until: Option<&str>,
+    ) -> Result<usize, StoreError> {
+        dispatch!(self.store, s => s.mark_all_read(user_id, until, self.now))
+    }
+    pub async fn all(&self, user_id: &str) -> Result<Vec<Notification>, StoreError> {
+        dispatch!(self.store, s => s.all(user_id))
     }
 }
 

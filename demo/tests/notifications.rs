@@ -1,9 +1,60 @@
 //! Sign-in tokens, the `user:{id}:notifications` channel, `POST /api/notify`, and persistence
-//! in SQLite across a restart.
+//! across a restart. The tests of what the store keeps run on SQLite (one test each) and on
+//! PostgreSQL (`the_store_tests_pass_on_postgres`: one server started here, a fresh database
+//! per test).
 
 mod common;
 
+use common::pg::Pg;
 use common::{http_get, http_post, temp_dir, Client, TestServer};
+use std::path::PathBuf;
+use tether_demo::store::StoreConfig;
+use tether_demo::Config;
+
+/// Where a test server keeps its notifications.
+#[derive(Debug, Clone, PartialEq)]
+enum Backend {
+    Sqlite,
+    /// A PostgreSQL database URL.
+    Postgres(String),
+}
+
+impl Backend {
+    /// A server on a fresh data directory (and this backend).
+    async fn server(&self) -> TestServer {
+        self.start(temp_dir("data"), true).await
+    }
+
+    /// A server on `dir` (left in place), and this backend.
+    async fn server_in(&self, dir: PathBuf) -> TestServer {
+        self.start(dir, false).await
+    }
+
+    async fn start(&self, dir: PathBuf, owns: bool) -> TestServer {
+        let mut config = Config::new(PathBuf::from("static-dir-that-does-not-exist"), dir);
+        if let Backend::Postgres(url) = self {
+            config.store = StoreConfig::Postgres(url.clone());
+        }
+        TestServer::start_config(config, owns).await
+    }
+}
+
+#[tokio::test]
+async fn the_store_tests_pass_on_postgres() {
+    let dir = temp_dir("notifications-pg");
+    let pg = Pg::start(&dir).await;
+    let on = |name: &'static str| {
+        let pg = &pg;
+        async move { Backend::Postgres(pg.database(name).await) }
+    };
+    notify_pushes_to_joined_connections_and_persists_on(&on("notify").await).await;
+    sync_returns_the_50_newest_and_the_full_count_on(&on("sync").await).await;
+    mark_read_and_mark_all_read_reply_and_broadcast_on(&on("marks").await).await;
+    counts_ignore_system_transient_toast_and_expired_on(&on("counts").await).await;
+    data_and_tokens_survive_a_restart_on(&on("restart").await).await;
+    pg.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
 use serde_json::{json, Value};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -353,7 +404,11 @@ async fn a_user_cannot_join_another_users_topic() {
 
 #[tokio::test]
 async fn notify_pushes_to_joined_connections_and_persists() {
-    let server = TestServer::start().await;
+    notify_pushes_to_joined_connections_and_persists_on(&Backend::Sqlite).await;
+}
+
+async fn notify_pushes_to_joined_connections_and_persists_on(b: &Backend) {
+    let server = b.server().await;
     let mut ada = sign_in_and_join(&server, "ada").await;
     // A second tab of the same user.
     let mut tab = server.client_with_token(&ada.token).await;
@@ -443,7 +498,11 @@ async fn http_request_raw(server: &TestServer, body: &str) -> (u16, String) {
 
 #[tokio::test]
 async fn sync_returns_the_50_newest_and_the_full_count() {
-    let server = TestServer::start().await;
+    sync_returns_the_50_newest_and_the_full_count_on(&Backend::Sqlite).await;
+}
+
+async fn sync_returns_the_50_newest_and_the_full_count_on(b: &Backend) {
+    let server = b.server().await;
     let mut ada = sign_in_and_join(&server, "ada").await;
     let (status, empty) = push(&mut ada.client, &ada.topic, "2", "sync", json!({})).await;
     assert_eq!(status, "ok");
@@ -585,7 +644,11 @@ async fn sync_returns_the_50_newest_and_the_full_count() {
 
 #[tokio::test]
 async fn mark_read_and_mark_all_read_reply_and_broadcast() {
-    let server = TestServer::start().await;
+    mark_read_and_mark_all_read_reply_and_broadcast_on(&Backend::Sqlite).await;
+}
+
+async fn mark_read_and_mark_all_read_reply_and_broadcast_on(b: &Backend) {
+    let server = b.server().await;
     let mut ada = sign_in_and_join(&server, "ada").await;
     let mut tab = server.client_with_token(&ada.token).await;
     tab.join(&ada.topic, "1", json!({})).await;
@@ -730,7 +793,11 @@ async fn mark_read_and_mark_all_read_reply_and_broadcast() {
 
 #[tokio::test]
 async fn counts_ignore_system_transient_toast_and_expired() {
-    let server = TestServer::start().await;
+    counts_ignore_system_transient_toast_and_expired_on(&Backend::Sqlite).await;
+}
+
+async fn counts_ignore_system_transient_toast_and_expired_on(b: &Backend) {
+    let server = b.server().await;
     let mut ada = sign_in_and_join(&server, "ada").await;
     let mut kinds = Vec::new();
     for kind in ["activity", "alert", "system", "transient", "toast"] {
@@ -798,8 +865,12 @@ async fn counts_ignore_system_transient_toast_and_expired() {
 
 #[tokio::test]
 async fn data_and_tokens_survive_a_restart_on_the_same_data_dir() {
+    data_and_tokens_survive_a_restart_on(&Backend::Sqlite).await;
+}
+
+async fn data_and_tokens_survive_a_restart_on(b: &Backend) {
     let dir = temp_dir("restart");
-    let server = TestServer::start_in(dir.clone()).await;
+    let server = b.server_in(dir.clone()).await;
     let mut ada = sign_in_and_join(&server, "ada").await;
     let mut ids = Vec::new();
     for i in 0..5 {
@@ -825,9 +896,11 @@ async fn data_and_tokens_survive_a_restart_on_the_same_data_dir() {
     let token = ada.token.clone();
     drop(ada);
     server.stop().await;
-    assert!(dir.join("tether-demo.sqlite3").is_file());
+    if *b == Backend::Sqlite {
+        assert!(dir.join("tether-demo.sqlite3").is_file());
+    }
 
-    let server = TestServer::start_in(dir.clone()).await;
+    let server = b.server_in(dir.clone()).await;
     assert_eq!(stored(&server, &ada_id(&server).await).await, before);
     // The old token still works: the secret is kept in the data directory.
     let mut c = server.client_with_token(&token).await;

@@ -26,7 +26,7 @@ use super::{Reply, ReplyTo};
 use crate::auth::{self, Identity};
 use crate::hub::Hub;
 use crate::store::{
-    Db, Notification, Store, MAX_ID_CHARS, MAX_MARK_IDS, MAX_SYNC_LIMIT, SYNC_LIMIT,
+    Locked, Notification, Store, StoreError, MAX_ID_CHARS, MAX_MARK_IDS, MAX_SYNC_LIMIT, SYNC_LIMIT,
 };
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -71,46 +71,62 @@ pub async fn handle_in(
                     _ => return Reply::Error("invalid limit"),
                 },
             };
-            store
-                .call(move |db, now| {
-                    let response = sync(db, &user, since.as_deref(), limit, now)?;
+            let db = match store.lock().await {
+                Ok(db) => db,
+                Err(_) => return Reply::Error("storage error"),
+            };
+            match sync(&db, &user, since.as_deref(), limit).await {
+                Ok(response) => {
                     reply_to.ok(response);
                     Ok(())
-                })
-                .await
+                }
+                Err(e) => Err(e),
+            }
         }
         "mark_read" => {
             let Some(ids) = ids(&payload) else {
                 return Reply::Error("invalid ids");
             };
-            store
-                .call(move |db, now| {
-                    let marked = db.mark_read(&user, &ids, now)?;
-                    let count = db.unread_count(&user, now)?;
-                    // Queued under the store lock, so counts go out in the order they change;
-                    // the broadcast first, then the reply: a Phoenix channel's order for the
-                    // pusher (`broadcast!` then `{:reply, …}`, see the module docs).
-                    if !marked.is_empty() {
-                        hub.broadcast(
-                            &topic,
-                            READ,
-                            obj(json!({"ids": marked, "unread_count": count})),
-                        );
+            let db = match store.lock().await {
+                Ok(db) => db,
+                Err(_) => return Reply::Error("storage error"),
+            };
+            match db.mark_read(&user, &ids).await {
+                Ok(marked) => match db.unread_count(&user).await {
+                    Ok(count) => {
+                        // Sent under the store lock, so counts go out in the order they change;
+                        // the broadcast first, then the reply: a Phoenix channel's order for
+                        // the pusher (`broadcast!` then `{:reply, …}`, see the module docs).
+                        if !marked.is_empty() {
+                            hub.broadcast(
+                                &topic,
+                                READ,
+                                obj(json!({"ids": marked, "unread_count": count})),
+                            );
+                        }
+                        reply_to.ok(json!({ "unread_count": count }));
+                        Ok(())
                     }
-                    reply_to.ok(json!({ "unread_count": count }));
-                    Ok(())
-                })
-                .await
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            }
         }
         "mark_all_read" => {
             let until = match optional_id(&payload, "until") {
                 Ok(until) => until,
                 Err(()) => return Reply::Error("invalid until"),
             };
-            store
-                .call(move |db, now| {
-                    db.mark_all_read(&user, until.as_deref(), now)?;
-                    let count = db.unread_count(&user, now)?;
+            let db = match store.lock().await {
+                Ok(db) => db,
+                Err(_) => return Reply::Error("storage error"),
+            };
+            let result = match db.mark_all_read(&user, until.as_deref()).await {
+                Ok(_) => db.unread_count(&user).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(count) => {
                     // `until` too: another tab must not mark one that arrived meanwhile. The
                     // broadcast first, then the reply, as for `mark_read`.
                     hub.broadcast(
@@ -120,8 +136,9 @@ pub async fn handle_in(
                     );
                     reply_to.ok(json!({ "unread_count": count }));
                     Ok(())
-                })
-                .await
+                }
+                Err(e) => Err(e),
+            }
         }
         _ => return Reply::Error("unknown event"),
     };
@@ -133,20 +150,19 @@ pub async fn handle_in(
 }
 
 /// The `sync` reply: at most `limit` of the newest, and whether that is all of them.
-pub fn sync(
-    db: &Db,
+pub async fn sync(
+    db: &Locked<'_>,
     user: &str,
     since: Option<&str>,
     limit: usize,
-    now: i64,
-) -> rusqlite::Result<Value> {
-    let count = db.unread_count(user, now)?;
+) -> Result<Value, StoreError> {
+    let count = db.unread_count(user).await?;
     // One more than asked tells whether `limit` cut the list.
-    let mut recent = db.recent(user, since, limit.saturating_add(1), now)?;
+    let mut recent = db.recent(user, since, limit.saturating_add(1)).await?;
     let cut = recent.len() > limit;
     recent.truncate(limit);
     let recent: Vec<Value> = recent.iter().map(Notification::to_json).collect();
-    let cursor = db.newest_id(user, now)?;
+    let cursor = db.newest_id(user).await?;
     let complete = since.is_none() && !cut;
     Ok(json!({
         "unread_count": count,
@@ -217,7 +233,7 @@ mod tests {
             std::process::id(),
             crate::presence::new_phx_ref()
         ));
-        let (store, _) = Store::open(dir.clone()).await.expect("store");
+        let store = Store::open(dir.clone()).await.expect("store");
         let hub = Hub::new();
         let ada = ident("ada");
         let topic = ada.notifications_topic();
@@ -229,25 +245,22 @@ mod tests {
             tx: tx.clone(),
         };
         hub.join(&topic, member);
-        let (h, user) = (hub.clone(), ada.user_id.clone());
-        let created = store
-            .call(move |db, now| {
-                let n = db.create(
-                    NewNotification {
-                        user_id: user,
-                        kind: Kind::Activity,
-                        title: "t".into(),
-                        body: None,
-                        data: Map::new(),
-                        expires_in_ms: None,
-                    },
-                    now,
-                )?;
-                push_new(&h, &n);
-                Ok(n)
-            })
-            .await
-            .expect("created");
+        let created = {
+            let db = store.lock().await.expect("lock");
+            let n = db
+                .create(NewNotification {
+                    user_id: ada.user_id.clone(),
+                    kind: Kind::Activity,
+                    title: "t".into(),
+                    body: None,
+                    data: Map::new(),
+                    expires_in_ms: None,
+                })
+                .await
+                .expect("created");
+            push_new(&hub, &n);
+            n
+        };
         let push = Frame::decode(&format!(
             r#"["1","7","{topic}","mark_read",{{"ids":["{}"]}}]"#,
             created.id

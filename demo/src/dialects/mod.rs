@@ -25,12 +25,12 @@ pub mod nova_ws;
 
 use crate::channels::{self, Channel};
 use crate::frame::Frame;
-use crate::http::{AppState, MAX_MESSAGE_BYTES};
 use crate::hub::{ConnId, Hub, Member, OUTBOX_CAPACITY};
 use crate::liveness::{self, Liveness};
 use crate::log;
 use crate::security::{self, Limiter};
 use crate::socket::{classify, close_with, on_silence, Incoming, CLOSE_SERVICE_RESTART};
+use crate::state::{AppState, MAX_MESSAGE_BYTES};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};

@@ -12,8 +12,8 @@
 use super::hub_ws::PUB_EVENT;
 use super::{accept, allowed_topic, refuse, Codec, Ctx};
 use crate::frame::Frame;
-use crate::http::AppState;
 use crate::log;
+use crate::state::AppState;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};

@@ -1,126 +1,137 @@
-//! Multi-node fan-out: which pub/sub adapter a node uses, and the link between the hub and it.
+//! Multi-node fan-out: the pub/sub adapters a node may use, the fallback chain over them, and
+//! the link between the hub and the adapter task.
 //!
-//! - `local` (default): one node; the hub's fan-out is all there is.
-//! - `redis://[[user]:password@]host[:port][/db]`: every broadcast (room messages, presence
-//!   diffs, notification events) is also published on Redis and delivered to the members on
-//!   every other node; presence is replicated through per-node snapshots with an expiry that
-//!   each node refreshes (see `redis`). Redis down: each node goes on serving its own clients,
-//!   and reconnects with backoff.
-//! - `auto`: Redis at `127.0.0.1:6379` if it answers within `AUTO_PROBE`, else local.
+//! `--pubsub` takes one adapter or a comma-separated fallback chain, tried in order:
+//! - `redis://[[user]:password@]host[:port][/db]` (see `redis`);
+//! - `postgres://user[:password]@host[:port]/db` (PostgreSQL `LISTEN`/`NOTIFY`, see
+//!   `postgres`);
+//! - `local`: this node alone; the hub's own fan-out is all there is (the default).
 //!
-//! Nodes of one cluster should share one `--data-dir` (SQLite in WAL mode copes with several
-//! processes): they then share the token secret (a token from any node works on every node)
-//! and the notifications (`sync` on any node sees what `POST /api/notify` stored on another).
-//! With separate data directories, set the same `TETHER_DEMO_SECRET` on every node; each node
-//! then stores the notifications posted to it, `notification:new` still reaches the user's
-//! connections on every node, but `sync` only sees the node's own store. `delivered` in the
-//! `POST /api/notify` response counts the receiving node's connections only.
+//! Every broadcast (room messages, presence diffs, notification events) goes through the active
+//! adapter to every other node using it; presence is replicated through per-node snapshots with
+//! an expiry that each node refreshes (see `node`). The chain is tried in order at start; while
+//! an adapter other than the first is active, the ones before it are probed every `PROBE`, and
+//! the first that answers takes over; when the active one is lost, the chain is tried again
+//! from the start. So all nodes of a cluster settle on the first adapter they can all reach.
+//! A chain without `local` whose adapters are all down serves the node's own clients only and
+//! keeps retrying. `auto` is `redis://127.0.0.1:6379,local`.
+//!
+//! Nodes that store notifications in SQLite should share one `--data-dir` (SQLite in WAL mode
+//! copes with several processes) or set the same `TETHER_DEMO_SECRET`; with `--store
+//! postgres://…` nodes share the notifications and the token secret through PostgreSQL and
+//! need nothing else in common. `delivered` in the `POST /api/notify` response counts the
+//! receiving node's connections only.
 //!
 //! The hub sends every change it fans out locally (`Event`) down the link, in the order the
-//! changes happened (sent under the hub lock); the Redis task publishes them and applies what
+//! changes happened (sent under the hub lock); the adapter task publishes them and applies what
 //! other nodes publish through `Hub::remote_*`.
 
+pub mod node;
+pub mod postgres;
 pub mod redis;
-pub mod resp;
 
-use crate::hub::Hub;
 use crate::log;
 use serde_json::{json, Map, Value};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-/// How long `--pubsub auto` waits for Redis before settling on local.
-pub const AUTO_PROBE: Duration = Duration::from_millis(300);
-/// Where `--pubsub auto` looks for Redis.
-pub const AUTO_ADDR: &str = "redis://127.0.0.1:6379";
+/// What `--pubsub auto` means.
+pub const AUTO_CHAIN: &str = "redis://127.0.0.1:6379,local";
+/// How often the adapters before the active one are probed.
+pub const PROBE: Duration = Duration::from_secs(1);
 
-/// Where a Redis server is.
+/// One adapter of the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RedisAddr {
-    pub host: String,
-    pub port: u16,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    pub db: u32,
-}
-
-impl RedisAddr {
-    /// `redis://[[user]:password@]host[:port][/db]`
-    pub fn parse(url: &str) -> Result<RedisAddr, String> {
-        let bad = || format!("bad Redis URL {url:?} (want redis://host[:port][/db])");
-        let rest = url.strip_prefix("redis://").ok_or_else(bad)?;
-        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let (userinfo, hostport) = match authority.rsplit_once('@') {
-            Some((u, h)) => (Some(u), h),
-            None => (None, authority),
-        };
-        let (username, password) = match userinfo {
-            None => (None, None),
-            Some(u) => match u.split_once(':') {
-                Some((user, pass)) => (
-                    Some(user.to_owned()).filter(|u| !u.is_empty()),
-                    Some(pass.to_owned()),
-                ),
-                None => (None, Some(u.to_owned())),
-            },
-        };
-        let port_of = |p: &str| p.parse::<u16>().map_err(|_| bad());
-        let (host, port) = if let Some(r) = hostport.strip_prefix('[') {
-            let (h, after) = r.split_once(']').ok_or_else(bad)?;
-            match after {
-                "" => (h, 6379),
-                p => (h, port_of(p.strip_prefix(':').ok_or_else(bad)?)?),
-            }
-        } else {
-            match hostport.rsplit_once(':') {
-                Some((h, p)) => (h, port_of(p)?),
-                None => (hostport, 6379),
-            }
-        };
-        if host.is_empty() {
-            return Err(bad());
-        }
-        let db = match path {
-            "" => 0,
-            p => p.parse().map_err(|_| bad())?,
-        };
-        Ok(RedisAddr {
-            host: host.to_owned(),
-            port,
-            username,
-            password,
-            db,
-        })
-    }
-
-    /// `host:port` (never the password), for logs.
-    pub fn display(&self) -> String {
-        format!("{}:{}", self.host, self.port)
-    }
-}
-
-/// `--pubsub`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Mode {
-    #[default]
+pub enum Adapter {
+    /// A Redis URL (checked by the `redis` crate).
+    Redis(String),
+    /// A PostgreSQL URL.
+    Postgres(String),
     Local,
-    Redis(RedisAddr),
-    Auto,
+}
+
+impl Adapter {
+    pub fn parse(s: &str) -> Result<Adapter, String> {
+        match s {
+            "local" => Ok(Adapter::Local),
+            url if url.starts_with("redis://") => {
+                let client = ::redis::Client::open(url)
+                    .map_err(|e| format!("bad Redis URL {url:?} ({e}); want redis://host[:port][/db]"))?;
+                match client.get_connection_info().addr() {
+                    ::redis::ConnectionAddr::Tcp(host, _) if !host.is_empty() => {}
+                    _ => return Err(format!("bad Redis URL {url:?} (want redis://host[:port][/db])")),
+                }
+                Ok(Adapter::Redis(url.to_owned()))
+            }
+            url if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                url.parse::<tokio_postgres::Config>().map_err(|e| {
+                    format!("bad PostgreSQL URL {url:?} ({e}); want postgres://user@host[:port]/db")
+                })?;
+                Ok(Adapter::Postgres(url.to_owned()))
+            }
+            _ => Err(format!(
+                "bad --pubsub adapter {s:?} (want local, redis://host[:port] or postgres://user@host[:port]/db)"
+            )),
+        }
+    }
+
+    /// `redis`, `postgres` or `local`: what `/api/health` and the logs call it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Adapter::Redis(_) => "redis",
+            Adapter::Postgres(_) => "postgres",
+            Adapter::Local => "local",
+        }
+    }
+
+    /// Where it is, for logs (never a password).
+    pub fn display(&self) -> String {
+        match self {
+            Adapter::Redis(url) => match ::redis::Client::open(url.as_str()) {
+                Ok(c) => format!("redis {}", c.get_connection_info().addr()),
+                Err(_) => "redis".into(),
+            },
+            Adapter::Postgres(url) => match url.parse::<tokio_postgres::Config>() {
+                Ok(c) => crate::store::postgres::display_url(&c),
+                Err(_) => "postgres".into(),
+            },
+            Adapter::Local => "local".into(),
+        }
+    }
+}
+
+/// `--pubsub`: the fallback chain, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mode(pub Vec<Adapter>);
+
+impl Default for Mode {
+    fn default() -> Self {
+        Mode(vec![Adapter::Local])
+    }
 }
 
 impl Mode {
     pub fn parse(s: &str) -> Result<Mode, String> {
-        match s {
-            "local" => Ok(Mode::Local),
-            "auto" => Ok(Mode::Auto),
-            url if url.starts_with("redis://") => Ok(Mode::Redis(RedisAddr::parse(url)?)),
-            _ => Err(format!(
-                "bad --pubsub {s:?} (want local, auto or redis://host[:port])"
-            )),
+        let s = if s == "auto" { AUTO_CHAIN } else { s };
+        let chain = s
+            .split(',')
+            .map(|part| Adapter::parse(part.trim()))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(i) = chain.iter().position(|a| *a == Adapter::Local) {
+            if i + 1 != chain.len() {
+                return Err(format!(
+                    "bad --pubsub {s:?}: local must come last (nothing after it is ever tried)"
+                ));
+            }
         }
+        Ok(Mode(chain))
+    }
+
+    pub fn is_local(&self) -> bool {
+        self.0 == [Adapter::Local]
     }
 }
 
@@ -147,6 +158,20 @@ pub fn random_node_id() -> String {
     format!("node-{:08x}", u32::from_be_bytes(b))
 }
 
+/// What the adapter task needs from the hub: where the other nodes' broadcasts and presence
+/// changes go, and where the link is set. The hub implements it (so `hub` uses `pubsub`, never
+/// the other way round).
+pub trait Remote: Send + Sync + 'static {
+    /// Take the link to the adapter task (once, at start).
+    fn set_link(&self, link: Link);
+    /// An encoded frame another node broadcast on `topic`, for the local members; how many.
+    fn remote_broadcast(&self, topic: &str, text: &str) -> usize;
+    /// Another node's presence meta (with its `phx_ref`) joined `topic` under `key`.
+    fn remote_join(&self, node: &str, topic: &str, key: &str, meta: Map<String, Value>);
+    /// Another node's presence meta left.
+    fn remote_leave(&self, node: &str, topic: &str, phx_ref: &str);
+}
+
 /// What the hub fans out locally, to be fanned out to the other nodes too.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -170,31 +195,42 @@ pub enum Event {
 #[derive(Debug)]
 pub struct Status {
     pub node: String,
-    redis: bool,
-    connected: AtomicBool,
+    /// The chain's adapter names, in order.
+    chain: Vec<&'static str>,
+    /// Index in `chain` of the active adapter; `None` while every adapter is down.
+    active: Mutex<Option<usize>>,
     peers: Mutex<Vec<String>>,
+    /// Events over the PostgreSQL payload limit, sent by reference (see `postgres`).
+    pub large_payloads: AtomicU64,
 }
 
 impl Status {
-    pub fn new(node: String, redis: bool) -> Status {
+    pub fn new(node: String, chain: Vec<&'static str>) -> Status {
+        let local = chain == ["local"];
         Status {
             node,
-            redis,
-            connected: AtomicBool::new(false),
+            chain,
+            active: Mutex::new(local.then_some(0)),
             peers: Mutex::new(Vec::new()),
+            large_payloads: AtomicU64::new(0),
         }
     }
 
-    pub fn is_redis(&self) -> bool {
-        self.redis
+    /// The active adapter's name (`local` when a chain without `local` is all down: the node
+    /// serves its own clients only).
+    pub fn active(&self) -> &'static str {
+        match *self.active.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(i) => self.chain[i],
+            None => "local",
+        }
     }
 
     pub fn is_connected(&self) -> bool {
-        self.connected.load(Ordering::Relaxed)
+        !matches!(self.active(), "local")
     }
 
-    pub(crate) fn set_connected(&self, up: bool) {
-        self.connected.store(up, Ordering::Relaxed);
+    pub(crate) fn set_active(&self, index: Option<usize>) {
+        *self.active.lock().unwrap_or_else(|p| p.into_inner()) = index;
     }
 
     pub(crate) fn set_peers(&self, mut peers: Vec<String>) {
@@ -202,20 +238,31 @@ impl Status {
         *self.peers.lock().unwrap_or_else(|p| p.into_inner()) = peers;
     }
 
-    /// `{"status":"ok","pubsub":"local"|"redis","redis":"connected"|"down"|null,"node":…,
-    /// "peers":[other live node ids]}`
+    /// `{"status":"ok","pubsub":<active: "redis"|"postgres"|"local">,"chain":[…],
+    /// "redis":"connected"|"down"|null,"postgres":"connected"|"down"|null,"node":…,
+    /// "peers":[other live node ids],"large_payloads":n}` (`redis`/`postgres` null when not in
+    /// the chain).
     pub fn health(&self) -> Value {
         let peers = self.peers.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let active = self.active();
+        let state = |name: &str| {
+            if !self.chain.contains(&name) {
+                Value::Null
+            } else if active == name {
+                json!("connected")
+            } else {
+                json!("down")
+            }
+        };
         json!({
             "status": "ok",
-            "pubsub": if self.redis { "redis" } else { "local" },
-            "redis": match (self.redis, self.is_connected()) {
-                (false, _) => Value::Null,
-                (true, true) => json!("connected"),
-                (true, false) => json!("down"),
-            },
+            "pubsub": active,
+            "chain": self.chain,
+            "redis": state("redis"),
+            "postgres": state("postgres"),
             "node": self.node,
             "peers": peers,
+            "large_payloads": self.large_payloads.load(Ordering::Relaxed),
         })
     }
 }
@@ -231,17 +278,20 @@ impl Link {
     /// A single node: nothing leaves it.
     pub fn local(node: String) -> Link {
         Link {
-            status: Arc::new(Status::new(node, false)),
+            status: Arc::new(Status::new(node, vec!["local"])),
             tx: None,
         }
     }
 
-    /// A link whose events go to the returned receiver (reported as a Redis adapter): for an
-    /// adapter of one's own, and for tests.
-    pub fn channel(node: String) -> (Link, mpsc::UnboundedReceiver<Event>) {
+    /// A link whose events go to the returned receiver, reported with `chain`: for the adapter
+    /// task, and for tests.
+    pub fn channel(
+        node: String,
+        chain: Vec<&'static str>,
+    ) -> (Link, mpsc::UnboundedReceiver<Event>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let link = Link {
-            status: Arc::new(Status::new(node, true)),
+            status: Arc::new(Status::new(node, chain)),
             tx: Some(tx),
         };
         (link, rx)
@@ -276,40 +326,26 @@ impl Cluster {
     }
 }
 
-/// Settle the adapter for `config` and connect `hub` to it (logging which one is active).
-pub async fn start(config: &ClusterConfig, hub: &Arc<Hub>) -> Cluster {
+/// Start the adapter task for `config` and connect `hub` to it.
+pub async fn start<H: Remote>(config: &ClusterConfig, hub: &Arc<H>) -> Cluster {
     let node = config.node_id.clone().unwrap_or_else(random_node_id);
-    let addr = match &config.mode {
-        Mode::Local => None,
-        Mode::Redis(addr) => Some(addr.clone()),
-        Mode::Auto => {
-            let addr = RedisAddr::parse(AUTO_ADDR).expect("valid built-in address");
-            match resp::Conn::connect(&addr, AUTO_PROBE).await {
-                Ok(_) => Some(addr),
-                Err(e) => {
-                    log!(
-                        "pubsub auto: no Redis at {} ({e}); using local",
-                        addr.display()
-                    );
-                    None
-                }
-            }
-        }
-    };
-    let Some(addr) = addr else {
+    if config.mode.is_local() {
         log!("pubsub: local (single node), node id {node}");
         hub.set_link(Link::local(node));
         return Cluster { task: None };
-    };
+    }
+    let chain = config.mode.0.clone();
+    let names: Vec<String> = chain.iter().map(Adapter::display).collect();
     log!(
-        "pubsub: redis at {} (fan-out to every node), node id {node}",
-        addr.display()
+        "pubsub: fallback chain {} (tried in order), node id {node}",
+        names.join(" → ")
     );
-    let (link, rx) = Link::channel(node);
+    let (link, rx) = Link::channel(node, chain.iter().map(Adapter::name).collect());
     let status = link.status.clone();
     hub.set_link(link);
     let (stop, stopped) = oneshot::channel();
-    let task = tokio::spawn(redis::run(addr, Arc::downgrade(hub), rx, status, stopped));
+    let hub: Arc<dyn Remote> = hub.clone();
+    let task = tokio::spawn(node::run(chain, Arc::downgrade(&hub), rx, status, stopped));
     Cluster {
         task: Some((task, stop)),
     }
@@ -321,21 +357,28 @@ mod tests {
 
     #[test]
     fn modes_and_urls() {
-        assert_eq!(Mode::parse("local"), Ok(Mode::Local));
-        assert_eq!(Mode::parse("auto"), Ok(Mode::Auto));
+        assert_eq!(Mode::parse("local"), Ok(Mode(vec![Adapter::Local])));
+        assert_eq!(
+            Mode::parse("auto"),
+            Ok(Mode(vec![
+                Adapter::Redis("redis://127.0.0.1:6379".into()),
+                Adapter::Local
+            ]))
+        );
         assert!(Mode::parse("redis").is_err());
         assert!(Mode::parse("redis://").is_err());
         assert!(Mode::parse("redis://h:x").is_err());
-        let a = RedisAddr::parse("redis://127.0.0.1:6380").expect("valid");
-        assert_eq!((a.host.as_str(), a.port, a.db), ("127.0.0.1", 6380, 0));
-        assert_eq!(a.password, None);
-        let a = RedisAddr::parse("redis://:secret@redis.internal/2").expect("valid");
-        assert_eq!((a.host.as_str(), a.port, a.db), ("redis.internal", 6379, 2));
-        assert_eq!((a.username, a.password.as_deref()), (None, Some("secret")));
-        let a = RedisAddr::parse("redis://u:p@[::1]:7000").expect("valid");
-        assert_eq!((a.host.as_str(), a.port), ("::1", 7000));
-        assert_eq!(a.username.as_deref(), Some("u"));
-        assert_eq!(a.display(), "::1:7000");
+        assert!(
+            Mode::parse("local,redis://h").is_err(),
+            "local must come last"
+        );
+        assert!(Mode::parse("nats://x").is_err());
+        let m = Mode::parse("redis://:secret@h:7000/2, postgres://u:pw@db:5433/app,local")
+            .expect("valid");
+        let names: Vec<_> = m.0.iter().map(Adapter::name).collect();
+        assert_eq!(names, ["redis", "postgres", "local"]);
+        let shown: Vec<_> = m.0.iter().map(Adapter::display).collect();
+        assert_eq!(shown, ["redis h:7000", "postgres db:5433/app", "local"]);
     }
 
     #[test]
@@ -351,15 +394,22 @@ mod tests {
     #[test]
     fn health_shapes() {
         let local = Link::local("n1".into());
+        let h = local.status.health();
         assert_eq!(
-            local.status.health(),
-            json!({"status": "ok", "pubsub": "local", "redis": null, "node": "n1", "peers": []})
+            (h["pubsub"].clone(), h["redis"].clone()),
+            (json!("local"), Value::Null)
         );
-        let s = Status::new("n2".into(), true);
+        assert_eq!(h["peers"], json!([]));
+        let s = Status::new("n2".into(), vec!["redis", "postgres", "local"]);
+        assert_eq!(s.health()["pubsub"], "local");
         assert_eq!(s.health()["redis"], "down");
-        s.set_connected(true);
+        s.set_active(Some(1));
+        assert_eq!(s.health()["pubsub"], "postgres");
+        assert_eq!(s.health()["postgres"], "connected");
+        s.set_active(Some(0));
         s.set_peers(vec!["z".into(), "a".into()]);
         assert_eq!(s.health()["redis"], "connected");
+        assert_eq!(s.health()["postgres"], "down");
         assert_eq!(s.health()["peers"], json!(["a", "z"]));
     }
 }

@@ -1,6 +1,9 @@
 //! Helpers for the integration tests: an in-process server and a small Phoenix V2 client.
 #![allow(dead_code)]
 
+pub mod cluster;
+pub mod pg;
+
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use std::net::SocketAddr;

@@ -4,6 +4,7 @@
 //! ```text
 //! tether-loadgen [--clients N] [--secs S] [--rates MS,MS] [--quick] [--write] [--md FILE]
 //!                [--server BIN | --url HOST:PORT] [--topic room:NAME]
+//!                [--nodes one,redis,postgres]
 //! tether-loadgen native [--write] [--md FILE] [--criterion-dir DIR]
 //! ```
 //!
@@ -11,9 +12,15 @@
 //! release or debug build) with `--port 0 --push-rate off` and a scratch data directory, and
 //! kills it by PID at the end. N clients join one room, then one sender pushes `new_msg` every
 //! RATE ms for S seconds per rate; each body carries the send time and a sequence number.
+//!
+//! `--nodes` runs the same load once per topology — one node, two nodes through a Redis it
+//! starts, two through a PostgreSQL it starts (see `cluster`) — with the clients alternating
+//! between the nodes and the sender on the first, and writes them side by side (section
+//! `fanout-nodes`).
 
 mod client;
 mod clock;
+mod cluster;
 mod native;
 mod probe;
 mod report;
@@ -37,7 +44,10 @@ const USAGE: &str =
   --md FILE       the Markdown file --write rewrites (default BENCHMARKS.md)
   --server BIN    the demo server to start (default target/demo/tether-demo, else release, debug)
   --url HOST:PORT use a running server instead (its --push-rate must allow 100 pushes/s)
-  --topic TOPIC   the room (default room:loadgen)";
+  --topic TOPIC   the room (default room:loadgen)
+  --nodes LIST    run once per topology, side by side: `one` (one node), `redis` (two nodes
+                  through a redis-server started here), `postgres` (two nodes through a
+                  PostgreSQL started here); --write then rewrites the fanout-nodes section";
 
 struct Opts {
     clients: usize,
@@ -48,6 +58,7 @@ struct Opts {
     server: Option<PathBuf>,
     url: Option<String>,
     topic: String,
+    nodes: Vec<cluster::Topology>,
 }
 
 fn parse(args: Vec<String>) -> Result<Opts, String> {
@@ -61,6 +72,7 @@ fn parse(args: Vec<String>) -> Result<Opts, String> {
         server: None,
         url: None,
         topic: "room:loadgen".into(),
+        nodes: Vec::new(),
     };
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
@@ -77,6 +89,12 @@ fn parse(args: Vec<String>) -> Result<Opts, String> {
             "--server" => o.server = Some(PathBuf::from(val()?)),
             "--url" => o.url = Some(val()?),
             "--topic" => o.topic = val()?,
+            "--nodes" => {
+                o.nodes = val()?
+                    .split(',')
+                    .map(|t| cluster::Topology::parse(t.trim()))
+                    .collect::<Result<_, _>>()?;
+            }
             "-h" | "--help" => return Err(USAGE.into()),
             _ => return Err(format!("unknown argument {a:?}\n{USAGE}")),
         }
@@ -86,6 +104,9 @@ fn parse(args: Vec<String>) -> Result<Opts, String> {
     }
     if !o.topic.starts_with("room:") {
         return Err("--topic must be a room:* topic".into());
+    }
+    if !o.nodes.is_empty() && o.url.is_some() {
+        return Err("--nodes starts its own servers; it does not take --url".into());
     }
     Ok(o)
 }
@@ -100,7 +121,13 @@ fn main() {
     let result = if args.first().map(String::as_str) == Some("native") {
         native::main(args[1..].to_vec())
     } else {
-        parse(args).and_then(fanout)
+        parse(args).and_then(|o| {
+            if o.nodes.is_empty() {
+                fanout(o)
+            } else {
+                fanout_nodes(o)
+            }
+        })
     };
     if let Err(e) = result {
         eprintln!("tether-loadgen: {e}");
@@ -153,12 +180,12 @@ fn fanout(o: Opts) -> Result<(), String> {
                 o.server.clone().or_else(server::default_binary).ok_or(
                     "no demo server binary: run `cargo build --profile demo -p tether-demo`",
                 )?;
-            let s = server::Server::start(&bin)?;
+            let s = server::Server::start(&bin, &[])?;
             let addr = s.addr.clone();
             (Some(s), addr, format!("`{}`", bin.display()))
         }
     };
-    let server_pid = server.as_ref().map(server::Server::pid);
+    let server_pids: Vec<u32> = server.iter().map(server::Server::pid).collect();
     eprintln!(
         "tether-loadgen: {} clients, {} s per rate, rates {:?} ms, server {addr}",
         o.clients, o.secs, o.rates
@@ -168,7 +195,7 @@ fn fanout(o: Opts) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     let workers = rt.metrics().num_workers();
-    let (results, idle) = rt.block_on(run(&o, &addr, server_pid))?;
+    let (results, idle) = rt.block_on(run(&o, std::slice::from_ref(&addr), &server_pids))?;
     drop(rt);
     drop(server);
 
@@ -192,10 +219,140 @@ fn fanout(o: Opts) -> Result<(), String> {
     Ok(())
 }
 
+/// CPU seconds so far of all `pids` (None when one cannot be read, or there are none).
+fn servers_cpu(pids: &[u32]) -> Option<f64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|&p| server::cpu_seconds(p)).sum()
+}
+
+/// `--nodes`: the load once per topology; the figures side by side.
+fn fanout_nodes(o: Opts) -> Result<(), String> {
+    let want = (o.clients as u64) * 2 + 512;
+    let got = rlimit::increase_nofile_limit(want).map_err(|e| format!("open-files limit: {e}"))?;
+    if got < o.clients as u64 + 64 {
+        return Err(format!(
+            "open-files limit {got} is too low for {} clients",
+            o.clients
+        ));
+    }
+    let bin = o
+        .server
+        .clone()
+        .or_else(server::default_binary)
+        .ok_or("no demo server binary: run `cargo build --profile demo -p tether-demo`")?;
+    let mut all = Vec::new();
+    for &topology in &o.nodes {
+        let nodes = cluster::start(&bin, topology)?;
+        let addrs: Vec<String> = nodes.servers.iter().map(|s| s.addr.clone()).collect();
+        let pids: Vec<u32> = nodes.servers.iter().map(server::Server::pid).collect();
+        eprintln!(
+            "tether-loadgen: {}: {} clients over {addrs:?}, {} s per rate, rates {:?} ms",
+            topology.label(),
+            o.clients,
+            o.secs,
+            o.rates
+        );
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let (results, _) = rt.block_on(run(&o, &addrs, &pids))?;
+        drop(rt);
+        // Let the drain threads read the last log lines.
+        std::thread::sleep(Duration::from_millis(200));
+        let dropped: u64 = nodes
+            .servers
+            .iter()
+            .map(|s| s.dropped.load(Ordering::Relaxed))
+            .sum();
+        drop(nodes);
+        all.push((topology, results, load_average(), dropped));
+    }
+    let table = markdown_nodes(&o, &all, &bin);
+    println!("{table}");
+    if o.write {
+        report::write_section(&o.md, "fanout-nodes", "### P6 across nodes", &table)
+            .map_err(|e| format!("{}: {e}", o.md.display()))?;
+        eprintln!(
+            "tether-loadgen: wrote the fanout-nodes section of {}",
+            o.md.display()
+        );
+    }
+    Ok(())
+}
+
+/// The 1-minute load average (Linux `/proc/loadavg`): how busy the machine was besides us.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn markdown_nodes(
+    o: &Opts,
+    all: &[(cluster::Topology, Vec<PhaseResult>, Option<f64>, u64)],
+    bin: &std::path::Path,
+) -> String {
+    let names: Vec<&str> = all
+        .iter()
+        .map(|(t, _, _, _)| match t {
+            cluster::Topology::One => "one",
+            cluster::Topology::Redis => "redis",
+            cluster::Topology::Postgres => "postgres",
+        })
+        .collect();
+    let mut s = format!(
+        "Machine: {}. Server: `{}`, `--push-rate off`; two nodes: `--pubsub` on a redis-server or \
+         a PostgreSQL (Debian's, fsync off) started by the generator on loopback. {} clients in \
+         one room (`{}`), alternating between the nodes; 1 sender on the first node, so half the \
+         deliveries cross the adapter. {} s per rate. Latency = receive − send time on the \
+         generator's clock, every delivery counted; *lost* = not received within 5 s of the \
+         last send. *Load* = the machine's 1-minute load average after the topology's run \
+         (2 cores: above 2, the runs waited for CPU). *Dropped* = frames the servers dropped over \
+         the whole run (both rates) because a client's outbox (1,024 frames) was full. Command: `{} --nodes {}`.\n\n",
+        report::machine_line(),
+        bin.display(),
+        thousands(o.clients as u64),
+        o.topic,
+        secs(o.secs),
+        command_line(o),
+        names.join(","),
+    );
+    s.push_str("| broadcast every | nodes | sent | deliveries expected | received | lost | gaps | p50 | p99 | p99.9 | max | server CPU (cores) | load | dropped |\n");
+    s.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (i, &ms) in o.rates.iter().enumerate() {
+        for (topology, results, load, dropped) in all {
+            let Some(r) = results.get(i) else { continue };
+            s.push_str(&format!(
+                "| {ms} ms | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                topology.label(),
+                thousands(r.sent),
+                thousands(r.expected),
+                thousands(r.received),
+                thousands(r.expected.saturating_sub(r.received)),
+                r.gaps + r.out_of_order,
+                dur(r.latency.p50),
+                dur(r.latency.p99),
+                dur(r.latency.p999),
+                dur(r.latency.max),
+                r.cpu_server.map_or("–".into(), |c| format!("{c:.2}")),
+                load.map_or("–".into(), |l| format!("{l:.1}")),
+                thousands(*dropped),
+            ));
+        }
+    }
+    s
+}
+
 async fn run(
     o: &Opts,
-    addr: &str,
-    server_pid: Option<u32>,
+    addrs: &[String],
+    server_pids: &[u32],
 ) -> Result<(Vec<PhaseResult>, Summary), String> {
     let phases = o.rates.len();
     let probe = probe::Probe::start(phases + 1)
@@ -221,14 +378,17 @@ async fn run(
     });
 
     // Connect and join, 64 handshakes at a time.
-    let url = format!("ws://{addr}/socket/websocket?vsn=2.0.0");
+    let urls: Vec<String> = addrs
+        .iter()
+        .map(|addr| format!("ws://{addr}/socket/websocket?vsn=2.0.0"))
+        .collect();
     let started = Instant::now();
     let gate = Arc::new(tokio::sync::Semaphore::new(64));
     let (joined_tx, mut joined_rx) = tokio::sync::mpsc::channel::<Result<(), String>>(o.clients);
     let mut handles = Vec::with_capacity(o.clients);
     for i in 0..o.clients {
         let (url, topic, gate, shared, capacity) = (
-            url.clone(),
+            urls[i % urls.len()].clone(),
             o.topic.clone(),
             gate.clone(),
             shared.clone(),
@@ -261,7 +421,7 @@ async fn run(
         }
     }
     let topic = o.topic.clone();
-    let addr2 = addr.to_owned();
+    let addr2 = addrs[0].clone();
     let mut sender = tokio::task::spawn_blocking(move || sender::Sender::connect(&addr2, &topic))
         .await
         .map_err(|e| e.to_string())??;
@@ -286,7 +446,7 @@ async fn run(
         let expected = count * o.clients as u64;
         let cpu0 = (
             server::cpu_seconds(std::process::id()),
-            server_pid.and_then(server::cpu_seconds),
+            servers_cpu(server_pids),
         );
         let wall0 = Instant::now();
         probe.record_into(phase);
@@ -309,7 +469,7 @@ async fn run(
         let wall = wall0.elapsed().as_secs_f64();
         let cpu1 = (
             server::cpu_seconds(std::process::id()),
-            server_pid.and_then(server::cpu_seconds),
+            servers_cpu(server_pids),
         );
         let cpu_gen = match (cpu0.0, cpu1.0) {
             (Some(a), Some(b)) => b - a,

@@ -1,4 +1,4 @@
-//! Starting the demo server (`--port 0`, a scratch data directory, no push rate limit),
+//! Starting the demo server (`--port 0`, its own scratch data directory, no push rate limit),
 //! reading the address it announces, and stopping it by its PID.
 
 use std::io::{BufRead, BufReader};
@@ -8,15 +8,24 @@ use std::time::Duration;
 
 pub struct Server {
     child: Child,
+    /// Frames the server dropped because a client's outbox was full (its log says so).
+    pub dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
     data_dir: PathBuf,
     /// `127.0.0.1:PORT`
     pub addr: String,
 }
 
 impl Server {
-    /// Spawn `binary` and wait (up to 20 s) for "tether-demo listening on http://ADDR".
-    pub fn start(binary: &Path) -> Result<Server, String> {
-        let data_dir = std::env::temp_dir().join(format!("tether-loadgen-{}", std::process::id()));
+    /// Spawn `binary` (with `extra` arguments) and wait (up to 20 s) for "tether-demo
+    /// listening on http://ADDR".
+    pub fn start(binary: &Path, extra: &[String]) -> Result<Server, String> {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let data_dir = std::env::temp_dir().join(format!(
+            "tether-loadgen-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
         std::fs::create_dir_all(&data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
         let mut child = Command::new(binary)
             .args([
@@ -29,6 +38,7 @@ impl Server {
                 "--data-dir",
             ])
             .arg(&data_dir)
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -36,21 +46,31 @@ impl Server {
             .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
         let stdout = child.stdout.take().ok_or("no stdout")?;
         let (tx, rx) = std::sync::mpsc::channel();
+        let dropped = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let dropped2 = dropped.clone();
         // Read the announcement, then keep draining the per-connection log (a full pipe would
         // block the server).
         std::thread::spawn(move || {
             let mut tx = Some(tx);
+            let mut me = String::new();
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 if let Some(addr) = line.split("listening on http://").nth(1) {
+                    me = addr.trim().to_owned();
                     if let Some(tx) = tx.take() {
-                        let _ = tx.send(addr.trim().to_owned());
+                        let _ = tx.send(me.clone());
                     }
+                } else if line.contains("outbox full, dropping a frame") {
+                    dropped2.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                } else if line.contains("] pubsub:") {
+                    // What the adapter did (connected, lost, switched) belongs with the figures.
+                    eprintln!("tether-loadgen: server {me}: {line}");
                 }
             }
         });
         let mut server = Server {
             child,
+            dropped,
             data_dir,
             addr: String::new(),
         };
