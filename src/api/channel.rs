@@ -43,7 +43,7 @@ impl Channel {
                     "invalid_option",
                     &[
                         "channel.presence(options): leaveGraceMs is ",
-                        &crate::core::text::decimal(held),
+                        &crate::core::util::text::decimal(held),
                         ", set by the first presence() call of this channel; every view shares \
                          that presence, so a later call cannot change it",
                     ]

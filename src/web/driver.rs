@@ -3,7 +3,7 @@
 
 use crate::prelude::*;
 
-use crate::core::small_map::SmallMap;
+use crate::core::util::small_map::SmallMap;
 use ::core::cell::RefCell;
 use alloc::rc::{Rc, Weak};
 
@@ -418,7 +418,7 @@ fn collect(d: &mut Driver, event: Event, work: &mut Vec<Dispatch>) {
             match retry_in_ms {
                 Some(ms) => {
                     message.push_str("; rejoining in ");
-                    message.push_str(&crate::core::text::decimal(ms));
+                    message.push_str(&crate::core::util::text::decimal(ms));
                     message.push_str(" ms");
                 }
                 None => message.push_str("; rejoining after the reconnect"),

@@ -9,13 +9,15 @@
 
 use crate::prelude::*;
 
+pub mod binary;
+pub mod codec;
 mod hub;
 mod nova;
 mod phoenix;
 
-use crate::core::value::Value;
+use crate::core::json::value::Value;
 
-use super::codec::{DecodeError, RawFrame};
+use crate::core::dialect::codec::{DecodeError, RawFrame};
 
 pub use hub::Hub;
 pub use nova::Nova;

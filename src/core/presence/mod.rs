@@ -14,15 +14,17 @@ use ::core::cmp::Reverse;
 use alloc::borrow::Cow;
 use alloc::collections::BinaryHeap;
 
-use super::value::{Map, Value};
+use crate::core::json::value::{Map, Value};
 
-use super::fxhash::FxMap;
-use super::json;
-use super::json_scan;
-use super::presence_touches::{TouchKind, Touches};
+use crate::core::json;
+use crate::core::json::scan;
+use crate::core::presence::touches::{TouchKind, Touches};
+use crate::core::util::fxhash::FxMap;
 
 mod order;
 mod text;
+pub(in crate::core) mod touches;
+pub mod tracker;
 
 use order::sort_index_keys;
 pub use order::{array_index, js_order};
@@ -591,7 +593,7 @@ impl PresenceState {
         // once — first at the slot after the previous key's, since a server sends a room's
         // state in much the same order each time — and the slots it names are marked instead
         // of indexing the new state's keys a second time.
-        let mut scan = json_scan::ObjectScan::new(text)?;
+        let mut scan = scan::ObjectScan::new(text)?;
         const UNSEEN: usize = usize::MAX;
         // Slot → position in `merged` of the entry naming it (a repeated key keeps its first
         // position and its last value, as `JSON.parse` does); keys not held yet go in `fresh`.
@@ -620,7 +622,7 @@ impl PresenceState {
             match repeat.and_then(|p| merged.get_mut(p)) {
                 Some(entry) => {
                     // The value replaced must still be JSON (`JSON.parse` checks it).
-                    json_scan::check(entry.raw)?;
+                    scan::check(entry.raw)?;
                     entry.raw = raw;
                     entry.unchanged = held.is_some();
                 }
@@ -654,7 +656,7 @@ impl PresenceState {
                     Some(p) => Some(p),
                     None => {
                         // Not a presence is skipped; not JSON at all fails the state.
-                        json_scan::check(entry.raw)?;
+                        scan::check(entry.raw)?;
                         continue;
                     }
                 }

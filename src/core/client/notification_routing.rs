@@ -3,25 +3,25 @@
 
 use crate::prelude::*;
 
-use super::small_map::SmallMap;
+use crate::core::util::small_map::SmallMap;
 
-use super::value::Value;
+use crate::core::json::value::Value;
 
-use super::client::Client;
-use super::event::ChannelState;
-use super::event::{ChannelId, Event, PushId, PushOutcome};
-use super::notification_store::{
+use crate::core::client::Client;
+use crate::core::event::ChannelState;
+use crate::core::event::{ChannelId, Event, PushId, PushOutcome};
+use crate::core::notifications::store::{
     NotificationStore, RequestTag, StoreEffects, StoreRequest, StoredRead, RESYNC_AFTER_EXPIRY_MS,
 };
-use super::timers::TimerKey;
+use crate::core::util::timers::TimerKey;
 
 /// The stores of one client, and which pushes belong to them.
 #[derive(Debug, Default)]
 pub struct Stores {
-    pub(super) by_channel: SmallMap<u32, NotificationStore>,
-    pub(super) pushes: SmallMap<PushId, (ChannelId, RequestTag)>,
+    pub(in crate::core) by_channel: SmallMap<u32, NotificationStore>,
+    pub(in crate::core) pushes: SmallMap<PushId, (ChannelId, RequestTag)>,
     /// The `sync` sent right behind a channel's current `phx_join`, by channel.
-    pub(super) pipelined: SmallMap<u32, PushId>,
+    pub(in crate::core) pipelined: SmallMap<u32, PushId>,
 }
 
 impl Client {
@@ -34,7 +34,7 @@ impl Client {
         cap: usize,
         restored: Vec<R>,
     ) -> ChannelId {
-        let channel = self.channel(topic, super::codec::empty_object());
+        let channel = self.channel(topic, crate::core::dialect::codec::empty_object());
         let store = NotificationStore::new(cap, restored);
         self.stores.by_channel.insert(channel.0, store);
         let _ = self.join(now, channel);
@@ -49,7 +49,7 @@ impl Client {
         self.with_store(now, channel, |s| s.mark_read(id));
     }
 
-    /// Several at once, in as few pushes as [`super::notification_store::MARK_READ_BATCH`]
+    /// Several at once, in as few pushes as [`crate::core::notifications::store::MARK_READ_BATCH`]
     /// allows.
     pub fn mark_read_ids(&mut self, now: u64, channel: ChannelId, ids: &[String]) {
         self.with_store(now, channel, |s| s.mark_read_ids(ids));
@@ -134,7 +134,7 @@ impl Client {
     }
 
     /// Takes the reply of a store's push; returns it back when it is not a store's.
-    pub(super) fn store_reply(
+    pub(in crate::core) fn store_reply(
         &mut self,
         now: u64,
         push: PushId,
@@ -169,12 +169,12 @@ impl Client {
     }
 
     /// Whether this frame goes to a notification store.
-    pub(super) fn is_store_message(&self, channel: ChannelId, event: &str) -> bool {
+    pub(in crate::core) fn is_store_message(&self, channel: ChannelId, event: &str) -> bool {
         event.starts_with("notification:") && self.stores.by_channel.contains_key(&channel.0)
     }
 
     /// Frames for a store's channel.
-    pub(super) fn store_message(
+    pub(in crate::core) fn store_message(
         &mut self,
         now: u64,
         channel: ChannelId,
@@ -192,7 +192,7 @@ impl Client {
     /// socket's frames in order (Phoenix handles the join before the next frame), so the `sync`
     /// is answered right after the join instead of a round trip later. A `sync` sent with an
     /// earlier join attempt is forgotten (its reply is for a join that is gone).
-    pub(super) fn pipeline_store_sync(&mut self, now: u64, channel: ChannelId) {
+    pub(in crate::core) fn pipeline_store_sync(&mut self, now: u64, channel: ChannelId) {
         if let Some(old) = self.stores.pipelined.remove(&channel.0) {
             self.stores.pushes.remove(&old);
         }
@@ -202,13 +202,13 @@ impl Client {
         };
         let push = self.make_push_id();
         let timeout_ms = self.cfg.timeout_ms;
-        let payload = super::send_buffer::PushBody::Json(payload);
+        let payload = crate::core::channel::send_buffer::PushBody::Json(payload);
         self.send_push(now, push, channel, "sync", &payload, timeout_ms);
         self.stores.pushes.insert(push, (channel, tag));
         self.stores.pipelined.insert(channel.0, push);
     }
 
-    pub(super) fn store_joined(&mut self, now: u64, channel: ChannelId) {
+    pub(in crate::core) fn store_joined(&mut self, now: u64, channel: ChannelId) {
         // This join's own `sync` supersedes a retry.
         self.timers.cancel(TimerKey::NotificationSync(channel.0));
         let sync_sent = self
@@ -220,14 +220,19 @@ impl Client {
     }
 
     /// The server refused the store's join: its status says so, with the server's reason.
-    pub(super) fn store_join_refused(&mut self, now: u64, channel: ChannelId, reason: &str) {
+    pub(in crate::core) fn store_join_refused(
+        &mut self,
+        now: u64,
+        channel: ChannelId,
+        reason: &str,
+    ) {
         if let Some(old) = self.stores.pipelined.remove(&channel.0) {
             self.stores.pushes.remove(&old);
         }
         self.with_store(now, channel, |s| s.join_refused(reason));
     }
 
-    pub(super) fn store_disconnected(&mut self, now: u64, channel: ChannelId) {
+    pub(in crate::core) fn store_disconnected(&mut self, now: u64, channel: ChannelId) {
         if !self.stores.by_channel.contains_key(&channel.0) {
             return;
         }
@@ -238,7 +243,7 @@ impl Client {
         self.with_store(now, channel, |s| s.disconnected());
     }
 
-    pub(super) fn on_notification_expiry(&mut self, now: u64, channel: ChannelId) {
+    pub(in crate::core) fn on_notification_expiry(&mut self, now: u64, channel: ChannelId) {
         self.with_store(now, channel, |s| s.expire(now));
     }
 }

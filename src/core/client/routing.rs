@@ -3,16 +3,16 @@
 
 use crate::prelude::*;
 
-use super::value::Value;
+use crate::core::json::value::Value;
 
-use super::channel::accepts;
-use super::client::{Client, InFlight};
-use super::codec::{
+use crate::core::channel::accepts;
+use crate::core::client::{Client, InFlight};
+use crate::core::dialect::codec::{
     empty_object, nested_deeper_than, JsonText, RawFrame, Reply, LARGE_FRAME_BYTES, MAX_DEPTH,
 };
-use super::dialect::Inbound;
-use super::event::{ChannelId, ChannelState, Event, PushOutcome};
-use super::timers::TimerKey;
+use crate::core::dialect::Inbound;
+use crate::core::event::{ChannelId, ChannelState, Event, PushOutcome};
+use crate::core::util::timers::TimerKey;
 
 impl Client {
     /// One inbound text frame.
@@ -117,7 +117,7 @@ impl Client {
 
     /// Routes one decoded Phoenix frame, text or binary (`binary_routing.rs`), to its reply or
     /// its channels.
-    pub(super) fn route_frame(&mut self, now: u64, frame: RawFrame<'_>) {
+    pub(in crate::core) fn route_frame(&mut self, now: u64, frame: RawFrame<'_>) {
         // The envelope is read, the payload not yet checked. Presence reads its frames with its
         // own checking scanners; a large payload is checked by whoever reads it (JavaScript's
         // `JSON.parse` for a message). Any other payload is checked here, once.
@@ -280,7 +280,7 @@ impl Client {
                                 code: "malformed_frame",
                                 message: [
                                     "frame payload nests deeper than ",
-                                    &super::text::decimal(MAX_DEPTH as u64),
+                                    &crate::core::util::text::decimal(MAX_DEPTH as u64),
                                     " levels",
                                 ]
                                 .concat(),
@@ -328,7 +328,7 @@ impl Client {
 
 /// Whether a payload is JSON, without building it; malformed is an error event.
 fn check_payload(text: &str) -> Result<(), Event> {
-    super::json::check(text).map_err(|e| Event::Error {
+    crate::core::json::check(text).map_err(|e| Event::Error {
         code: "malformed_frame",
         message: ["frame payload is not valid JSON: ", &e.message()].concat(),
     })
@@ -336,7 +336,7 @@ fn check_payload(text: &str) -> Result<(), Event> {
 
 /// A frame's payload text as a value; malformed (too deeply nested) is an error event.
 fn parse_payload(text: &str) -> Result<Value, Event> {
-    super::json::parse(text).map_err(|e| Event::Error {
+    crate::core::json::parse(text).map_err(|e| Event::Error {
         code: "malformed_frame",
         message: ["frame payload is not valid JSON: ", &e.message()].concat(),
     })

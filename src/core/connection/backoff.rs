@@ -3,7 +3,7 @@
 
 use crate::prelude::*;
 
-use super::rng::RandomSource;
+use crate::core::util::rng::RandomSource;
 
 /// How long to wait before retry number `attempt` (1-based).
 pub enum Schedule {

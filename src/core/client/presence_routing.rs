@@ -5,10 +5,10 @@
 
 use crate::prelude::*;
 
-use super::client::Client;
-use super::event::{ChannelId, Event};
-use super::presence_tracker::{PresenceTracker, PresenceUpdate};
-use super::timers::TimerKey;
+use crate::core::client::Client;
+use crate::core::event::{ChannelId, Event};
+use crate::core::presence::tracker::{PresenceTracker, PresenceUpdate};
+use crate::core::util::timers::TimerKey;
 
 impl Client {
     /// Tracks presence on `channel` from now on (idempotent), starting from the presence frames
@@ -45,7 +45,10 @@ impl Client {
     }
 
     /// The keys touched since the last call, in order.
-    pub fn take_presence_touches(&mut self, channel: ChannelId) -> Vec<super::presence::Touch> {
+    pub fn take_presence_touches(
+        &mut self,
+        channel: ChannelId,
+    ) -> Vec<crate::core::presence::Touch> {
         self.presence
             .get_mut(&channel.0)
             .map(|t| t.state.take_touches())
@@ -69,7 +72,7 @@ impl Client {
     /// Applies a presence frame (its payload's JSON text) to a tracking channel; false when the
     /// frame is to be delivered as a message: not a presence frame, or one for a channel whose
     /// presence nobody has asked for yet (kept for when it is).
-    pub(super) fn route_presence(
+    pub(in crate::core) fn route_presence(
         &mut self,
         now: u64,
         channel: ChannelId,
@@ -130,7 +133,7 @@ impl Client {
         true
     }
 
-    pub(super) fn on_presence_grace(&mut self, now: u64, channel: ChannelId) {
+    pub(in crate::core) fn on_presence_grace(&mut self, now: u64, channel: ChannelId) {
         let Some(tracker) = self.presence.get_mut(&channel.0) else {
             return;
         };

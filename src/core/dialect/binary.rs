@@ -17,8 +17,8 @@
 
 use crate::prelude::*;
 
-use super::value::Value;
 use crate::core::json;
+use crate::core::json::value::Value;
 use ::core::fmt;
 
 /// Frame kinds of the Phoenix V2 binary serializer.
@@ -94,7 +94,7 @@ impl BinaryError {
 impl BinaryError {
     /// What is wrong, in a sentence.
     pub fn message(&self) -> String {
-        let n = |v: usize| super::text::decimal(v as u64);
+        let n = |v: usize| crate::core::util::text::decimal(v as u64);
         match self {
             BinaryError::TooLarge { bytes, max } => [
                 "binary frame of ",

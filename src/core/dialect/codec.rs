@@ -5,9 +5,9 @@
 
 use crate::prelude::*;
 
-use super::json;
-use super::text::decimal;
-use super::value::{Map, Value};
+use crate::core::json;
+use crate::core::json::value::{Map, Value};
+use crate::core::util::text::decimal;
 use ::core::fmt;
 use alloc::borrow::Cow;
 

@@ -5,9 +5,9 @@ use crate::prelude::*;
 
 use alloc::collections::VecDeque;
 
-use super::value::Value;
+use crate::core::json::value::Value;
 
-use super::event::{ChannelId, PushId};
+use crate::core::event::{ChannelId, PushId};
 
 /// What a push carries: a JSON object (a text frame), or bytes (a Phoenix binary frame, as
 /// phoenix.js sends an `ArrayBuffer` payload).

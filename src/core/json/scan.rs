@@ -95,7 +95,7 @@ impl<'a> ObjectScan<'a> {
 
 /// Whether `text` is one JSON value (for values scanned past but not kept).
 pub fn check(text: &str) -> Result<(), String> {
-    super::json::check(text).map_err(|e| e.message())
+    crate::core::json::check(text).map_err(|e| e.message())
 }
 
 fn end(b: &[u8], i: usize) -> Result<(), String> {
@@ -132,7 +132,7 @@ fn key_text(text: &str, start: usize, end: usize) -> Result<Cow<'_, str>, String
     let inner = quoted.get(1..quoted.len() - 1).ok_or("bad key")?;
     for c in inner.bytes() {
         if c == b'\\' {
-            return super::json::parse_string(quoted)
+            return crate::core::json::parse_string(quoted)
                 .map(Cow::Owned)
                 .map_err(|e| ["bad key: ", &e.message()].concat());
         }
@@ -185,7 +185,7 @@ fn value_end(b: &[u8], start: usize) -> Option<usize> {
 
 /// "what at byte i", as the reader words its errors.
 fn at_byte(what: &'static str, i: usize) -> String {
-    super::json::Error { what, at: i }.message()
+    crate::core::json::Error { what, at: i }.message()
 }
 
 #[cfg(test)]

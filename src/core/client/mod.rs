@@ -4,26 +4,35 @@
 
 use crate::prelude::*;
 
+mod binary_routing;
+mod channel_lifecycle;
+pub mod config;
+pub(in crate::core) mod notification_routing;
+mod page_cache;
+mod ping;
+mod presence_routing;
+mod routing;
+
 use alloc::collections::VecDeque;
 
-use super::small_map::SmallMap;
+use crate::core::util::small_map::SmallMap;
 
-use super::value::Value;
+use crate::core::json::value::Value;
 
-use super::channel::Channel;
-use super::close_policy::{is_unauthorized, CloseAction};
-use super::codec::empty_object;
-use super::config::Config;
-use super::dialect::{Protocol, WireDialect};
-use super::event::{
+use crate::core::channel::send_buffer::{PushBody, SendBuffer, Waiting};
+use crate::core::channel::Channel;
+use crate::core::client::config::Config;
+use crate::core::client::notification_routing::Stores;
+use crate::core::connection::close_policy::{is_unauthorized, CloseAction};
+use crate::core::dialect::codec::empty_object;
+use crate::core::dialect::{Protocol, WireDialect};
+use crate::core::event::{
     ChannelId, ChannelState, ConnectionError, DropReason, Event, Output, PushId, PushOutcome,
     SocketState, Telemetry,
 };
-use super::notification_routing::Stores;
-use super::presence_tracker::PresenceTracker;
-use super::rng::RandomSource;
-use super::send_buffer::{PushBody, SendBuffer, Waiting};
-use super::timers::{TimerKey, TimerTable};
+use crate::core::presence::tracker::PresenceTracker;
+use crate::core::util::rng::RandomSource;
+use crate::core::util::timers::{TimerKey, TimerTable};
 
 /// A call the client refused; nothing changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -354,7 +363,7 @@ impl Client {
             code: "clock_drift",
             message: [
                 "timers fired ",
-                &super::text::decimal(lateness),
+                &crate::core::util::text::decimal(lateness),
                 " ms late; checking the connection",
             ]
             .concat(),
@@ -488,7 +497,7 @@ impl Client {
                 event,
                 duration_ms,
                 attempt: failed_attempt.then_some(failures),
-                code: close_code.map(|c| super::text::decimal(c.into())),
+                code: close_code.map(|c| crate::core::util::text::decimal(c.into())),
                 ..Default::default()
             });
         }
@@ -609,7 +618,7 @@ impl Client {
 
     pub(super) fn make_ref(&mut self) -> String {
         self.next_ref += 1;
-        super::text::decimal(self.next_ref)
+        crate::core::util::text::decimal(self.next_ref)
     }
 
     pub(super) fn make_push_id(&mut self) -> PushId {
@@ -740,10 +749,14 @@ impl Client {
                 .dialect
                 .encode_push(join_ref.as_deref(), &reference, &topic, event, payload)
                 .map(Output::Send),
-            PushBody::Binary(bytes) if acknowledged => {
-                super::binary::encode_push(join_ref.as_deref(), &reference, &topic, event, bytes)
-                    .map(Output::SendBinary)
-            }
+            PushBody::Binary(bytes) if acknowledged => crate::core::dialect::binary::encode_push(
+                join_ref.as_deref(),
+                &reference,
+                &topic,
+                event,
+                bytes,
+            )
+            .map(Output::SendBinary),
             PushBody::Binary(_) => None,
         };
         let Some(frame) = frame else {
@@ -755,7 +768,7 @@ impl Client {
                 "this protocol cannot send"
             };
             self.requests.remove(&push);
-            let response = super::json::object([("reason", Value::from(reason))]);
+            let response = crate::core::json::object([("reason", Value::from(reason))]);
             self.emit(Event::Reply {
                 push,
                 outcome: PushOutcome::Error {
@@ -808,7 +821,7 @@ fn lost_message(
     offline: bool,
     stopped: bool,
 ) -> String {
-    let decimal = super::text::decimal;
+    let decimal = crate::core::util::text::decimal;
     let mut m = String::new();
     let with_reason = |m: &mut String, code: u16, reason: &str| {
         m.push_str(" (close code ");

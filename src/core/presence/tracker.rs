@@ -14,8 +14,10 @@
 
 use crate::prelude::*;
 
-use super::json_scan;
-use super::presence::{parse_diff_text, read_diff_text, Presence, PresenceChange, PresenceState};
+use crate::core::json::scan;
+use crate::core::presence::{
+    parse_diff_text, read_diff_text, Presence, PresenceChange, PresenceState,
+};
 
 #[derive(Debug, Default)]
 pub struct PresenceTracker {
@@ -159,7 +161,7 @@ impl PresenceTracker {
         payload: &str,
     ) -> PresenceUpdate {
         if self.pending_sync(join_ref) {
-            if let Err(e) = json_scan::check(payload) {
+            if let Err(e) = scan::check(payload) {
                 return PresenceUpdate::Malformed(e);
             }
             self.pending.push(payload.to_string());
@@ -168,7 +170,7 @@ impl PresenceTracker {
         let hold = self.hold_until(now);
         let Some((joins, leaves)) = read_diff_text(payload) else {
             // Not a diff: an error if it is not JSON either, otherwise a diff of nothing.
-            return match json_scan::check(payload) {
+            return match scan::check(payload) {
                 Err(e) => PresenceUpdate::Malformed(e),
                 Ok(()) => PresenceUpdate::Applied(Vec::new()),
             };

@@ -1,7 +1,7 @@
 //! The one timer table. Every deadline of the client lives here; the driver arms a single real
 //! timer for [`TimerTable::next_deadline`].
 
-use super::small_map::SmallMap;
+use crate::core::util::small_map::SmallMap;
 
 /// What a deadline is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -5,7 +5,7 @@
 //! and connects again the moment the page is shown, unless the app called `connect` or
 //! `disconnect` in between.
 
-use super::client::Client;
+use crate::core::client::Client;
 
 impl Client {
     /// `pagehide`: a client that wants to be connected (open, connecting, or waiting to retry)

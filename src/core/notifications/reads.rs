@@ -3,8 +3,8 @@
 
 use crate::prelude::*;
 
-use super::value::Value;
 use crate::core::json;
+use crate::core::json::value::Value;
 
 /// A read the user made that the server has not confirmed yet. Persisted by the driver so no read
 /// is lost across a page reload.

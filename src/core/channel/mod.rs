@@ -3,9 +3,11 @@
 
 use crate::prelude::*;
 
-use super::value::Value;
+pub mod send_buffer;
 
-use super::event::{ChannelState, PushId};
+use crate::core::json::value::Value;
+
+use crate::core::event::{ChannelState, PushId};
 
 #[derive(Debug)]
 pub struct Channel {

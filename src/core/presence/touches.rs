@@ -9,8 +9,8 @@ use crate::prelude::*;
 
 use alloc::borrow::Cow;
 
-use super::fxhash::FxMap;
-use super::presence::Touch;
+use crate::core::presence::Touch;
+use crate::core::util::fxhash::FxMap;
 
 /// What a presence state did to a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

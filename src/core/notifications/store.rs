@@ -8,11 +8,13 @@ use crate::prelude::*;
 
 use alloc::collections::VecDeque;
 
-use super::value::Value;
 use crate::core::json;
+use crate::core::json::value::Value;
 
-use super::notification::{badge, id_order, iso8601, newer, set_read, Notification};
-pub use super::notification_reads::{ReadOp, StoredRead};
+use crate::core::notifications::notification::{
+    badge, id_order, iso8601, newer, set_read, Notification,
+};
+pub use crate::core::notifications::reads::{ReadOp, StoredRead};
 
 /// Where the store stands with the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,14 +1,14 @@
-//! Inbound binary frames on the client: decoded by [`super::binary`] and routed exactly like text
+//! Inbound binary frames on the client: decoded by [`crate::core::dialect::binary`] and routed exactly like text
 //! frames (replies, heartbeats, channels, presence, stores), with the payload bytes delivered as
 //! `{"byteLength": n, "base64": "..."}`.
 
 use crate::prelude::*;
 
-use super::binary::decode_binary;
-use super::client::Client;
-use super::codec::RawFrame;
-use super::dialect::Protocol;
-use super::event::Event;
+use crate::core::client::Client;
+use crate::core::dialect::binary::decode_binary;
+use crate::core::dialect::codec::RawFrame;
+use crate::core::dialect::Protocol;
+use crate::core::event::Event;
 
 impl Client {
     /// One inbound binary frame (a WebSocket `ArrayBuffer` message). Only the Phoenix dialect has

@@ -4,14 +4,16 @@
 
 use crate::prelude::*;
 
-use super::value::Value;
+use crate::core::json::value::Value;
 
-use super::channel::Channel;
-use super::client::{CallError, Client, InFlight, Request};
-use super::codec::{empty_object, encode, Reply};
-use super::event::{ChannelId, ChannelState, DropReason, Event, PushId, PushOutcome, Telemetry};
-use super::send_buffer::{PushBody, Waiting};
-use super::timers::TimerKey;
+use crate::core::channel::send_buffer::{PushBody, Waiting};
+use crate::core::channel::Channel;
+use crate::core::client::{CallError, Client, InFlight, Request};
+use crate::core::dialect::codec::{empty_object, encode, Reply};
+use crate::core::event::{
+    ChannelId, ChannelState, DropReason, Event, PushId, PushOutcome, Telemetry,
+};
+use crate::core::util::timers::TimerKey;
 
 impl Client {
     /// Creates a channel for `topic`, joined with `params` (a JSON object).
@@ -71,7 +73,7 @@ impl Client {
             Err(message) => ["the params function failed: ", &message].concat(),
         };
         self.timers.cancel(TimerKey::JoinAttempt(channel.0));
-        let response = super::json::object([("reason", Value::from(reason.as_str()))]);
+        let response = crate::core::json::object([("reason", Value::from(reason.as_str()))]);
         self.emit(Event::Error {
             code: "invalid_params",
             message: reason,
@@ -241,7 +243,7 @@ impl Client {
 
     // ---- channel transitions -------------------------------------------------------------
 
-    pub(super) fn set_channel_state(&mut self, channel: ChannelId, state: ChannelState) {
+    pub(in crate::core) fn set_channel_state(&mut self, channel: ChannelId, state: ChannelState) {
         let Some(ch) = self.channels.get_mut(&channel.0) else {
             return;
         };
@@ -303,7 +305,7 @@ impl Client {
             "phx_join",
             &ch.params,
         );
-        self.out.push_back(super::event::Output::Send(frame));
+        self.out.push_back(crate::core::event::Output::Send(frame));
         self.inflight.insert(reference, InFlight::Join { channel });
         if self.telemetry {
             self.join_sent_at.insert(channel.0, now);
@@ -348,7 +350,7 @@ impl Client {
         );
     }
 
-    pub(super) fn on_join_reply(
+    pub(in crate::core) fn on_join_reply(
         &mut self,
         now: u64,
         channel: ChannelId,
@@ -461,13 +463,13 @@ impl Client {
             .set(TimerKey::Rejoin(channel.0), now.saturating_add(delay));
     }
 
-    pub(super) fn on_rejoin_timer(&mut self, now: u64, channel: ChannelId) {
+    pub(in crate::core) fn on_rejoin_timer(&mut self, now: u64, channel: ChannelId) {
         if self.channel_state(channel) == Some(ChannelState::Errored) && self.is_open() {
             self.send_join(now, channel);
         }
     }
 
-    pub(super) fn on_join_attempt_timeout(&mut self, now: u64, channel: ChannelId) {
+    pub(in crate::core) fn on_join_attempt_timeout(&mut self, now: u64, channel: ChannelId) {
         let open = self.is_open();
         let Some(ch) = self.channels.get_mut(&channel.0) else {
             return;
@@ -487,7 +489,7 @@ impl Client {
         self.schedule_rejoin(now, channel);
     }
 
-    pub(super) fn on_channel_error(&mut self, now: u64, channel: ChannelId) {
+    pub(in crate::core) fn on_channel_error(&mut self, now: u64, channel: ChannelId) {
         match self.channel_state(channel) {
             Some(ChannelState::Joined) | Some(ChannelState::Joining) => {
                 self.timers.cancel(TimerKey::JoinAttempt(channel.0));
@@ -501,7 +503,7 @@ impl Client {
         }
     }
 
-    pub(super) fn on_request_timeout(&mut self, push: PushId) {
+    pub(in crate::core) fn on_request_timeout(&mut self, push: PushId) {
         match self.requests.remove(&push) {
             Some(Request::Sent { reference }) => {
                 if let Some(InFlight::Push { channel, .. }) = self.inflight.remove(&reference) {
@@ -533,7 +535,7 @@ impl Client {
         }
     }
 
-    pub(super) fn on_leave_done(&mut self, channel: ChannelId, outcome: PushOutcome) {
+    pub(in crate::core) fn on_leave_done(&mut self, channel: ChannelId, outcome: PushOutcome) {
         let request = self
             .channels
             .get_mut(&channel.0)
@@ -550,7 +552,7 @@ impl Client {
     }
 
     /// Closed: not joined and not trying to be.
-    pub(super) fn close_channel(&mut self, channel: ChannelId) {
+    pub(in crate::core) fn close_channel(&mut self, channel: ChannelId) {
         self.clear_channel_work(channel, DropReason::Left);
         if let Some(ch) = self.channels.get_mut(&channel.0) {
             ch.join_ref = None;
@@ -578,7 +580,7 @@ impl Client {
     }
 
     /// The socket opened: every channel that wants membership joins at once.
-    pub(super) fn rejoin_all(&mut self, now: u64) {
+    pub(in crate::core) fn rejoin_all(&mut self, now: u64) {
         let ids: Vec<ChannelId> = self
             .channels
             .iter()
@@ -595,7 +597,7 @@ impl Client {
 
     /// The socket closed: members become errored (rejoined on the next open); leaving channels
     /// are closed.
-    pub(super) fn channels_lost_connection(&mut self) {
+    pub(in crate::core) fn channels_lost_connection(&mut self) {
         let ids: Vec<(ChannelId, ChannelState)> = self
             .channels
             .iter()
@@ -627,7 +629,7 @@ impl Client {
     /// Sends `phx_leave` for the channel joined as `join_ref`; returns the leave's ref.
     fn send_leave(&mut self, join_ref: &str, topic: &str) -> String {
         let reference = self.make_ref();
-        self.out.push_back(super::event::Output::Send(encode(
+        self.out.push_back(crate::core::event::Output::Send(encode(
             Some(join_ref),
             Some(&reference),
             topic,
@@ -638,7 +640,7 @@ impl Client {
     }
 
     /// A push's reply (or timeout) as telemetry.
-    pub(super) fn push_telemetry(
+    pub(in crate::core) fn push_telemetry(
         &mut self,
         now: u64,
         push: PushId,

@@ -17,7 +17,13 @@ use crate::prelude::*;
 use ::core::fmt;
 use alloc::borrow::Cow;
 
-pub use super::value::{Map, Number, Value};
+pub(in crate::core) mod float;
+pub(in crate::core) mod scan;
+pub mod value;
+#[cfg(feature = "serde")]
+mod value_serde;
+
+pub use crate::core::json::value::{Map, Number, Value};
 
 /// Why a text is not JSON, and the byte where that was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +38,7 @@ impl Error {
         [
             self.what,
             " at byte ",
-            &super::text::decimal(self.at as u64),
+            &crate::core::util::text::decimal(self.at as u64),
         ]
         .concat()
     }
@@ -479,16 +485,16 @@ impl<'a> Reader<'a> {
         if integer && text != "-0" {
             let n = match text.strip_prefix('-') {
                 // Down to -2^63: the magnitude negated in two's complement.
-                Some(magnitude) => super::text::digits(magnitude)
+                Some(magnitude) => crate::core::util::text::digits(magnitude)
                     .filter(|m| *m <= 1 << 63)
                     .map(|m| Number::from(0i64.wrapping_sub(m as i64))),
-                None => super::text::digits(text).map(Number::from),
+                None => crate::core::util::text::digits(text).map(Number::from),
             };
             if let Some(n) = n {
                 return Ok(n);
             }
         }
-        super::json_float::float(text)
+        crate::core::json::float::float(text)
             .map(|f| Number::float(f, text))
             .ok_or(Error {
                 what: "number out of range",

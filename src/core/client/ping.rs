@@ -2,10 +2,10 @@
 //! phoenix.js's `socket.ping(callback)` does. It does not count as the socket's heartbeat and
 //! times out like a push.
 
-use super::client::{CallError, Client, Request};
-use super::event::{Event, Output, PushId, PushOutcome, SocketState};
-use super::timers::TimerKey;
-use super::value::Value;
+use crate::core::client::{CallError, Client, Request};
+use crate::core::event::{Event, Output, PushId, PushOutcome, SocketState};
+use crate::core::json::value::Value;
+use crate::core::util::timers::TimerKey;
 
 impl Client {
     /// Sends a ping; the request ends with the round trip in ms, or a timeout. Refused when the
@@ -47,7 +47,7 @@ impl Client {
 
     /// A heartbeat reply with this ref: when it answers a ping, the ping ends with the round
     /// trip and true is returned.
-    pub(super) fn on_ping_reply(&mut self, now: u64, reference: &str) -> bool {
+    pub(in crate::core) fn on_ping_reply(&mut self, now: u64, reference: &str) -> bool {
         let found = self.requests.iter().find_map(|(push, r)| match r {
             Request::Ping {
                 reference: r,

@@ -3,7 +3,7 @@
 //! tether's own type rather than `serde_json::Value`: serde_json's value brings its ordered map
 //! (indexmap, a second hash table and its hasher), its number writer and its serializer into
 //! the wasm: 8 % of the package's gzip size (BENCHMARKS.md, P3). The core only ever reads values
-//! from JSON text ([`super::json`]) and writes them back, so:
+//! from JSON text ([`crate::core::json`]) and writes them back, so:
 //! - an object is a vector of entries in the order the text gave them (as serde_json's
 //!   `preserve_order` kept them; what reaches JavaScript is parsed there again, in its own
 //!   order), looked up by a scan: the objects the core looks into are small, and a large one is
@@ -20,7 +20,7 @@ use ::core::fmt;
 use ::core::ops::{Index, IndexMut};
 use alloc::borrow::Cow;
 
-use super::fxhash::FxMap;
+use crate::core::util::fxhash::FxMap;
 
 /// A JSON value.
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -92,10 +92,10 @@ impl Number {
 
     fn write(&self, out: &mut String) {
         match &self.0 {
-            N::Pos(n) => out.push_str(&super::text::decimal(*n)),
+            N::Pos(n) => out.push_str(&crate::core::util::text::decimal(*n)),
             N::Neg(n) => {
                 out.push('-');
-                out.push_str(&super::text::decimal(n.unsigned_abs()));
+                out.push_str(&crate::core::util::text::decimal(n.unsigned_abs()));
             }
             N::Float(_, text) => out.push_str(text),
         }
@@ -406,7 +406,7 @@ impl Value {
             Value::Bool(true) => out.push_str("true"),
             Value::Bool(false) => out.push_str("false"),
             Value::Number(n) => n.write(out),
-            Value::String(s) => super::json::write_string(out, s),
+            Value::String(s) => crate::core::json::write_string(out, s),
             Value::Array(items) => {
                 out.push('[');
                 for (i, v) in items.iter().enumerate() {
@@ -423,7 +423,7 @@ impl Value {
                     if i > 0 {
                         out.push(',');
                     }
-                    super::json::write_string(out, k);
+                    crate::core::json::write_string(out, k);
                     out.push(':');
                     v.write(out);
                 }
@@ -436,7 +436,7 @@ impl Value {
 /// Compact JSON text (as serde_json writes it, but for non-integers: their text as read).
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&super::json::text(self))
+        f.write_str(&crate::core::json::text(self))
     }
 }
 

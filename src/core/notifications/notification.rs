@@ -5,7 +5,7 @@
 
 use crate::prelude::*;
 
-use super::value::Value;
+use crate::core::json::value::Value;
 use core::cmp::Ordering;
 
 /// How a notification is delivered and counted (seed 001's table).
@@ -70,7 +70,7 @@ impl Notification {
         };
         let id = match obj.get("id") {
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
-            Some(n @ Value::Number(_)) => super::json::text(n),
+            Some(n @ Value::Number(_)) => crate::core::json::text(n),
             _ => return Err(InvalidNotification("a notification needs an id".into())),
         };
         let kind = obj
@@ -123,7 +123,7 @@ fn parse_iso8601(s: &str) -> Option<u64> {
         return None;
     }
     let num = |r: ::core::ops::Range<usize>| -> Option<i64> {
-        i64::try_from(super::text::digits(s.get(r)?)?).ok()
+        i64::try_from(crate::core::util::text::digits(s.get(r)?)?).ok()
     };
     let (y, mo, d, h, mi, se) = (
         num(0..4)?,
@@ -141,7 +141,7 @@ fn parse_iso8601(s: &str) -> Option<u64> {
     if let Some(frac) = rest.strip_prefix('.') {
         let digits: String = frac.chars().take_while(|c| c.is_ascii_digit()).collect();
         let scaled: String = digits.chars().chain("000".chars()).take(3).collect();
-        ms = i64::try_from(super::text::digits(&scaled)?).ok()?;
+        ms = i64::try_from(crate::core::util::text::digits(&scaled)?).ok()?;
         rest = frac.get(digits.len()..)?;
     }
     let offset_min = match rest {
@@ -152,8 +152,8 @@ fn parse_iso8601(s: &str) -> Option<u64> {
                 b'-' => -1,
                 _ => return None,
             };
-            let oh = i64::try_from(super::text::digits(rest.get(1..3)?)?).ok()?;
-            let om = i64::try_from(super::text::digits(
+            let oh = i64::try_from(crate::core::util::text::digits(rest.get(1..3)?)?).ok()?;
+            let om = i64::try_from(crate::core::util::text::digits(
                 rest.get(rest.len().saturating_sub(2)..)?,
             )?)
             .ok()?;
@@ -176,7 +176,7 @@ fn parse_iso8601(s: &str) -> Option<u64> {
 pub fn badge(unread: u64) -> String {
     match unread {
         0 => String::new(),
-        1..=99 => super::text::decimal(unread),
+        1..=99 => crate::core::util::text::decimal(unread),
         _ => "99+".to_string(),
     }
 }
@@ -196,7 +196,7 @@ pub fn iso8601(ms: u64) -> String {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
     // Every field is non-negative: `ms` is after 1970.
-    let p = |n: i64, width| super::text::padded(n.unsigned_abs(), width);
+    let p = |n: i64, width| crate::core::util::text::padded(n.unsigned_abs(), width);
     [
         &p(y, 4),
         "-",

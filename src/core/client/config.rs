@@ -1,8 +1,8 @@
 //! Client options with their defaults.
 
-use super::backoff::{Backoff, Schedule};
-use super::close_policy::ClosePolicy;
-use super::dialect::Protocol;
+use crate::core::connection::backoff::{Backoff, Schedule};
+use crate::core::connection::close_policy::ClosePolicy;
+use crate::core::dialect::Protocol;
 
 #[derive(Debug)]
 pub struct Config {
@@ -21,7 +21,7 @@ pub struct Config {
     /// Socket reconnect schedule. Default: exponential 250 ms → 30 s, full jitter, reset after 5 s up.
     pub reconnect: Backoff,
     /// What a close code means for the next reconnect (the app's `reconnect.onClose`, then the
-    /// defaults of [`super::close_policy::default_action`]).
+    /// defaults of [`crate::core::connection::close_policy::default_action`]).
     pub close_policy: ClosePolicy,
     /// Channel rejoin schedule (after a join error or timeout). Default: exponential 1 s → 10 s,
     /// half jitter.

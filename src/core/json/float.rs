@@ -7,7 +7,7 @@
 /// place while the result is a normal `f64` (`tests/core/json_reader.rs` holds it to that), the
 /// best effort of serde_json's default reader (core's exact parser would add 15 KB to the wasm).
 /// `None` when it overflows `f64`.
-pub(super) fn float(text: &str) -> Option<f64> {
+pub(in crate::core) fn float(text: &str) -> Option<f64> {
     let (negative, body) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, text),
