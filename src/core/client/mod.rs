@@ -7,7 +7,7 @@ use crate::prelude::*;
 mod binary_routing;
 mod channel_lifecycle;
 pub mod config;
-pub(in crate::core) mod notification_routing;
+mod notification_routing;
 mod page_cache;
 mod ping;
 mod presence_routing;
@@ -22,7 +22,6 @@ use crate::core::json::value::Value;
 use crate::core::channel::send_buffer::{PushBody, SendBuffer, Waiting};
 use crate::core::channel::Channel;
 use crate::core::client::config::Config;
-use crate::core::client::notification_routing::Stores;
 use crate::core::connection::close_policy::{is_unauthorized, CloseAction};
 use crate::core::dialect::codec::empty_object;
 use crate::core::dialect::{Protocol, WireDialect};
@@ -30,6 +29,7 @@ use crate::core::event::{
     ChannelId, ChannelState, ConnectionError, DropReason, Event, Output, PushId, PushOutcome,
     SocketState, Telemetry,
 };
+use crate::core::notifications::stores::Stores;
 use crate::core::presence::tracker::PresenceTracker;
 use crate::core::util::rng::RandomSource;
 use crate::core::util::timers::{TimerKey, TimerTable};

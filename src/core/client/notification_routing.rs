@@ -3,26 +3,15 @@
 
 use crate::prelude::*;
 
-use crate::core::util::small_map::SmallMap;
-
 use crate::core::json::value::Value;
 
 use crate::core::client::Client;
 use crate::core::event::ChannelState;
 use crate::core::event::{ChannelId, Event, PushId, PushOutcome};
 use crate::core::notifications::store::{
-    NotificationStore, RequestTag, StoreEffects, StoreRequest, StoredRead, RESYNC_AFTER_EXPIRY_MS,
+    NotificationStore, StoreEffects, StoreRequest, StoredRead, RESYNC_AFTER_EXPIRY_MS,
 };
 use crate::core::util::timers::TimerKey;
-
-/// The stores of one client, and which pushes belong to them.
-#[derive(Debug, Default)]
-pub struct Stores {
-    pub(in crate::core) by_channel: SmallMap<u32, NotificationStore>,
-    pub(in crate::core) pushes: SmallMap<PushId, (ChannelId, RequestTag)>,
-    /// The `sync` sent right behind a channel's current `phx_join`, by channel.
-    pub(in crate::core) pipelined: SmallMap<u32, PushId>,
-}
 
 impl Client {
     /// Creates a notification store on `topic` (a channel joined at once, kept joined), holding at

@@ -5,7 +5,7 @@ use crate::prelude::*;
 use crate::core::json;
 use crate::core::json::value::Value;
 
-use super::{as_object, Inbound, Protocol, WireDialect};
+use super::wire::{as_object, Inbound, Protocol, WireDialect};
 use crate::core::dialect::codec::DecodeError;
 
 pub struct Hub;

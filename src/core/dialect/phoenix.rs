@@ -4,7 +4,7 @@ use crate::prelude::*;
 
 use crate::core::json::value::Value;
 
-use super::{Inbound, Protocol, WireDialect};
+use super::wire::{Inbound, Protocol, WireDialect};
 use crate::core::dialect::codec::{decode_raw, empty_object, encode, DecodeError};
 
 pub struct Phoenix;

@@ -406,7 +406,7 @@ impl Value {
             Value::Bool(true) => out.push_str("true"),
             Value::Bool(false) => out.push_str("false"),
             Value::Number(n) => n.write(out),
-            Value::String(s) => crate::core::json::write_string(out, s),
+            Value::String(s) => crate::core::json::write::write_string(out, s),
             Value::Array(items) => {
                 out.push('[');
                 for (i, v) in items.iter().enumerate() {
@@ -423,7 +423,7 @@ impl Value {
                     if i > 0 {
                         out.push(',');
                     }
-                    crate::core::json::write_string(out, k);
+                    crate::core::json::write::write_string(out, k);
                     out.push(':');
                     v.write(out);
                 }
@@ -436,7 +436,9 @@ impl Value {
 /// Compact JSON text (as serde_json writes it, but for non-integers: their text as read).
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&crate::core::json::text(self))
+        let mut out = String::new();
+        self.write(&mut out);
+        f.write_str(&out)
     }
 }
 
@@ -609,118 +611,5 @@ impl PartialEq<Value> for &str {
 impl PartialEq<Value> for String {
     fn eq(&self, other: &Value) -> bool {
         other == self.as_str()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{Map, Value};
-    use crate::core::json::{parse, text};
-    use crate::prelude::*;
-
-    fn read(t: &str) -> Value {
-        parse(t).unwrap_or_else(|e| panic!("{t}: {}", e.message()))
-    }
-
-    /// A repeated key keeps its first place and its last value, in small objects (found by a
-    /// scan) and large ones (found by hashing), as serde_json (and `JSON.parse`) read them.
-    #[test]
-    #[cfg(not(target_arch = "wasm32"))] // serde_json is a native dev-dependency
-    fn repeated_keys_keep_the_first_place_and_the_last_value() {
-        for n in [2usize, 5, 32, 33, 100] {
-            let mut fields: Vec<String> = (0..n)
-                .map(|i| ["\"k", &i.to_string(), "\":", &i.to_string()].concat())
-                .collect();
-            // Repeat the second key at the end and the first one in the middle.
-            fields.push(["\"k1\":", &(1000 + n).to_string()].concat());
-            fields.insert(n / 2, "\"k0\":\"again\"".to_string());
-            let t = ["{", &fields.join(","), "}"].concat();
-            let ours = text(&read(&t));
-            let theirs =
-                serde_json::to_string(&serde_json::from_str::<serde_json::Value>(&t).unwrap())
-                    .unwrap();
-            assert_eq!(ours, theirs, "{n} keys");
-            let v = read(&t);
-            assert_eq!(v.as_object().map(Map::len), Some(n));
-            assert_eq!(v["k1"], Value::from(1000 + n));
-            assert_eq!(v["k0"], "again");
-        }
-    }
-
-    /// With the `serde` feature a value serializes as the JSON it holds.
-    #[test]
-    #[cfg(all(feature = "serde", not(target_arch = "wasm32")))]
-    fn values_serialize_as_the_json_they_hold() {
-        let t = r#"{"s":"a\"b","n":[0,-7,18446744073709551615,2.5],"o":{"t":true,"f":false,"z":null},"e":{}}"#;
-        let v = read(t);
-        assert_eq!(serde_json::to_string(&v).unwrap(), t);
-        assert_eq!(text(&v), t);
-    }
-
-    /// Integers are written as serde_json writes them; other numbers as they were read.
-    #[test]
-    fn numbers_are_written_back_as_read() {
-        for t in [
-            "0",
-            "-1",
-            "18446744073709551615",
-            "-9223372036854775808",
-            "1.5",
-            "-0",
-            "1e2",
-            "2.50E-3",
-            "18446744073709551616",
-        ] {
-            assert_eq!(text(&read(t)), t);
-        }
-        assert!(read("1").as_u64() == Some(1) && read("-1").as_i64() == Some(-1));
-        assert_eq!(read("1e2").as_f64(), Some(100.0));
-        assert_eq!(read("1e2").as_u64(), None);
-        // As serde_json compares: an integer is not a float of the same value.
-        assert_ne!(read("1"), read("1.0"));
-        assert_eq!(read("1.0"), read("1e0"));
-        assert_eq!(read("-1"), Value::from(-1i64));
-        assert_eq!(Value::from(5u64), Value::from(5i64));
-    }
-
-    #[test]
-    fn objects_compare_in_any_order_and_keep_their_own() {
-        let a = read(r#"{"x":1,"y":[true,null,"s"]}"#);
-        let b = read(r#"{"y":[true,null,"s"],"x":1}"#);
-        assert_eq!(a, b);
-        assert_ne!(a, read(r#"{"x":1,"y":[true,null]}"#));
-        assert_ne!(a, read(r#"{"x":1,"y":[true,null,"s"],"z":0}"#));
-        assert_eq!(text(&b), r#"{"y":[true,null,"s"],"x":1}"#);
-    }
-
-    #[test]
-    fn maps_insert_in_place_and_remove_keeping_order() {
-        let mut m: Map = [("a", 1u64), ("b", 2), ("c", 3)]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), Value::from(v)))
-            .collect();
-        assert_eq!(
-            m.insert("b".into(), Value::from("two")),
-            Some(Value::from(2u64))
-        );
-        assert_eq!(m.insert("d".into(), Value::Null), None);
-        assert_eq!(m.remove("a"), Some(Value::from(1u64)));
-        assert_eq!(m.remove("a"), None);
-        assert_eq!(text(&Value::Object(m)), r#"{"b":"two","c":3,"d":null}"#);
-    }
-
-    /// Indexing what is missing (or of another kind) reads `null` and assigning through it
-    /// makes the place: nothing panics.
-    #[test]
-    fn indexing_never_panics() {
-        let mut v = read(r#"{"a":[1]}"#);
-        assert!(v["missing"].is_null() && v["a"][5].is_null() && v["a"]["x"].is_null());
-        assert!(v[0].is_null());
-        v["b"] = Value::from("new");
-        v["a"][2] = Value::from(true);
-        assert_eq!(text(&v), r#"{"a":[1,null,true],"b":"new"}"#);
-        let mut n = Value::Null;
-        n["k"] = Value::from(1u64);
-        assert_eq!(text(&n), r#"{"k":1}"#);
     }
 }

@@ -3,3 +3,4 @@
 pub mod notification;
 pub(in crate::core) mod reads;
 pub mod store;
+pub(in crate::core) mod stores;

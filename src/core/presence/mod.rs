@@ -18,6 +18,7 @@ use crate::core::json::value::{Map, Value};
 
 use crate::core::json;
 use crate::core::json::scan;
+pub use crate::core::presence::touches::Touch;
 use crate::core::presence::touches::{TouchKind, Touches};
 use crate::core::util::fxhash::FxMap;
 
@@ -221,18 +222,6 @@ struct Slot {
     presence: Presence,
     /// Set while the key is held in a leave grace window: shown, but absent for merging.
     held_until: Option<u64>,
-}
-
-/// A change to one key of the state, for keeping a copy of the list up to date.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Touch {
-    /// The key's presence was set; `fresh` when the key was not in the state before (it goes
-    /// to the end of the order).
-    Set {
-        key: String,
-        fresh: bool,
-    },
-    Removed(String),
 }
 
 /// Key → presence with JavaScript's iteration order, O(1) lookup, insert and remove.

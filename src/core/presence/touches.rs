@@ -9,8 +9,19 @@ use crate::prelude::*;
 
 use alloc::borrow::Cow;
 
-use crate::core::presence::Touch;
 use crate::core::util::fxhash::FxMap;
+
+/// A change to one key of the state, for keeping a copy of the list up to date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Touch {
+    /// The key's presence was set; `fresh` when the key was not in the state before (it goes
+    /// to the end of the order).
+    Set {
+        key: String,
+        fresh: bool,
+    },
+    Removed(String),
+}
 
 /// What a presence state did to a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
