@@ -5,6 +5,7 @@ use crate::prelude::*;
 
 use crate::core::util::small_map::SmallMap;
 use ::core::cell::RefCell;
+use alloc::collections::VecDeque;
 use alloc::rc::{Rc, Weak};
 
 use js_sys::Function;
@@ -22,6 +23,66 @@ use crate::api::convert::{json_to_js, presence_to_js, reply_error, state_to_js, 
 use crate::core::{ChannelId, Client, Event, Output, PresenceChange, PushId, PushOutcome};
 
 pub type Shared = Rc<RefCell<Driver>>;
+
+/// An input that found the driver borrowed, waiting for it to be released.
+type Queued = Box<dyn FnOnce()>;
+
+/// Inputs that arrived while their driver was borrowed. By design that does not happen (no user
+/// code runs inside a borrow, and browser events arrive as tasks, never inside one), but if it
+/// ever does the input waits here instead of being lost: the pump runs it first, and a microtask
+/// scheduled when it was queued runs it if no pump comes sooner.
+struct Inbox(RefCell<VecDeque<Queued>>);
+
+// SAFETY: wasm32 without the atomics feature has one thread (as the allocator in lib.rs relies
+// on too): the inbox is never touched from two threads.
+unsafe impl Sync for Inbox {}
+
+static INBOX: Inbox = Inbox(RefCell::new(VecDeque::new()));
+
+/// Runs `input` on the driver now, or, when the driver is borrowed, as soon as it is released.
+/// Never drops it. (Not for reads that must answer now: those report `busy`.)
+pub(crate) fn deliver(shared: &Shared, input: impl FnOnce(&mut Driver) + 'static) {
+    match shared.try_borrow_mut() {
+        Ok(mut d) => input(&mut d),
+        Err(_) => later(shared, move |shared| {
+            deliver(shared, input);
+            pump(shared);
+        }),
+    }
+}
+
+/// Calls `f` once the driver is released (it is borrowed now): queued, never dropped.
+fn later(shared: &Shared, f: impl FnOnce(&Shared) + 'static) {
+    let weak = Rc::downgrade(shared);
+    queue(Box::new(move || {
+        if let Some(shared) = weak.upgrade() {
+            f(&shared);
+        }
+    }));
+}
+
+/// Queues a job and schedules a microtask that runs the queue.
+fn queue(job: Queued) {
+    let first = {
+        let mut inbox = INBOX.0.borrow_mut();
+        inbox.push_back(job);
+        inbox.len() == 1
+    };
+    if first {
+        if let Some(window) = web_sys::window() {
+            let run = wasm_bindgen::closure::Closure::once_into_js(run_queued);
+            window.queue_microtask(run.unchecked_ref());
+        }
+    }
+}
+
+/// Runs the inputs queued so far (each borrows its own driver, or queues itself again).
+fn run_queued() {
+    let jobs: VecDeque<Queued> = ::core::mem::take(&mut *INBOX.0.borrow_mut());
+    for job in jobs {
+        job();
+    }
+}
 
 /// `supply(channel, request, ok, value)`, the closure a params function answers through.
 type ParamsAnswer = wasm_bindgen::closure::Closure<dyn FnMut(u32, f64, bool, JsValue)>;
@@ -116,63 +177,69 @@ enum Dispatch {
 }
 
 impl Driver {
-    pub fn new(core: Client, endpoint: String, params: JsValue, auth_token: JsValue) -> Shared {
-        let shared = Rc::new(RefCell::new(Driver {
-            core,
-            clock: Clock::default(),
-            endpoint,
-            params,
-            auth_token,
-            listeners: Listeners::default(),
-            pending: SmallMap::new(),
-            stores: StoreViews::default(),
-            presence_lists: SmallMap::new(),
-            presence_mirrors: SmallMap::new(),
-            channel_params: SmallMap::new(),
-            params_answer: None,
-            connect_answer: None,
-            routes: Routes::default(),
-            ws: None,
-            generation: 0,
-            timer: None,
-            page: None,
-            closed: false,
-        }));
-        let weak = Rc::downgrade(&shared);
-        let timer = DriverTimer::new(move || on_timer(&weak));
-        let weak = Rc::downgrade(&shared);
-        let page = PageListeners::register(move |s| on_page(&weak, s));
-        let weak = Rc::downgrade(&shared);
-        let params_answer = wasm_bindgen::closure::Closure::new(
-            move |channel: u32, request: f64, ok: bool, value: JsValue| {
-                on_params(&weak, ChannelId(channel), request as u64, ok, value)
-            },
-        );
-        let weak = Rc::downgrade(&shared);
-        let connect_answer = wasm_bindgen::closure::Closure::new(
-            move |generation: f64, ok: bool, params: JsValue, token: JsValue| {
-                let Some(shared) = weak.upgrade() else { return };
-                let generation = generation as u64;
-                match ok {
-                    true => finish_open(&shared, generation, &params, &token),
-                    false => {
-                        let why = params.as_string().unwrap_or_default();
-                        let message = ["the socket's params or token failed: ", &why].concat();
-                        connect_failed(&shared, generation, &message);
-                    }
-                }
-            },
-        );
-        if let Ok(mut d) = shared.try_borrow_mut() {
-            d.timer = Some(timer);
-            d.page = Some(page);
-            d.params_answer = Some(params_answer);
-            d.connect_answer = Some(connect_answer);
-            let now = d.clock.now();
-            d.core.set_online(now, is_online());
-            d.core.set_visible(now, is_visible());
-        }
-        shared
+    pub fn new(mut core: Client, endpoint: String, params: JsValue, auth_token: JsValue) -> Shared {
+        // Built with its listeners in place (they hold only a weak handle): no borrow needed.
+        Rc::new_cyclic(|weak: &Weak<RefCell<Driver>>| {
+            let timer = {
+                let weak = weak.clone();
+                DriverTimer::new(move || on_timer(&weak))
+            };
+            let page = {
+                let weak = weak.clone();
+                PageListeners::register(move |s| on_page(&weak, s))
+            };
+            let params_answer = {
+                let weak = weak.clone();
+                wasm_bindgen::closure::Closure::new(
+                    move |channel: u32, request: f64, ok: bool, value: JsValue| {
+                        on_params(&weak, ChannelId(channel), request as u64, ok, value)
+                    },
+                )
+            };
+            let connect_answer = {
+                let weak = weak.clone();
+                wasm_bindgen::closure::Closure::new(
+                    move |generation: f64, ok: bool, params: JsValue, token: JsValue| {
+                        let Some(shared) = weak.upgrade() else { return };
+                        let generation = generation as u64;
+                        match ok {
+                            true => finish_open(&shared, generation, &params, &token),
+                            false => {
+                                let why = params.as_string().unwrap_or_default();
+                                let message =
+                                    ["the socket's params or token failed: ", &why].concat();
+                                connect_failed(&shared, generation, &message);
+                            }
+                        }
+                    },
+                )
+            };
+            let clock = Clock::default();
+            let now = clock.now();
+            core.set_online(now, is_online());
+            core.set_visible(now, is_visible());
+            RefCell::new(Driver {
+                core,
+                clock,
+                endpoint,
+                params,
+                auth_token,
+                listeners: Listeners::default(),
+                pending: SmallMap::new(),
+                stores: StoreViews::default(),
+                presence_lists: SmallMap::new(),
+                presence_mirrors: SmallMap::new(),
+                channel_params: SmallMap::new(),
+                params_answer: Some(params_answer),
+                connect_answer: Some(connect_answer),
+                routes: Routes::default(),
+                ws: None,
+                generation: 0,
+                timer: Some(timer),
+                page: Some(page),
+                closed: false,
+            })
+        })
     }
 
     pub fn now(&self) -> u64 {
@@ -205,7 +272,7 @@ pub fn closed_socket() -> JsValue {
 pub fn close_for_good(shared: &Shared) {
     {
         let Ok(mut d) = shared.try_borrow_mut() else {
-            return;
+            return later(shared, close_for_good);
         };
         if d.closed {
             return;
@@ -216,9 +283,15 @@ pub fn close_for_good(shared: &Shared) {
     }
     // The close goes out and state listeners hear "closed".
     pump(shared);
+    tear_down(shared);
+}
+
+/// After a freed `Socket`'s close went out: its socket, timer and listeners go, and every
+/// pending request rejects with `closed_socket`.
+fn tear_down(shared: &Shared) {
     let rejects: Vec<Function> = {
         let Ok(mut d) = shared.try_borrow_mut() else {
-            return;
+            return later(shared, tear_down);
         };
         d.ws = None;
         d.timer = None;
@@ -245,19 +318,19 @@ impl Drop for Driver {
 
 fn on_timer(weak: &Weak<RefCell<Driver>>) {
     let Some(shared) = weak.upgrade() else { return };
-    if let Ok(mut d) = shared.try_borrow_mut() {
+    deliver(&shared, |d| {
         if let Some(t) = d.timer.as_mut() {
             t.fired();
         }
         let now = d.now();
         d.core.handle_timeout(now);
-    }
+    });
     pump(&shared);
 }
 
 fn on_page(weak: &Weak<RefCell<Driver>>, signal: PageSignal) {
     let Some(shared) = weak.upgrade() else { return };
-    if let Ok(mut d) = shared.try_borrow_mut() {
+    deliver(&shared, move |d| {
         let now = d.now();
         match signal {
             PageSignal::Online(on) => d.core.set_online(now, on),
@@ -265,13 +338,13 @@ fn on_page(weak: &Weak<RefCell<Driver>>, signal: PageSignal) {
             PageSignal::Shown(true) => d.core.page_shown(now),
             PageSignal::Shown(false) => d.core.page_hidden(now),
         }
-    }
+    });
     pump(&shared);
 }
 
 fn on_socket(weak: &Weak<RefCell<Driver>>, generation: u64, signal: SocketSignal) {
     let Some(shared) = weak.upgrade() else { return };
-    if let Ok(mut d) = shared.try_borrow_mut() {
+    deliver(&shared, move |d| {
         if d.generation != generation || d.ws.is_none() {
             return;
         }
@@ -285,7 +358,7 @@ fn on_socket(weak: &Weak<RefCell<Driver>>, generation: u64, signal: SocketSignal
                 d.core.handle_close(now, code, &reason);
             }
         }
-    }
+    });
     pump(&shared);
 }
 
@@ -301,7 +374,7 @@ pub fn pump(shared: &Shared) {
         let mut work: Vec<Dispatch> = Vec::new();
         {
             let Ok(mut d) = shared.try_borrow_mut() else {
-                return;
+                return later(shared, pump);
             };
             while let Some(out) = d.core.poll_output() {
                 match out {
@@ -589,10 +662,10 @@ fn on_params(
             .map_err(|_| "it returned a value that is not JSON".to_string()),
         false => Err(value.as_string().unwrap_or_default()),
     };
-    if let Ok(mut d) = shared.try_borrow_mut() {
+    deliver(&shared, move |d| {
         let now = d.now();
         d.core.supply_join_params(now, channel, request, answer);
-    }
+    });
     pump(&shared);
 }
 
@@ -621,7 +694,7 @@ fn call_each_on(
 fn notify_store(shared: &Shared, channel: ChannelId) {
     let (snapshot, subs) = {
         let Ok(mut d) = shared.try_borrow_mut() else {
-            return;
+            return later(shared, move |s| notify_store(s, channel));
         };
         let now = d.now();
         let Driver {
@@ -648,7 +721,7 @@ fn notify_store(shared: &Shared, channel: ChannelId) {
 fn notify_presence(shared: &Shared, channel: ChannelId) {
     let (list, subs) = {
         let Ok(mut d) = shared.try_borrow_mut() else {
-            return;
+            return later(shared, move |s| notify_presence(s, channel));
         };
         // The same frozen array `getSnapshot()` returns: from the list mirror, so a change
         // costs a copy of the list, not a rebuild of it.
@@ -754,7 +827,9 @@ fn collect_presence(
 /// bounds the wait).
 fn open_socket(shared: &Shared, generation: u64) {
     let (params, token, answer) = {
-        let Ok(d) = shared.try_borrow() else { return };
+        let Ok(d) = shared.try_borrow() else {
+            return later(shared, move |s| open_socket(s, generation));
+        };
         let answer = d
             .connect_answer
             .as_ref()
@@ -770,7 +845,10 @@ fn open_socket(shared: &Shared, generation: u64) {
 /// token promise can settle long after its connect timed out or was replaced).
 fn finish_open(shared: &Shared, generation: u64, params: &JsValue, token: &JsValue) {
     let (endpoint, protocol, query, routes, max_units) = {
-        let Ok(d) = shared.try_borrow() else { return };
+        let Ok(d) = shared.try_borrow() else {
+            let (params, token) = (params.clone(), token.clone());
+            return later(shared, move |s| finish_open(s, generation, &params, &token));
+        };
         if d.generation != generation || d.core.state() != crate::core::SocketState::Connecting {
             return;
         }
@@ -809,9 +887,14 @@ fn finish_open(shared: &Shared, generation: u64, params: &JsValue, token: &JsVal
     let opened = WsConn::open(&url, &protocols, &routes, max_units, move |s| {
         on_socket(&weak, generation, s)
     });
+    adopt_socket(shared, generation, opened, url);
+}
+
+/// Keeps the socket just opened, unless something newer happened meanwhile.
+fn adopt_socket(shared: &Shared, generation: u64, opened: Result<WsConn, JsValue>, url: String) {
     let failed = {
         let Ok(mut d) = shared.try_borrow_mut() else {
-            return;
+            return later(shared, move |s| adopt_socket(s, generation, opened, url));
         };
         if d.generation != generation || d.core.state() != crate::core::SocketState::Connecting {
             return; // Disconnected or superseded while building the URL; `opened` drops and closes.
@@ -837,15 +920,13 @@ fn finish_open(shared: &Shared, generation: u64, params: &JsValue, token: &JsVal
 /// the URL): the core reports `connect_failed` and retries after its backoff. Nothing when
 /// something newer happened meanwhile.
 fn connect_failed(shared: &Shared, generation: u64, message: &str) {
-    {
-        let Ok(mut d) = shared.try_borrow_mut() else {
-            return;
-        };
+    let message = message.to_string();
+    deliver(shared, move |d| {
         if d.generation != generation || d.core.state() != crate::core::SocketState::Connecting {
             return;
         }
         let now = d.now();
-        d.core.handle_connect_error(now, message);
-    }
+        d.core.handle_connect_error(now, &message);
+    });
     pump(shared);
 }
