@@ -227,8 +227,3 @@ impl Socket {
         Ok(Channel::new(self.shared.clone(), id, topic))
     }
 }
-impl Drop for Socket {
-    fn drop(&mut self) {
-        crate::web::driver::close_for_good(&self.shared);
-    }
-}
