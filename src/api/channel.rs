@@ -10,7 +10,7 @@ use super::options::push_timeout;
 use super::subscription::{listen_on, unsubscribe_fn};
 use super::validate;
 use crate::core::{CallError, ChannelId, PushId};
-use crate::web::driver::{deliver, pump, Resolvers, Shared};
+use crate::web::driver::{deliver, pump, Input, Resolvers, Shared};
 
 #[wasm_bindgen]
 pub struct Channel {
@@ -65,16 +65,12 @@ fn promise(shared: &Shared, push: PushId, what: &'static str) -> Promise {
     let mut resolvers = None;
     let promise = Promise::new(&mut |resolve, reject| resolvers = Some((resolve, reject)));
     if let Some((resolve, reject)) = resolvers {
-        deliver(shared, move |d| {
-            d.pending.insert(
-                push,
-                Resolvers {
-                    resolve,
-                    reject,
-                    what,
-                },
-            );
-        });
+        let resolvers = Resolvers {
+            resolve,
+            reject,
+            what,
+        };
+        deliver(shared, Input::Pending(push, resolvers));
     }
     pump(shared);
     promise

@@ -8,7 +8,7 @@ use alloc::rc::{Rc, Weak};
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
 
-use crate::web::driver::{deliver, Driver, Shared};
+use crate::web::driver::{deliver, Driver, Input, Shared};
 
 /// Holds what an unsubscribe function removes. Not part of the typed API: JS sees a function.
 #[wasm_bindgen(skip_typescript)]
@@ -21,11 +21,7 @@ pub struct Subscription {
 impl Subscription {
     pub fn unsubscribe(&self) {
         if let Some(shared) = self.driver.upgrade() {
-            let id = self.id;
-            deliver(&shared, move |d| {
-                d.listeners.remove(id);
-                d.sync_routes();
-            });
+            deliver(&shared, Input::Unsubscribe(self.id));
         }
     }
 }

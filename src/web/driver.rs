@@ -24,14 +24,39 @@ use crate::core::{ChannelId, Client, Event, Output, PresenceChange, PushId, Push
 
 pub type Shared = Rc<RefCell<Driver>>;
 
-/// An input that found the driver borrowed, waiting for it to be released.
-type Queued = Box<dyn FnOnce()>;
+/// What reaches the driver from outside the pump: browser events, answers to its requests, and
+/// the calls the API makes that must not be lost.
+pub(crate) enum Input {
+    Timer,
+    Page(PageSignal),
+    Socket(u64, SocketSignal),
+    /// A channel's params function answered request `u64`.
+    Params(ChannelId, u64, Result<crate::core::Value, String>),
+    /// Connect `u64` could not open a socket.
+    ConnectFailed(u64, String),
+    Unsubscribe(u32),
+    /// A promise to settle when the push's reply comes.
+    Pending(PushId, Resolvers),
+}
 
-/// Inputs that arrived while their driver was borrowed. By design that does not happen (no user
-/// code runs inside a borrow, and browser events arrive as tasks, never inside one), but if it
-/// ever does the input waits here instead of being lost: the pump runs it first, and a microtask
-/// scheduled when it was queued runs it if no pump comes sooner.
-struct Inbox(RefCell<VecDeque<Queued>>);
+/// An input, or a step of the driver's own, that found the driver borrowed.
+enum Step {
+    Input(Input),
+    Pump,
+    CloseForGood,
+    TearDown,
+    NotifyStore(ChannelId),
+    NotifyPresence(ChannelId),
+    OpenSocket(u64),
+    FinishOpen(u64, JsValue, JsValue),
+    AdoptSocket(u64, Result<WsConn, JsValue>, String),
+}
+
+/// Steps that found their driver borrowed. By design that does not happen (no user code runs
+/// inside a borrow, and browser events arrive as tasks, never inside one), but if it ever does
+/// the step waits here instead of being lost, and a microtask scheduled when the first one was
+/// queued runs them in order once the borrow is over.
+struct Inbox(RefCell<VecDeque<(Weak<RefCell<Driver>>, Step)>>);
 
 // SAFETY: wasm32 without the atomics feature has one thread (as the allocator in lib.rs relies
 // on too): the inbox is never touched from two threads.
@@ -39,33 +64,68 @@ unsafe impl Sync for Inbox {}
 
 static INBOX: Inbox = Inbox(RefCell::new(VecDeque::new()));
 
-/// Runs `input` on the driver now, or, when the driver is borrowed, as soon as it is released.
-/// Never drops it. (Not for reads that must answer now: those report `busy`.)
-pub(crate) fn deliver(shared: &Shared, input: impl FnOnce(&mut Driver) + 'static) {
+/// Applies `input` to the driver now, or, when the driver is borrowed, as soon as it is released
+/// (then pumps). Never drops it. (Reads that must answer now report `busy` instead.)
+pub(crate) fn deliver(shared: &Shared, input: Input) {
     match shared.try_borrow_mut() {
-        Ok(mut d) => input(&mut d),
-        Err(_) => later(shared, move |shared| {
-            deliver(shared, input);
-            pump(shared);
-        }),
+        Ok(mut d) => apply(&mut d, input),
+        Err(_) => later(shared, Step::Input(input)),
     }
 }
 
-/// Calls `f` once the driver is released (it is borrowed now): queued, never dropped.
-fn later(shared: &Shared, f: impl FnOnce(&Shared) + 'static) {
-    let weak = Rc::downgrade(shared);
-    queue(Box::new(move || {
-        if let Some(shared) = weak.upgrade() {
-            f(&shared);
+fn apply(d: &mut Driver, input: Input) {
+    let now = d.now();
+    match input {
+        Input::Timer => {
+            if let Some(t) = d.timer.as_mut() {
+                t.fired();
+            }
+            d.core.handle_timeout(now);
         }
-    }));
+        Input::Page(signal) => match signal {
+            PageSignal::Online(on) => d.core.set_online(now, on),
+            PageSignal::Visible(v) => d.core.set_visible(now, v),
+            PageSignal::Shown(true) => d.core.page_shown(now),
+            PageSignal::Shown(false) => d.core.page_hidden(now),
+        },
+        Input::Socket(generation, signal) => {
+            if d.generation != generation || d.ws.is_none() {
+                return;
+            }
+            match signal {
+                SocketSignal::Open => d.core.handle_open(now),
+                SocketSignal::Text(text) => d.core.handle_text(now, &text),
+                SocketSignal::Binary(bytes) => d.core.handle_binary(now, &bytes),
+                SocketSignal::Close { code, reason } => {
+                    d.ws = None;
+                    d.core.handle_close(now, code, &reason);
+                }
+            }
+        }
+        Input::Params(channel, request, answer) => {
+            d.core.supply_join_params(now, channel, request, answer);
+        }
+        Input::ConnectFailed(generation, message) => {
+            if d.generation == generation && d.core.state() == crate::core::SocketState::Connecting
+            {
+                d.core.handle_connect_error(now, &message);
+            }
+        }
+        Input::Unsubscribe(id) => {
+            d.listeners.remove(id);
+            d.sync_routes();
+        }
+        Input::Pending(push, resolvers) => {
+            d.pending.insert(push, resolvers);
+        }
+    }
 }
 
-/// Queues a job and schedules a microtask that runs the queue.
-fn queue(job: Queued) {
+/// Queues a step for when the driver is released; the first one queued schedules the run.
+fn later(shared: &Shared, step: Step) {
     let first = {
         let mut inbox = INBOX.0.borrow_mut();
-        inbox.push_back(job);
+        inbox.push_back((Rc::downgrade(shared), step));
         inbox.len() == 1
     };
     if first {
@@ -76,11 +136,32 @@ fn queue(job: Queued) {
     }
 }
 
-/// Runs the inputs queued so far (each borrows its own driver, or queues itself again).
+/// Runs the steps queued so far, in order (each borrows its own driver, or queues itself again).
 fn run_queued() {
-    let jobs: VecDeque<Queued> = ::core::mem::take(&mut *INBOX.0.borrow_mut());
-    for job in jobs {
-        job();
+    let steps = ::core::mem::take(&mut *INBOX.0.borrow_mut());
+    for (weak, step) in steps {
+        let Some(shared) = weak.upgrade() else {
+            continue;
+        };
+        let shared = &shared;
+        match step {
+            Step::Input(input) => {
+                deliver(shared, input);
+                pump(shared);
+            }
+            Step::Pump => pump(shared),
+            Step::CloseForGood => close_for_good(shared),
+            Step::TearDown => tear_down(shared),
+            Step::NotifyStore(channel) => notify_store(shared, channel),
+            Step::NotifyPresence(channel) => notify_presence(shared, channel),
+            Step::OpenSocket(generation) => open_socket(shared, generation),
+            Step::FinishOpen(generation, params, token) => {
+                finish_open(shared, generation, &params, &token)
+            }
+            Step::AdoptSocket(generation, opened, url) => {
+                adopt_socket(shared, generation, opened, url)
+            }
+        }
     }
 }
 
@@ -272,7 +353,7 @@ pub fn closed_socket() -> JsValue {
 pub fn close_for_good(shared: &Shared) {
     {
         let Ok(mut d) = shared.try_borrow_mut() else {
-            return later(shared, close_for_good);
+            return later(shared, Step::CloseForGood);
         };
         if d.closed {
             return;
@@ -291,7 +372,7 @@ pub fn close_for_good(shared: &Shared) {
 fn tear_down(shared: &Shared) {
     let rejects: Vec<Function> = {
         let Ok(mut d) = shared.try_borrow_mut() else {
-            return later(shared, tear_down);
+            return later(shared, Step::TearDown);
         };
         d.ws = None;
         d.timer = None;
@@ -318,47 +399,19 @@ impl Drop for Driver {
 
 fn on_timer(weak: &Weak<RefCell<Driver>>) {
     let Some(shared) = weak.upgrade() else { return };
-    deliver(&shared, |d| {
-        if let Some(t) = d.timer.as_mut() {
-            t.fired();
-        }
-        let now = d.now();
-        d.core.handle_timeout(now);
-    });
+    deliver(&shared, Input::Timer);
     pump(&shared);
 }
 
 fn on_page(weak: &Weak<RefCell<Driver>>, signal: PageSignal) {
     let Some(shared) = weak.upgrade() else { return };
-    deliver(&shared, move |d| {
-        let now = d.now();
-        match signal {
-            PageSignal::Online(on) => d.core.set_online(now, on),
-            PageSignal::Visible(v) => d.core.set_visible(now, v),
-            PageSignal::Shown(true) => d.core.page_shown(now),
-            PageSignal::Shown(false) => d.core.page_hidden(now),
-        }
-    });
+    deliver(&shared, Input::Page(signal));
     pump(&shared);
 }
 
 fn on_socket(weak: &Weak<RefCell<Driver>>, generation: u64, signal: SocketSignal) {
     let Some(shared) = weak.upgrade() else { return };
-    deliver(&shared, move |d| {
-        if d.generation != generation || d.ws.is_none() {
-            return;
-        }
-        let now = d.now();
-        match signal {
-            SocketSignal::Open => d.core.handle_open(now),
-            SocketSignal::Text(text) => d.core.handle_text(now, &text),
-            SocketSignal::Binary(bytes) => d.core.handle_binary(now, &bytes),
-            SocketSignal::Close { code, reason } => {
-                d.ws = None;
-                d.core.handle_close(now, code, &reason);
-            }
-        }
-    });
+    deliver(&shared, Input::Socket(generation, signal));
     pump(&shared);
 }
 
@@ -374,7 +427,7 @@ pub fn pump(shared: &Shared) {
         let mut work: Vec<Dispatch> = Vec::new();
         {
             let Ok(mut d) = shared.try_borrow_mut() else {
-                return later(shared, pump);
+                return later(shared, Step::Pump);
             };
             while let Some(out) = d.core.poll_output() {
                 match out {
@@ -662,10 +715,7 @@ fn on_params(
             .map_err(|_| "it returned a value that is not JSON".to_string()),
         false => Err(value.as_string().unwrap_or_default()),
     };
-    deliver(&shared, move |d| {
-        let now = d.now();
-        d.core.supply_join_params(now, channel, request, answer);
-    });
+    deliver(&shared, Input::Params(channel, request, answer));
     pump(&shared);
 }
 
@@ -694,7 +744,7 @@ fn call_each_on(
 fn notify_store(shared: &Shared, channel: ChannelId) {
     let (snapshot, subs) = {
         let Ok(mut d) = shared.try_borrow_mut() else {
-            return later(shared, move |s| notify_store(s, channel));
+            return later(shared, Step::NotifyStore(channel));
         };
         let now = d.now();
         let Driver {
@@ -721,7 +771,7 @@ fn notify_store(shared: &Shared, channel: ChannelId) {
 fn notify_presence(shared: &Shared, channel: ChannelId) {
     let (list, subs) = {
         let Ok(mut d) = shared.try_borrow_mut() else {
-            return later(shared, move |s| notify_presence(s, channel));
+            return later(shared, Step::NotifyPresence(channel));
         };
         // The same frozen array `getSnapshot()` returns: from the list mirror, so a change
         // costs a copy of the list, not a rebuild of it.
@@ -828,7 +878,7 @@ fn collect_presence(
 fn open_socket(shared: &Shared, generation: u64) {
     let (params, token, answer) = {
         let Ok(d) = shared.try_borrow() else {
-            return later(shared, move |s| open_socket(s, generation));
+            return later(shared, Step::OpenSocket(generation));
         };
         let answer = d
             .connect_answer
@@ -846,8 +896,8 @@ fn open_socket(shared: &Shared, generation: u64) {
 fn finish_open(shared: &Shared, generation: u64, params: &JsValue, token: &JsValue) {
     let (endpoint, protocol, query, routes, max_units) = {
         let Ok(d) = shared.try_borrow() else {
-            let (params, token) = (params.clone(), token.clone());
-            return later(shared, move |s| finish_open(s, generation, &params, &token));
+            let step = Step::FinishOpen(generation, params.clone(), token.clone());
+            return later(shared, step);
         };
         if d.generation != generation || d.core.state() != crate::core::SocketState::Connecting {
             return;
@@ -894,7 +944,7 @@ fn finish_open(shared: &Shared, generation: u64, params: &JsValue, token: &JsVal
 fn adopt_socket(shared: &Shared, generation: u64, opened: Result<WsConn, JsValue>, url: String) {
     let failed = {
         let Ok(mut d) = shared.try_borrow_mut() else {
-            return later(shared, move |s| adopt_socket(s, generation, opened, url));
+            return later(shared, Step::AdoptSocket(generation, opened, url));
         };
         if d.generation != generation || d.core.state() != crate::core::SocketState::Connecting {
             return; // Disconnected or superseded while building the URL; `opened` drops and closes.
@@ -920,13 +970,9 @@ fn adopt_socket(shared: &Shared, generation: u64, opened: Result<WsConn, JsValue
 /// the URL): the core reports `connect_failed` and retries after its backoff. Nothing when
 /// something newer happened meanwhile.
 fn connect_failed(shared: &Shared, generation: u64, message: &str) {
-    let message = message.to_string();
-    deliver(shared, move |d| {
-        if d.generation != generation || d.core.state() != crate::core::SocketState::Connecting {
-            return;
-        }
-        let now = d.now();
-        d.core.handle_connect_error(now, &message);
-    });
+    deliver(
+        shared,
+        Input::ConnectFailed(generation, message.to_string()),
+    );
     pump(shared);
 }
