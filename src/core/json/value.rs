@@ -20,7 +20,7 @@ use ::core::fmt;
 use ::core::ops::{Index, IndexMut};
 use alloc::borrow::Cow;
 
-use crate::core::util::fxhash::FxMap;
+use crate::core::util::FxMap;
 
 /// A JSON value.
 #[derive(Clone, Debug, PartialEq, Default)]

@@ -20,7 +20,7 @@ use crate::core::json;
 use crate::core::json::scan;
 pub use crate::core::presence::touches::Touch;
 use crate::core::presence::touches::{TouchKind, Touches};
-use crate::core::util::fxhash::FxMap;
+use crate::core::util::FxMap;
 
 mod order;
 mod text;

@@ -9,7 +9,7 @@ use crate::prelude::*;
 
 use alloc::borrow::Cow;
 
-use crate::core::util::fxhash::FxMap;
+use crate::core::util::FxMap;
 
 /// A change to one key of the state, for keeping a copy of the list up to date.
 #[derive(Debug, Clone, PartialEq, Eq)]
