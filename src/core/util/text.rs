@@ -1,4 +1,4 @@
-//! Numbers as decimal text, for messages and wire fields, without `core::fmt`: the library
+//! Numbers as decimal text (itoa), for messages and wire fields, without `core::fmt`: the library
 //! builds its messages by concatenation (`[a, b].concat()`), so its own code never calls Rust's
 //! formatting machinery (what is left of it in the wasm is reached only from the standard
 //! library's panic paths; BENCHMARKS.md, P3).
@@ -6,25 +6,14 @@
 use crate::prelude::*;
 
 /// `n` in decimal, zero-padded to at least `width` digits.
-pub fn padded(mut n: u64, width: usize) -> String {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    let used = digits.len() - start;
-    let mut out = String::with_capacity(used.max(width));
-    for _ in used..width {
+pub fn padded(n: u64, width: usize) -> String {
+    let mut buffer = itoa::Buffer::new();
+    let digits = buffer.format(n);
+    let mut out = String::with_capacity(digits.len().max(width));
+    for _ in digits.len()..width {
         out.push('0');
     }
-    for &d in &digits[start..] {
-        out.push(char::from(d));
-    }
+    out.push_str(digits);
     out
 }
 
