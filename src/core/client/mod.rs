@@ -13,6 +13,8 @@ mod ping;
 mod presence_routing;
 mod routing;
 
+pub use routing::CORE_READS;
+
 use alloc::collections::VecDeque;
 
 use crate::core::util::small_map::SmallMap;

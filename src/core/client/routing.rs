@@ -14,6 +14,13 @@ use crate::core::dialect::Inbound;
 use crate::core::event::{ChannelId, ChannelState, Event, PushOutcome};
 use crate::core::util::timers::TimerKey;
 
+/// The message events the core reads itself (a reply, close or error, presence, a notification
+/// store's event): an event equal to one of these, or starting with one that ends in `*` (without
+/// it). Everything else is a plain message for the listeners. The one statement of this rule:
+/// [`Client::core_reads_event`] applies it, and a host that routes plain messages itself (the
+/// browser driver's inbound path) is given it as data.
+pub const CORE_READS: [&str; 4] = ["phx_*", "presence_state", "presence_diff", "notification:*"];
+
 impl Client {
     /// One inbound text frame.
     pub fn handle_text(&mut self, now: u64, text: &str) {
@@ -46,11 +53,12 @@ impl Client {
 
     /// Whether a message with this event is one the core reads itself (a reply, close or error,
     /// presence, a notification store's event) rather than hands to listeners as it is.
+    /// The rule is [`CORE_READS`], which the browser's inbound path is given too.
     pub fn core_reads_event(event: &str) -> bool {
-        event.starts_with("phx_")
-            || event == "presence_state"
-            || event == "presence_diff"
-            || event.starts_with("notification:")
+        CORE_READS.iter().any(|rule| match rule.strip_suffix('*') {
+            Some(prefix) => event.starts_with(prefix),
+            None => event == *rule,
+        })
     }
 
     /// Changes whenever what [`Client::routable_channels`] yields may have changed: a channel
