@@ -10,7 +10,7 @@ use super::options::push_timeout;
 use super::subscription::{listen_on, unsubscribe_fn};
 use super::validate;
 use crate::core::{CallError, ChannelId, PushId};
-use crate::web::driver::{pump, Resolvers, Shared};
+use crate::web::driver::{deliver, pump, Input, Resolvers, Shared};
 
 #[wasm_bindgen]
 pub struct Channel {
@@ -43,7 +43,7 @@ impl Channel {
                     "invalid_option",
                     &[
                         "channel.presence(options): leaveGraceMs is ",
-                        &crate::core::text::decimal(held),
+                        &crate::core::util::text::decimal(held),
                         ", set by the first presence() call of this channel; every view shares \
                          that presence, so a later call cannot change it",
                     ]
@@ -64,15 +64,13 @@ impl Channel {
 fn promise(shared: &Shared, push: PushId, what: &'static str) -> Promise {
     let mut resolvers = None;
     let promise = Promise::new(&mut |resolve, reject| resolvers = Some((resolve, reject)));
-    if let (Some((resolve, reject)), Ok(mut d)) = (resolvers, shared.try_borrow_mut()) {
-        d.pending.insert(
-            push,
-            Resolvers {
-                resolve,
-                reject,
-                what,
-            },
-        );
+    if let Some((resolve, reject)) = resolvers {
+        let resolvers = Resolvers {
+            resolve,
+            reject,
+            what,
+        };
+        deliver(shared, Input::Pending(push, resolvers));
     }
     pump(shared);
     promise

@@ -51,7 +51,7 @@ pub fn js_to_json(v: &JsValue) -> Result<Value, JsValue> {
         let message = if e.what == crate::core::json::NESTED_TOO_DEEPLY {
             [
                 "the payload is nested deeper than ",
-                &crate::core::text::decimal(crate::core::json::MAX_DEPTH as u64),
+                &crate::core::util::text::decimal(crate::core::json::MAX_DEPTH as u64),
                 " levels of objects and arrays (the most tether reads); flatten it",
             ]
             .concat()

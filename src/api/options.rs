@@ -9,7 +9,7 @@ use js_sys::{Function, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::validate::{invalid_option, known_keys};
-use crate::core::text::decimal;
+use crate::core::util::text::decimal;
 use crate::core::{round, Backoff, Config, Schedule};
 
 /// The options of `new Socket(url, options)`.

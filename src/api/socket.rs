@@ -214,7 +214,7 @@ impl Socket {
         let params = params.unwrap_or_default();
         let params_fn = params.dyn_ref::<Function>().cloned();
         let params = match params_fn {
-            Some(_) => crate::core::codec::empty_object(),
+            Some(_) => crate::core::dialect::codec::empty_object(),
             None => js_to_json_object(&params)?,
         };
         let mut d = self.shared.try_borrow_mut().map_err(|_| busy())?;

@@ -8,7 +8,7 @@ use alloc::rc::{Rc, Weak};
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
 
-use crate::web::driver::{Driver, Shared};
+use crate::web::driver::{deliver, Driver, Input, Shared};
 
 /// Holds what an unsubscribe function removes. Not part of the typed API: JS sees a function.
 #[wasm_bindgen(skip_typescript)]
@@ -20,11 +20,8 @@ pub struct Subscription {
 #[wasm_bindgen]
 impl Subscription {
     pub fn unsubscribe(&self) {
-        if let Some(d) = self.driver.upgrade() {
-            if let Ok(mut d) = d.try_borrow_mut() {
-                d.listeners.remove(self.id);
-                d.sync_routes();
-            }
+        if let Some(shared) = self.driver.upgrade() {
+            deliver(&shared, Input::Unsubscribe(self.id));
         }
     }
 }

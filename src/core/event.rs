@@ -2,7 +2,7 @@
 
 use crate::prelude::*;
 
-use super::value::Value;
+use crate::core::json::value::Value;
 
 /// Identifies a channel of one [`super::Client`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -146,7 +146,7 @@ pub enum Event {
     /// window ended): these joins and leaves, then a sync.
     Presence {
         channel: ChannelId,
-        changes: Vec<super::presence::PresenceChange>,
+        changes: Vec<crate::core::presence::PresenceChange>,
     },
     /// A notification arrived on a store's channel (every kind, toasts included).
     Notification {
@@ -166,7 +166,7 @@ pub enum Event {
     Message {
         channel: ChannelId,
         event: String,
-        payload: super::codec::JsonText,
+        payload: crate::core::dialect::codec::JsonText,
     },
     /// A join of a channel whose params its owner gives is due: answer with
     /// [`super::Client::supply_join_params`] and this `request`.

@@ -3,8 +3,9 @@
 
 use crate::prelude::*;
 
-use crate::core::small_map::SmallMap;
+use crate::core::util::small_map::SmallMap;
 use ::core::cell::RefCell;
+use alloc::collections::VecDeque;
 use alloc::rc::{Rc, Weak};
 
 use js_sys::Function;
@@ -22,6 +23,147 @@ use crate::api::convert::{json_to_js, presence_to_js, reply_error, state_to_js, 
 use crate::core::{ChannelId, Client, Event, Output, PresenceChange, PushId, PushOutcome};
 
 pub type Shared = Rc<RefCell<Driver>>;
+
+/// What reaches the driver from outside the pump: browser events, answers to its requests, and
+/// the calls the API makes that must not be lost.
+pub(crate) enum Input {
+    Timer,
+    Page(PageSignal),
+    Socket(u64, SocketSignal),
+    /// A channel's params function answered request `u64`.
+    Params(ChannelId, u64, Result<crate::core::Value, String>),
+    /// Connect `u64` could not open a socket.
+    ConnectFailed(u64, String),
+    Unsubscribe(u32),
+    /// A promise to settle when the push's reply comes.
+    Pending(PushId, Resolvers),
+}
+
+/// An input, or a step of the driver's own, that found the driver borrowed.
+enum Step {
+    Input(Input),
+    Pump,
+    CloseForGood,
+    TearDown,
+    NotifyStore(ChannelId),
+    NotifyPresence(ChannelId),
+    OpenSocket(u64),
+    FinishOpen(u64, JsValue, JsValue),
+    AdoptSocket(u64, Result<WsConn, JsValue>, String),
+}
+
+/// Steps that found their driver borrowed. By design that does not happen (no user code runs
+/// inside a borrow, and browser events arrive as tasks, never inside one), but if it ever does
+/// the step waits here instead of being lost, and a microtask scheduled when the first one was
+/// queued runs them in order once the borrow is over.
+struct Inbox(RefCell<VecDeque<(Weak<RefCell<Driver>>, Step)>>);
+
+// SAFETY: wasm32 without the atomics feature has one thread (as the allocator in lib.rs relies
+// on too): the inbox is never touched from two threads.
+unsafe impl Sync for Inbox {}
+
+static INBOX: Inbox = Inbox(RefCell::new(VecDeque::new()));
+
+/// Applies `input` to the driver now, or, when the driver is borrowed, as soon as it is released
+/// (then pumps). Never drops it. (Reads that must answer now report `busy` instead.)
+pub(crate) fn deliver(shared: &Shared, input: Input) {
+    match shared.try_borrow_mut() {
+        Ok(mut d) => apply(&mut d, input),
+        Err(_) => later(shared, Step::Input(input)),
+    }
+}
+
+fn apply(d: &mut Driver, input: Input) {
+    let now = d.now();
+    match input {
+        Input::Timer => {
+            if let Some(t) = d.timer.as_mut() {
+                t.fired();
+            }
+            d.core.handle_timeout(now);
+        }
+        Input::Page(signal) => match signal {
+            PageSignal::Online(on) => d.core.set_online(now, on),
+            PageSignal::Visible(v) => d.core.set_visible(now, v),
+            PageSignal::Shown(true) => d.core.page_shown(now),
+            PageSignal::Shown(false) => d.core.page_hidden(now),
+        },
+        Input::Socket(generation, signal) => {
+            if d.generation != generation || d.ws.is_none() {
+                return;
+            }
+            match signal {
+                SocketSignal::Open => d.core.handle_open(now),
+                SocketSignal::Text(text) => d.core.handle_text(now, &text),
+                SocketSignal::Binary(bytes) => d.core.handle_binary(now, &bytes),
+                SocketSignal::Close { code, reason } => {
+                    d.ws = None;
+                    d.core.handle_close(now, code, &reason);
+                }
+            }
+        }
+        Input::Params(channel, request, answer) => {
+            d.core.supply_join_params(now, channel, request, answer);
+        }
+        Input::ConnectFailed(generation, message) => {
+            if d.generation == generation && d.core.state() == crate::core::SocketState::Connecting
+            {
+                d.core.handle_connect_error(now, &message);
+            }
+        }
+        Input::Unsubscribe(id) => {
+            d.listeners.remove(id);
+            d.sync_routes();
+        }
+        Input::Pending(push, resolvers) => {
+            d.pending.insert(push, resolvers);
+        }
+    }
+}
+
+/// Queues a step for when the driver is released; the first one queued schedules the run.
+fn later(shared: &Shared, step: Step) {
+    let first = {
+        let mut inbox = INBOX.0.borrow_mut();
+        inbox.push_back((Rc::downgrade(shared), step));
+        inbox.len() == 1
+    };
+    if first {
+        if let Some(window) = web_sys::window() {
+            let run = wasm_bindgen::closure::Closure::once_into_js(run_queued);
+            window.queue_microtask(run.unchecked_ref());
+        }
+    }
+}
+
+/// Runs the steps queued so far, in order (each borrows its own driver, or queues itself again).
+fn run_queued() {
+    let steps = ::core::mem::take(&mut *INBOX.0.borrow_mut());
+    for (weak, step) in steps {
+        let Some(shared) = weak.upgrade() else {
+            continue;
+        };
+        let shared = &shared;
+        match step {
+            Step::Input(input) => {
+                deliver(shared, input);
+                pump(shared);
+            }
+            Step::Pump => pump(shared),
+            Step::CloseForGood => close_for_good(shared),
+            Step::TearDown => tear_down(shared),
+            Step::NotifyStore(channel) => notify_store(shared, channel),
+            Step::NotifyPresence(channel) => notify_presence(shared, channel),
+            Step::OpenSocket(generation) => open_socket(shared, generation),
+            Step::FinishOpen(generation, params, token) => {
+                finish_open(shared, generation, &params, &token)
+            }
+            Step::AdoptSocket(generation, opened, url) => {
+                adopt_socket(shared, generation, opened, url)
+            }
+        }
+    }
+}
 
 /// `supply(channel, request, ok, value)`, the closure a params function answers through.
 type ParamsAnswer = wasm_bindgen::closure::Closure<dyn FnMut(u32, f64, bool, JsValue)>;
@@ -116,63 +258,69 @@ enum Dispatch {
 }
 
 impl Driver {
-    pub fn new(core: Client, endpoint: String, params: JsValue, auth_token: JsValue) -> Shared {
-        let shared = Rc::new(RefCell::new(Driver {
-            core,
-            clock: Clock::default(),
-            endpoint,
-            params,
-            auth_token,
-            listeners: Listeners::default(),
-            pending: SmallMap::new(),
-            stores: StoreViews::default(),
-            presence_lists: SmallMap::new(),
-            presence_mirrors: SmallMap::new(),
-            channel_params: SmallMap::new(),
-            params_answer: None,
-            connect_answer: None,
-            routes: Routes::default(),
-            ws: None,
-            generation: 0,
-            timer: None,
-            page: None,
-            closed: false,
-        }));
-        let weak = Rc::downgrade(&shared);
-        let timer = DriverTimer::new(move || on_timer(&weak));
-        let weak = Rc::downgrade(&shared);
-        let page = PageListeners::register(move |s| on_page(&weak, s));
-        let weak = Rc::downgrade(&shared);
-        let params_answer = wasm_bindgen::closure::Closure::new(
-            move |channel: u32, request: f64, ok: bool, value: JsValue| {
-                on_params(&weak, ChannelId(channel), request as u64, ok, value)
-            },
-        );
-        let weak = Rc::downgrade(&shared);
-        let connect_answer = wasm_bindgen::closure::Closure::new(
-            move |generation: f64, ok: bool, params: JsValue, token: JsValue| {
-                let Some(shared) = weak.upgrade() else { return };
-                let generation = generation as u64;
-                match ok {
-                    true => finish_open(&shared, generation, &params, &token),
-                    false => {
-                        let why = params.as_string().unwrap_or_default();
-                        let message = ["the socket's params or token failed: ", &why].concat();
-                        connect_failed(&shared, generation, &message);
-                    }
-                }
-            },
-        );
-        if let Ok(mut d) = shared.try_borrow_mut() {
-            d.timer = Some(timer);
-            d.page = Some(page);
-            d.params_answer = Some(params_answer);
-            d.connect_answer = Some(connect_answer);
-            let now = d.clock.now();
-            d.core.set_online(now, is_online());
-            d.core.set_visible(now, is_visible());
-        }
-        shared
+    pub fn new(mut core: Client, endpoint: String, params: JsValue, auth_token: JsValue) -> Shared {
+        // Built with its listeners in place (they hold only a weak handle): no borrow needed.
+        Rc::new_cyclic(|weak: &Weak<RefCell<Driver>>| {
+            let timer = {
+                let weak = weak.clone();
+                DriverTimer::new(move || on_timer(&weak))
+            };
+            let page = {
+                let weak = weak.clone();
+                PageListeners::register(move |s| on_page(&weak, s))
+            };
+            let params_answer = {
+                let weak = weak.clone();
+                wasm_bindgen::closure::Closure::new(
+                    move |channel: u32, request: f64, ok: bool, value: JsValue| {
+                        on_params(&weak, ChannelId(channel), request as u64, ok, value)
+                    },
+                )
+            };
+            let connect_answer = {
+                let weak = weak.clone();
+                wasm_bindgen::closure::Closure::new(
+                    move |generation: f64, ok: bool, params: JsValue, token: JsValue| {
+                        let Some(shared) = weak.upgrade() else { return };
+                        let generation = generation as u64;
+                        match ok {
+                            true => finish_open(&shared, generation, &params, &token),
+                            false => {
+                                let why = params.as_string().unwrap_or_default();
+                                let message =
+                                    ["the socket's params or token failed: ", &why].concat();
+                                connect_failed(&shared, generation, &message);
+                            }
+                        }
+                    },
+                )
+            };
+            let clock = Clock::default();
+            let now = clock.now();
+            core.set_online(now, is_online());
+            core.set_visible(now, is_visible());
+            RefCell::new(Driver {
+                core,
+                clock,
+                endpoint,
+                params,
+                auth_token,
+                listeners: Listeners::default(),
+                pending: SmallMap::new(),
+                stores: StoreViews::default(),
+                presence_lists: SmallMap::new(),
+                presence_mirrors: SmallMap::new(),
+                channel_params: SmallMap::new(),
+                params_answer: Some(params_answer),
+                connect_answer: Some(connect_answer),
+                routes: Routes::default(),
+                ws: None,
+                generation: 0,
+                timer: Some(timer),
+                page: Some(page),
+                closed: false,
+            })
+        })
     }
 
     pub fn now(&self) -> u64 {
@@ -205,7 +353,7 @@ pub fn closed_socket() -> JsValue {
 pub fn close_for_good(shared: &Shared) {
     {
         let Ok(mut d) = shared.try_borrow_mut() else {
-            return;
+            return later(shared, Step::CloseForGood);
         };
         if d.closed {
             return;
@@ -216,9 +364,15 @@ pub fn close_for_good(shared: &Shared) {
     }
     // The close goes out and state listeners hear "closed".
     pump(shared);
+    tear_down(shared);
+}
+
+/// After a freed `Socket`'s close went out: its socket, timer and listeners go, and every
+/// pending request rejects with `closed_socket`.
+fn tear_down(shared: &Shared) {
     let rejects: Vec<Function> = {
         let Ok(mut d) = shared.try_borrow_mut() else {
-            return;
+            return later(shared, Step::TearDown);
         };
         d.ws = None;
         d.timer = None;
@@ -245,47 +399,19 @@ impl Drop for Driver {
 
 fn on_timer(weak: &Weak<RefCell<Driver>>) {
     let Some(shared) = weak.upgrade() else { return };
-    if let Ok(mut d) = shared.try_borrow_mut() {
-        if let Some(t) = d.timer.as_mut() {
-            t.fired();
-        }
-        let now = d.now();
-        d.core.handle_timeout(now);
-    }
+    deliver(&shared, Input::Timer);
     pump(&shared);
 }
 
 fn on_page(weak: &Weak<RefCell<Driver>>, signal: PageSignal) {
     let Some(shared) = weak.upgrade() else { return };
-    if let Ok(mut d) = shared.try_borrow_mut() {
-        let now = d.now();
-        match signal {
-            PageSignal::Online(on) => d.core.set_online(now, on),
-            PageSignal::Visible(v) => d.core.set_visible(now, v),
-            PageSignal::Shown(true) => d.core.page_shown(now),
-            PageSignal::Shown(false) => d.core.page_hidden(now),
-        }
-    }
+    deliver(&shared, Input::Page(signal));
     pump(&shared);
 }
 
 fn on_socket(weak: &Weak<RefCell<Driver>>, generation: u64, signal: SocketSignal) {
     let Some(shared) = weak.upgrade() else { return };
-    if let Ok(mut d) = shared.try_borrow_mut() {
-        if d.generation != generation || d.ws.is_none() {
-            return;
-        }
-        let now = d.now();
-        match signal {
-            SocketSignal::Open => d.core.handle_open(now),
-            SocketSignal::Text(text) => d.core.handle_text(now, &text),
-            SocketSignal::Binary(bytes) => d.core.handle_binary(now, &bytes),
-            SocketSignal::Close { code, reason } => {
-                d.ws = None;
-                d.core.handle_close(now, code, &reason);
-            }
-        }
-    }
+    deliver(&shared, Input::Socket(generation, signal));
     pump(&shared);
 }
 
@@ -301,7 +427,7 @@ pub fn pump(shared: &Shared) {
         let mut work: Vec<Dispatch> = Vec::new();
         {
             let Ok(mut d) = shared.try_borrow_mut() else {
-                return;
+                return later(shared, Step::Pump);
             };
             while let Some(out) = d.core.poll_output() {
                 match out {
@@ -418,7 +544,7 @@ fn collect(d: &mut Driver, event: Event, work: &mut Vec<Dispatch>) {
             match retry_in_ms {
                 Some(ms) => {
                     message.push_str("; rejoining in ");
-                    message.push_str(&crate::core::text::decimal(ms));
+                    message.push_str(&crate::core::util::text::decimal(ms));
                     message.push_str(" ms");
                 }
                 None => message.push_str("; rejoining after the reconnect"),
@@ -589,10 +715,7 @@ fn on_params(
             .map_err(|_| "it returned a value that is not JSON".to_string()),
         false => Err(value.as_string().unwrap_or_default()),
     };
-    if let Ok(mut d) = shared.try_borrow_mut() {
-        let now = d.now();
-        d.core.supply_join_params(now, channel, request, answer);
-    }
+    deliver(&shared, Input::Params(channel, request, answer));
     pump(&shared);
 }
 
@@ -621,7 +744,7 @@ fn call_each_on(
 fn notify_store(shared: &Shared, channel: ChannelId) {
     let (snapshot, subs) = {
         let Ok(mut d) = shared.try_borrow_mut() else {
-            return;
+            return later(shared, Step::NotifyStore(channel));
         };
         let now = d.now();
         let Driver {
@@ -648,7 +771,7 @@ fn notify_store(shared: &Shared, channel: ChannelId) {
 fn notify_presence(shared: &Shared, channel: ChannelId) {
     let (list, subs) = {
         let Ok(mut d) = shared.try_borrow_mut() else {
-            return;
+            return later(shared, Step::NotifyPresence(channel));
         };
         // The same frozen array `getSnapshot()` returns: from the list mirror, so a change
         // costs a copy of the list, not a rebuild of it.
@@ -754,7 +877,9 @@ fn collect_presence(
 /// bounds the wait).
 fn open_socket(shared: &Shared, generation: u64) {
     let (params, token, answer) = {
-        let Ok(d) = shared.try_borrow() else { return };
+        let Ok(d) = shared.try_borrow() else {
+            return later(shared, Step::OpenSocket(generation));
+        };
         let answer = d
             .connect_answer
             .as_ref()
@@ -770,7 +895,10 @@ fn open_socket(shared: &Shared, generation: u64) {
 /// token promise can settle long after its connect timed out or was replaced).
 fn finish_open(shared: &Shared, generation: u64, params: &JsValue, token: &JsValue) {
     let (endpoint, protocol, query, routes, max_units) = {
-        let Ok(d) = shared.try_borrow() else { return };
+        let Ok(d) = shared.try_borrow() else {
+            let step = Step::FinishOpen(generation, params.clone(), token.clone());
+            return later(shared, step);
+        };
         if d.generation != generation || d.core.state() != crate::core::SocketState::Connecting {
             return;
         }
@@ -809,9 +937,14 @@ fn finish_open(shared: &Shared, generation: u64, params: &JsValue, token: &JsVal
     let opened = WsConn::open(&url, &protocols, &routes, max_units, move |s| {
         on_socket(&weak, generation, s)
     });
+    adopt_socket(shared, generation, opened, url);
+}
+
+/// Keeps the socket just opened, unless something newer happened meanwhile.
+fn adopt_socket(shared: &Shared, generation: u64, opened: Result<WsConn, JsValue>, url: String) {
     let failed = {
         let Ok(mut d) = shared.try_borrow_mut() else {
-            return;
+            return later(shared, Step::AdoptSocket(generation, opened, url));
         };
         if d.generation != generation || d.core.state() != crate::core::SocketState::Connecting {
             return; // Disconnected or superseded while building the URL; `opened` drops and closes.
@@ -837,15 +970,9 @@ fn finish_open(shared: &Shared, generation: u64, params: &JsValue, token: &JsVal
 /// the URL): the core reports `connect_failed` and retries after its backoff. Nothing when
 /// something newer happened meanwhile.
 fn connect_failed(shared: &Shared, generation: u64, message: &str) {
-    {
-        let Ok(mut d) = shared.try_borrow_mut() else {
-            return;
-        };
-        if d.generation != generation || d.core.state() != crate::core::SocketState::Connecting {
-            return;
-        }
-        let now = d.now();
-        d.core.handle_connect_error(now, message);
-    }
+    deliver(
+        shared,
+        Input::ConnectFailed(generation, message.to_string()),
+    );
     pump(shared);
 }

@@ -58,9 +58,23 @@ function looksLikeControl(data) {
 }
 
 const isRef = (v) => v === null || typeof v === 'string';
-// Keep in step with `Client::core_reads_event`.
-const coreReads = (e) =>
-  e.startsWith('phx_') || e === 'presence_state' || e === 'presence_diff' || e.startsWith('notification:');
+// Whether the core reads an event itself: built once from the core's rule (`CORE_READS` in
+// src/core/client/routing.rs, given to `newRoutes` as space-separated words; a word ending in
+// `*` is a prefix).
+let coreReads = null;
+function coreReadsRule(words) {
+  const prefixes = [];
+  const events = [];
+  for (const w of words.split(' ')) {
+    if (w.endsWith('*')) prefixes.push(w.slice(0, -1));
+    else events.push(w);
+  }
+  return (e) => {
+    for (let i = 0; i < prefixes.length; i++) if (e.startsWith(prefixes[i])) return true;
+    for (let i = 0; i < events.length; i++) if (e === events[i]) return true;
+    return false;
+  };
+}
 // A topic or event with a lone surrogate is malformed; the core reports it. Checked only for
 // a frame that reached no listener: anything a route matched equals a string the core holds.
 const wellFormed = String.prototype.isWellFormed
@@ -90,7 +104,8 @@ function tableAdd(t, key, value) {
 }
 
 /** topic → [{ joinRef, handlers: event → [listener] }], in the core's delivery order. */
-export function newRoutes() {
+export function newRoutes(coreReadsWords) {
+  if (coreReads === null) coreReads = coreReadsRule(coreReadsWords);
   return { table: newTable() };
 }
 

@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::api::convert::presence_to_js;
 use crate::core::presence::array_index;
-use crate::core::small_map::SmallMap;
+use crate::core::util::small_map::SmallMap;
 use crate::core::{ChannelId, Client, Touch};
 
 #[wasm_bindgen(module = "/src/web/glue.js")]

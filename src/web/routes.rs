@@ -12,8 +12,10 @@ use crate::core::Client;
 
 #[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
+    /// A new (empty) map; `core_reads` is [`crate::core::client::CORE_READS`] as space-separated
+    /// words, the rule the inbound path uses to send an event to the core.
     #[wasm_bindgen(js_name = newRoutes)]
-    fn new_routes() -> JsValue;
+    fn new_routes(core_reads: &str) -> JsValue;
     #[wasm_bindgen(js_name = clearRoutes)]
     fn clear_routes(routes: &JsValue);
     #[wasm_bindgen(js_name = addRoute)]
@@ -31,7 +33,7 @@ pub struct Routes {
 impl Default for Routes {
     fn default() -> Self {
         Routes {
-            map: new_routes(),
+            map: new_routes(&crate::core::client::CORE_READS.join(" ")),
             built: None,
         }
     }

@@ -3,13 +3,13 @@
 
 use crate::prelude::*;
 
-use crate::core::small_map::SmallMap;
+use crate::core::util::small_map::SmallMap;
 
 use crate::core::json;
 use crate::core::Value;
 use wasm_bindgen::JsValue;
 
-use crate::core::notification_store::StoredRead;
+use crate::core::notifications::store::StoredRead;
 use crate::core::{badge, ChannelId, Client};
 
 #[derive(Default)]

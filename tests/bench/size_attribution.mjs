@@ -28,15 +28,15 @@ const FEATURES = ['bulk-memory', 'nontrapping-float-to-int', 'reference-types', 
 const run = (cmd, args) => execFileSync(cmd, args, { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 28 });
 const gz = (bytes) => gzipSync(bytes, { level: 9 }).length;
 
-const PRESENCE = ['tether::core::presence', 'tether::api::presence', 'tether::web::presence_mirror'];
-const NOTIFICATIONS = ['tether::core::notification', 'tether::api::notifications', 'tether::web::stores'];
-const OTHER_WIRES = ['tether::core::dialect::hub', 'tether::core::dialect::nova', 'tether::core::binary'];
+const PRESENCE = ['tether::core::presence', 'tether::core::client::presence_routing', 'tether::api::presence', 'tether::web::presence_mirror'];
+const NOTIFICATIONS = ['tether::core::notifications', 'tether::core::client::notification_routing', 'tether::api::notifications', 'tether::web::stores'];
+const OTHER_WIRES = ['tether::core::dialect::hub', 'tether::core::dialect::nova', 'tether::core::dialect::binary', 'tether::core::client::binary_routing'];
 /** [label, Rust path prefixes whose functions are taken out]. */
 const GROUPS = [
   ['presence (core, JS surface, list mirror)', PRESENCE],
   ['notifications (store, routing, JS surface, snapshots)', NOTIFICATIONS],
   ['the hub and nova dialects, binary frames', OTHER_WIRES],
-  ['the JSON reader and values (and all that only parsing reaches)', ['tether::core::json', 'tether::core::value']],
+  ['the JSON reader and values (and all that only parsing reaches)', ['tether::core::json']],
   ['presence, notifications and the other wires: a Phoenix socket and channels only', [...PRESENCE, ...NOTIFICATIONS, ...OTHER_WIRES]],
   ['all of `tether::core` (left: the JS surface, the driver, the allocator, wasm-bindgen, and core code inlined into them)', ['tether::core::']],
 ];

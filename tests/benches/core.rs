@@ -17,8 +17,8 @@ fn main() {}
 mod native {
     use criterion::{criterion_group, BatchSize, Criterion};
     use std::hint::black_box;
-    use tether::core::codec::{decode, decode_raw};
-    use tether::core::notification_store::{RequestTag, StoreRequest};
+    use tether::core::dialect::codec::{decode, decode_raw};
+    use tether::core::notifications::store::{RequestTag, StoreRequest};
     use tether::core::presence::parse_diff_text;
     use tether::core::Value;
     use tether::core::{Client, Config, Output, SplitMix64};

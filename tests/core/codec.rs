@@ -340,7 +340,7 @@ fn frame_struct_is_plain_data() {
 /// rejected or has a payload that is not one JSON value (which its reader then reports).
 #[test]
 fn envelope_reader_agrees_with_a_json_parser() {
-    use tether::core::codec::decode_raw;
+    use tether::core::dialect::codec::decode_raw;
     let opens = ["[", "[ "];
     let refs = [
         "null",
@@ -402,7 +402,10 @@ fn envelope_reader_agrees_with_a_json_parser() {
 
 /// 1 when `text` is a valid frame (and `raw` read it the same), 0 when it is not (and `raw`
 /// rejected it or holds a payload that does not parse).
-fn check_envelope(text: &str, raw: Result<tether::core::codec::RawFrame<'_>, DecodeError>) -> u32 {
+fn check_envelope(
+    text: &str,
+    raw: Result<tether::core::dialect::codec::RawFrame<'_>, DecodeError>,
+) -> u32 {
     let string_or_null = |v: &Value| match v {
         Value::Null => Some(None),
         Value::String(s) => Some(Some(s.clone())),

@@ -23,8 +23,10 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use tether::core::binary::{decode_binary, encode_binary, KIND_BROADCAST, KIND_PUSH, KIND_REPLY};
-use tether::core::codec::decode_raw;
+use tether::core::dialect::binary::{
+    decode_binary, encode_binary, KIND_BROADCAST, KIND_PUSH, KIND_REPLY,
+};
+use tether::core::dialect::codec::decode_raw;
 use tether::core::Value;
 use tether::core::{
     decode, ChannelId, ChannelState, Client, Config, Event, Output, PushOutcome, SocketState,
@@ -1041,7 +1043,7 @@ fn fuzz_connection_state_machine() {
 
 #[test]
 fn binary_frames_decode_route_and_reject() {
-    use tether::core::binary::{base64, BinaryError};
+    use tether::core::dialect::binary::{base64, BinaryError};
     for (plain, b64) in [
         ("", ""),
         ("f", "Zg=="),

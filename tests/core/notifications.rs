@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use tether::core::notification_store::StoredRead;
+use tether::core::notifications::store::StoredRead;
 use tether::core::Value;
 use tether::core::{
     badge, ChannelId, ChannelState, Config, Event, NotificationStore, ReadOp, StoreStatus,

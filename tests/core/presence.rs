@@ -1317,7 +1317,7 @@ fn presence_taken_after_a_malformed_frame_skips_it_and_reports_it_once() {
 
 #[test]
 fn a_channel_that_never_takes_presence_keeps_a_bounded_backlog() {
-    use tether::core::presence_tracker::UNREAD_BYTES;
+    use tether::core::presence::tracker::UNREAD_BYTES;
     let (mut h, ch) = untracked();
     let pad = "x".repeat(100);
     send(&mut h, "presence_state", json!({}));

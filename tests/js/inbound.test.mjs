@@ -4,7 +4,15 @@
 // first (a 10k-key `presence_state` would otherwise be parsed twice).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { addHandler, addRoute, clearRoutes, inbound, newRoutes } from '../../src/web/glue.js';
+import { readFileSync } from 'node:fs';
+import { addHandler, addRoute, clearRoutes, inbound, newRoutes as newRoutesWith } from '../../src/web/glue.js';
+
+// The core's rule for the events it reads itself, as the driver hands it to `newRoutes`: read
+// from its one statement (`CORE_READS` in src/core/client/routing.rs), not restated here.
+const rust = readFileSync(new URL('../../src/core/client/routing.rs', import.meta.url), 'utf8');
+const CORE_READS = rust.match(/pub const CORE_READS: \[&str; \d+\] =\s*\[([^\]]*)\]/)[1]
+  .match(/"[^"]*"/g).map((w) => JSON.parse(w)).join(' ');
+const newRoutes = () => newRoutesWith(CORE_READS);
 
 const TOPIC = 'room:lobby';
 

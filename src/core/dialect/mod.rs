@@ -9,99 +9,25 @@
 
 use crate::prelude::*;
 
+pub mod binary;
+pub mod codec;
 mod hub;
 mod nova;
 mod phoenix;
-
-use crate::core::value::Value;
-
-use super::codec::{DecodeError, RawFrame};
+mod wire;
 
 pub use hub::Hub;
 pub use nova::Nova;
 pub use phoenix::Phoenix;
-
-/// Which dialect a socket speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Protocol {
-    #[default]
-    Phoenix,
-    Hub,
-    Nova,
-}
+pub use wire::{Inbound, Protocol, WireDialect};
 
 impl Protocol {
-    pub fn parse(s: &str) -> Option<Protocol> {
-        match s {
-            "phoenix" => Some(Protocol::Phoenix),
-            "hub" => Some(Protocol::Hub),
-            "nova" => Some(Protocol::Nova),
-            _ => None,
-        }
-    }
-
+    /// This protocol's codec and heartbeat.
     pub fn dialect(self) -> Box<dyn WireDialect> {
         match self {
             Protocol::Phoenix => Box::new(Phoenix),
             Protocol::Hub => Box::new(Hub),
             Protocol::Nova => Box::new(Nova),
         }
-    }
-}
-
-/// One decoded inbound frame.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Inbound<'a> {
-    /// A Phoenix frame, with everything that goes with it (refs, replies, join refs).
-    Phoenix(RawFrame<'a>),
-    /// An event for whoever is subscribed to `topic` (`None`: the connection's own channel).
-    Message {
-        topic: Option<String>,
-        event: String,
-        payload: Value,
-    },
-    /// The answer to the dialect's heartbeat.
-    HeartbeatReply,
-}
-
-/// The codec of one dialect.
-pub trait WireDialect {
-    fn protocol(&self) -> Protocol;
-
-    /// Reads one inbound text frame.
-    fn decode<'a>(&self, text: &'a str, max_bytes: usize) -> Result<Inbound<'a>, DecodeError>;
-
-    /// The heartbeat frame carrying `reference`, or `None` when the dialect has no heartbeat.
-    fn heartbeat(&self, reference: &str) -> Option<String>;
-
-    /// True when the server confirms joins and replies to pushes (Phoenix); otherwise joining is
-    /// implied by the connection and pushes are fire-and-forget.
-    fn acknowledged(&self) -> bool;
-
-    /// The frame for a push, or `None` when the dialect cannot send.
-    fn encode_push(
-        &self,
-        join_ref: Option<&str>,
-        reference: &str,
-        topic: &str,
-        event: &str,
-        payload: &Value,
-    ) -> Option<String>;
-
-    /// Query parameters the connection needs for this membership (`hub`: one `c` per topic).
-    fn connect_query(&self, topics: &[String]) -> Vec<(String, String)>;
-
-    /// True when a new channel can only be added by reconnecting (membership is the URL).
-    fn membership_in_url(&self) -> bool {
-        false
-    }
-}
-
-/// A dialect payload as a JSON object: objects as they are, anything else under `value`.
-pub(crate) fn as_object(v: Value) -> Value {
-    if v.is_object() {
-        v
-    } else {
-        crate::core::json::object([("value", v)])
     }
 }

@@ -2,10 +2,10 @@
 
 use crate::prelude::*;
 
-use crate::core::value::Value;
+use crate::core::json::value::Value;
 
-use super::{as_object, Inbound, Protocol, WireDialect};
-use crate::core::codec::DecodeError;
+use super::wire::{as_object, Inbound, Protocol, WireDialect};
+use crate::core::dialect::codec::DecodeError;
 
 pub struct Nova;
 

@@ -2,10 +2,10 @@
 
 use crate::prelude::*;
 
-use crate::core::value::Value;
+use crate::core::json::value::Value;
 
-use super::{Inbound, Protocol, WireDialect};
-use crate::core::codec::{decode_raw, empty_object, encode, DecodeError};
+use super::wire::{Inbound, Protocol, WireDialect};
+use crate::core::dialect::codec::{decode_raw, empty_object, encode, DecodeError};
 
 pub struct Phoenix;
 

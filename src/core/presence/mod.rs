@@ -14,15 +14,18 @@ use ::core::cmp::Reverse;
 use alloc::borrow::Cow;
 use alloc::collections::BinaryHeap;
 
-use super::value::{Map, Value};
+use crate::core::json::value::{Map, Value};
 
-use super::fxhash::FxMap;
-use super::json;
-use super::json_scan;
-use super::presence_touches::{TouchKind, Touches};
+use crate::core::json;
+use crate::core::json::scan;
+pub use crate::core::presence::touches::Touch;
+use crate::core::presence::touches::{TouchKind, Touches};
+use crate::core::util::FxMap;
 
 mod order;
 mod text;
+pub(in crate::core) mod touches;
+pub mod tracker;
 
 use order::sort_index_keys;
 pub use order::{array_index, js_order};
@@ -219,18 +222,6 @@ struct Slot {
     presence: Presence,
     /// Set while the key is held in a leave grace window: shown, but absent for merging.
     held_until: Option<u64>,
-}
-
-/// A change to one key of the state, for keeping a copy of the list up to date.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Touch {
-    /// The key's presence was set; `fresh` when the key was not in the state before (it goes
-    /// to the end of the order).
-    Set {
-        key: String,
-        fresh: bool,
-    },
-    Removed(String),
 }
 
 /// Key → presence with JavaScript's iteration order, O(1) lookup, insert and remove.
@@ -591,7 +582,7 @@ impl PresenceState {
         // once — first at the slot after the previous key's, since a server sends a room's
         // state in much the same order each time — and the slots it names are marked instead
         // of indexing the new state's keys a second time.
-        let mut scan = json_scan::ObjectScan::new(text)?;
+        let mut scan = scan::ObjectScan::new(text)?;
         const UNSEEN: usize = usize::MAX;
         // Slot → position in `merged` of the entry naming it (a repeated key keeps its first
         // position and its last value, as `JSON.parse` does); keys not held yet go in `fresh`.
@@ -620,7 +611,7 @@ impl PresenceState {
             match repeat.and_then(|p| merged.get_mut(p)) {
                 Some(entry) => {
                     // The value replaced must still be JSON (`JSON.parse` checks it).
-                    json_scan::check(entry.raw)?;
+                    scan::check(entry.raw)?;
                     entry.raw = raw;
                     entry.unchanged = held.is_some();
                 }
@@ -654,7 +645,7 @@ impl PresenceState {
                     Some(p) => Some(p),
                     None => {
                         // Not a presence is skipped; not JSON at all fails the state.
-                        json_scan::check(entry.raw)?;
+                        scan::check(entry.raw)?;
                         continue;
                     }
                 }

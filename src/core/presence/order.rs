@@ -12,7 +12,7 @@ pub fn array_index(key: &str) -> Option<u32> {
     if !key.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let n = crate::core::text::digits(key)?;
+    let n = crate::core::util::text::digits(key)?;
     (n < u32::MAX as u64).then_some(n as u32)
 }
 

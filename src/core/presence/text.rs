@@ -7,9 +7,9 @@ use crate::prelude::*;
 use alloc::borrow::Cow;
 
 use super::{Meta, OwnedRef, Presence};
-use crate::core::fxhash::FxMap;
 use crate::core::json;
-use crate::core::value::{Map, Value};
+use crate::core::json::value::{Map, Value};
+use crate::core::util::FxMap;
 
 /// When `text` starts with exactly how `p` is written (`{"metas":[…]}` with the metas' own
 /// text), that many bytes: a whole JSON value equal to what is held, so nothing about the key
