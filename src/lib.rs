@@ -28,7 +28,7 @@ mod web;
 mod size_classes;
 
 // talc instead of the standard library's dlmalloc: 2.4 KB less gzip, and as flat over a million
-// frames (BENCHMARKS.md, P3 and P5). Small blocks are recycled in front of it by size class
+// frames (docs/design.md, "talc as the allocator"). Small blocks are recycled in front of it by size class
 // (`size_classes.rs`): O(1) for the many small strings a frame allocates and frees.
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]

@@ -5,7 +5,7 @@
 //! Why: a client allocates and frees many small strings and vectors per frame (keys, metas,
 //! envelope fields). talc, behind this, searches its bins for a chunk that fits; after a large
 //! reconcile frees thousands of chunks of mixed sizes, that search dominated a presence diff's
-//! profile (BENCHMARKS.md, P1). A class's blocks are never returned to the allocator behind: the
+//! profile (docs/design.md, "The allocator front"). A class's blocks are never returned to the allocator behind: the
 //! memory held is the peak of live small blocks per class, and a steady workload reuses it
 //! (P5 measures that it stays flat).
 //!

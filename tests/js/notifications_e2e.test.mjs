@@ -577,7 +577,7 @@ test('markAllRead while the server is down leaves what arrives meanwhile unread,
   }
   await server.stop();
   t.diagnostic(`markAllRead sent: ${JSON.stringify(Object.fromEntries(Object.entries(results).map(([k, r]) => [k, r.sent])))}`);
-  // The one created after markAllRead was never seen: it stays unread (README: `until`, "the
+  // The one created after markAllRead was never seen: it stays unread (docs/notifications.md: `until`, "the
   // newest id the user saw; newer ones stay unread"), also when the read was carried across a
   // reload in localStorage.
   for (const [k, r] of Object.entries(results)) {

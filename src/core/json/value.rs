@@ -2,7 +2,7 @@
 //!
 //! tether's own type rather than `serde_json::Value`: serde_json's value brings its ordered map
 //! (indexmap, a second hash table and its hasher), its number writer and its serializer into
-//! the wasm: 8 % of the package's gzip size (BENCHMARKS.md, P3). The core only ever reads values
+//! the wasm: 8 % of the package's gzip size (docs/design.md, "`Value`"). The core only ever reads values
 //! from JSON text ([`crate::core::json`]) and writes them back, so:
 //! - an object is a vector of entries in the order the text gave them (as serde_json's
 //!   `preserve_order` kept them; what reaches JavaScript is parsed there again, in its own

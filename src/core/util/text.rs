@@ -1,7 +1,7 @@
 //! Numbers as decimal text (itoa), for messages and wire fields, without `core::fmt`: the library
 //! builds its messages by concatenation (`[a, b].concat()`), so its own code never calls Rust's
 //! formatting machinery (what is left of it in the wasm is reached only from the standard
-//! library's panic paths; BENCHMARKS.md, P3).
+//! library's panic paths; docs/design.md, "No `core::fmt`").
 
 use crate::prelude::*;
 
