@@ -100,6 +100,23 @@ pub struct NewNotification {
     pub expires_in_ms: Option<i64>,
 }
 
+impl NewNotification {
+    /// The notification it makes at `now`, with `id` (unread, expiring `expires_in_ms` later).
+    pub fn at(self, id: String, now: i64) -> Notification {
+        Notification {
+            id,
+            user_id: self.user_id,
+            kind: self.kind,
+            title: self.title,
+            body: self.body,
+            data: self.data,
+            read_at: None,
+            inserted_at: iso_ms(now),
+            expires_at: self.expires_in_ms.map(|ms| iso_ms(now.saturating_add(ms))),
+        }
+    }
+}
+
 /// One notification as stored and sent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notification {
@@ -256,17 +273,7 @@ impl Db {
 
     /// Make a notification at `now`; stored unless its kind is push-only.
     pub fn create(&mut self, new: NewNotification, now: i64) -> rusqlite::Result<Notification> {
-        let mut n = Notification {
-            id: self.next_id(now),
-            user_id: new.user_id,
-            kind: new.kind,
-            title: new.title,
-            body: new.body,
-            data: new.data,
-            read_at: None,
-            inserted_at: iso_ms(now),
-            expires_at: new.expires_in_ms.map(|ms| iso_ms(now.saturating_add(ms))),
-        };
+        let mut n = new.at(self.next_id(now), now);
         if n.kind.is_stored() {
             self.insert(&mut n)?;
         }

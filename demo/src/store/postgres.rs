@@ -148,6 +148,27 @@ impl PgStore {
         self.where_.clone()
     }
 
+    /// The first column of the one row `sql` returns, within the call bound.
+    async fn one_value<T>(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<T, StoreError>
+    where
+        T: for<'a> tokio_postgres::types::FromSql<'a>,
+    {
+        timed(async {
+            let row = self
+                .client()
+                .await?
+                .query_one(sql, params)
+                .await
+                .map_err(pg_err)?;
+            Ok(row.get(0))
+        })
+        .await
+    }
+
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         self.pool.get().await.map_err(pg_err)
     }
@@ -289,17 +310,8 @@ impl NotificationStore for PgStore {
     }
 
     async fn create(&self, new: NewNotification, now: i64) -> Result<Notification, StoreError> {
-        let mut n = Notification {
-            id: String::new(),
-            user_id: new.user_id,
-            kind: new.kind,
-            title: new.title,
-            body: new.body,
-            data: new.data,
-            read_at: None,
-            inserted_at: iso_ms(now),
-            expires_at: new.expires_in_ms.map(|ms| iso_ms(now.saturating_add(ms))),
-        };
+        // The id of a stored one comes from the database's order (`insert`).
+        let mut n = new.at(String::new(), now);
         if n.kind.is_stored() {
             timed(self.insert(&mut n, now)).await?;
         } else {
@@ -309,21 +321,13 @@ impl NotificationStore for PgStore {
     }
 
     async fn unread_count(&self, user_id: &str, now: i64) -> Result<i64, StoreError> {
-        timed(async {
-            let row = self
-                .client()
-                .await?
-                .query_one(
-                    &format!(
-                        "SELECT count(*) FROM notifications WHERE user_id = $1 \
-                         AND read_at IS NULL AND kind IN ('activity', 'alert') AND {LIVE}"
-                    ),
-                    &[&user_id, &iso_ms(now)],
-                )
-                .await
-                .map_err(pg_err)?;
-            Ok(row.get(0))
-        })
+        self.one_value(
+            &format!(
+                "SELECT count(*) FROM notifications WHERE user_id = $1 \
+                 AND read_at IS NULL AND kind IN ('activity', 'alert') AND {LIVE}"
+            ),
+            &[&user_id, &iso_ms(now)],
+        )
         .await
     }
 
@@ -354,18 +358,10 @@ impl NotificationStore for PgStore {
     }
 
     async fn newest_id(&self, user_id: &str, now: i64) -> Result<Option<String>, StoreError> {
-        timed(async {
-            let row = self
-                .client()
-                .await?
-                .query_one(
-                    &format!("SELECT max(id) FROM notifications WHERE user_id = $1 AND {LIVE}"),
-                    &[&user_id, &iso_ms(now)],
-                )
-                .await
-                .map_err(pg_err)?;
-            Ok(row.get(0))
-        })
+        self.one_value(
+            &format!("SELECT max(id) FROM notifications WHERE user_id = $1 AND {LIVE}"),
+            &[&user_id, &iso_ms(now)],
+        )
         .await
     }
 
