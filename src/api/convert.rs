@@ -78,7 +78,8 @@ pub fn js_to_json_object(v: &JsValue) -> Result<Value, JsValue> {
     }
 }
 
-fn set(obj: &Object, key: &str, value: &JsValue) {
+/// `obj[key] = value` (a property set on a plain object or an `Error` cannot fail).
+pub(crate) fn set(obj: &Object, key: &str, value: &JsValue) {
     let _ = Reflect::set(obj, &JsValue::from_str(key), value);
 }
 

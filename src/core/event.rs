@@ -202,6 +202,8 @@ pub enum Event {
         /// The rejoin is due in this many ms, if one is scheduled now (a refusal while
         /// disconnected rejoins after the reconnect).
         retry_in_ms: Option<u64>,
+        /// What was refused, why, and when the next attempt is due, in a sentence.
+        message: String,
     },
     /// No heartbeat reply in time: the connection is being replaced.
     HeartbeatTimeout,

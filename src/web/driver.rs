@@ -19,7 +19,9 @@ use super::stores::StoreViews;
 use super::timer::DriverTimer;
 use super::websocket::{SocketSignal, WsConn};
 use super::window::{is_online, is_visible, PageListeners, PageSignal};
-use crate::api::convert::{json_to_js, presence_to_js, reply_error, state_to_js, tether_error};
+use crate::api::convert::{
+    json_to_js, presence_to_js, reply_error, set, state_to_js, tether_error,
+};
 use crate::core::{ChannelId, Client, Event, Output, PresenceChange, PushId, PushOutcome};
 
 pub type Shared = Rc<RefCell<Driver>>;
@@ -187,10 +189,6 @@ extern "C" {
     /// them): `answer(generation, ok, params_or_message, token)`, at once or once they settle.
     #[wasm_bindgen(js_name = connectArgs)]
     fn connect_args(params: &JsValue, token: &JsValue, generation: f64, answer: &Function);
-}
-
-fn set(obj: &js_sys::Object, key: &str, value: &JsValue) {
-    let _ = js_sys::Reflect::set(obj, &JsValue::from_str(key), value);
 }
 
 /// Reports what a user callback threw, if it threw.
@@ -534,21 +532,9 @@ fn collect(d: &mut Driver, event: Event, work: &mut Vec<Dispatch>) {
             status,
             response,
             retry_in_ms,
+            message,
         } => {
             let topic = d.core.channel_topic(channel).unwrap_or_default();
-            let reason = response
-                .get("reason")
-                .and_then(crate::core::Value::as_str)
-                .unwrap_or(&status);
-            let mut message = ["the server refused the join of '", topic, "': ", reason].concat();
-            match retry_in_ms {
-                Some(ms) => {
-                    message.push_str("; rejoining in ");
-                    message.push_str(&crate::core::util::text::decimal(ms));
-                    message.push_str(" ms");
-                }
-                None => message.push_str("; rejoining after the reconnect"),
-            }
             let arg = tether_error("join_refused", &message);
             let obj: &js_sys::Object = arg.unchecked_ref();
             set(obj, "topic", &JsValue::from_str(topic));

@@ -424,11 +424,22 @@ impl Client {
             .get(TimerKey::Rejoin(channel.0))
             .map(|at| at.saturating_sub(now));
         self.store_join_refused(now, channel, &reason);
+        let topic = self.channel_topic(channel).unwrap_or_default();
+        let mut message = ["the server refused the join of '", topic, "': ", &reason].concat();
+        match retry_in_ms {
+            Some(ms) => {
+                message.push_str("; rejoining in ");
+                message.push_str(&crate::core::util::text::decimal(ms));
+                message.push_str(" ms");
+            }
+            None => message.push_str("; rejoining after the reconnect"),
+        }
         self.emit(Event::JoinRefused {
             channel,
             status,
             response,
             retry_in_ms,
+            message,
         });
     }
 

@@ -508,16 +508,6 @@ impl Client {
             (Lost::Closed { code, reason }, true) => self.cfg.close_policy.action(*code, reason),
             _ => CloseAction::Retry,
         };
-        let report = match &lost {
-            Lost::ByClient => None,
-            Lost::Closed { code, .. } if is_unauthorized(*code) => Some("unauthorized"),
-            _ if failed_attempt => Some("connect_failed"),
-            // An open connection that closed uncleanly (1006: where a browser fires `error`, and
-            // phoenix.js its `onError`) or with a server error (1011) is a lost connection; a
-            // clean close (a deploy's graceful shutdown, a restart) shows in the state alone.
-            Lost::Closed { code, .. } if matches!(code, 1006 | 1011) => Some("connection_lost"),
-            _ => None,
-        };
         let mut retry_in_ms = None;
         let mut gave_up = false;
         let mut stopped = false;
@@ -540,11 +530,18 @@ impl Client {
                 }
             }
         }
-        // A stop is always said, whatever the close.
-        let report = match report {
-            None if stopped && failed_attempt => Some("connect_failed"),
-            None if stopped => Some("connection_lost"),
-            other => other,
+        // A stop is always said; otherwise a clean close of an open connection (a deploy's
+        // graceful shutdown, a restart) shows in the state alone, and an unclean one (1006: where
+        // a browser fires `error`, and phoenix.js its `onError`) or a server error (1011) is a
+        // lost connection.
+        let report = match &lost {
+            Lost::ByClient => None,
+            Lost::Closed { code, .. } if is_unauthorized(*code) => Some("unauthorized"),
+            _ if failed_attempt => Some("connect_failed"),
+            Lost::Closed { code, .. } if stopped || matches!(code, 1006 | 1011) => {
+                Some("connection_lost")
+            }
+            _ => None,
         };
         if let Some(code) = report {
             let message = lost_message(
